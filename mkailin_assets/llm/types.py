@@ -1,0 +1,43 @@
+"""The contract between agents and the LLM client.
+
+An agent builds `LLMRequest`s (messages for a real model, plus the structured `inputs` the
+offline backend reads) and gets back one `LLMResult` per request, in the same order. Every
+request, whatever the backend, is cached in `llm_calls` under `LLMResult.call_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+OFFLINE_MODEL = "offline-extractive"
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    role: str  # agent role: question:<agent>, judge, answer, embeddings
+    item_id: str  # what the caller calls this item (for per-item failures and logs)
+    messages: list[dict[str, str]]
+    response_model: type[BaseModel] | None  # JSON schema sent as response_format and validated
+    prompt_version: str
+    inputs: dict[str, Any] = field(default_factory=dict)  # structured inputs for the offline backend
+    # Deterministic offline implementation of this role: inputs -> dict valid for response_model.
+    offline: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+
+@dataclass
+class LLMResult:
+    item_id: str
+    call_id: str  # cache key in llm_calls
+    model: str
+    ok: bool
+    parsed: BaseModel | None = None
+    content: str | None = None  # raw text as returned (kept on failures too)
+    error: str | None = None
+    cached: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0

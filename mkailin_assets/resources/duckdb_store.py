@@ -1,0 +1,132 @@
+"""DuckDB access: one thin resource that owns connections, the schema and atomic partition writes.
+
+We do not use dagster-duckdb's IO managers: they replace a partition with DELETE then INSERT
+outside a transaction, and their Polars path calls an API DuckDB 2.0 removed.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from mkailin_assets import settings
+
+SCHEMA_DIR = settings.REPO_ROOT / "sql" / "schema"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Extensions must never be fetched at run time: a missing one fails loudly instead.
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def safe_identifier(name: str) -> str:
+    """Table and column names come from code, never from input; still, refuse anything odd."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    text = str(error)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
+
+
+def open_connection(
+    path: str | Path, read_only: bool = False, lock_timeout_s: float = 120.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the database file, waiting (with backoff) while another process holds the lock."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
+        except duckdb.IOException as error:
+            if not _is_lock_conflict(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def schema_files() -> list[Path]:
+    return sorted(SCHEMA_DIR.glob("*.sql"))
+
+
+def apply_schema(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every schema file once, in order, recording each version; returns the version."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version ("
+        " version INTEGER PRIMARY KEY, file_name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    applied = {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
+    for path in schema_files():
+        version = int(path.name.split("_", 1)[0])
+        if version in applied:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text())
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, now())", [version, path.name]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN/COMMIT, or ROLLBACK on any error: a crash leaves the previous state intact."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection, table: str, category: str, frame: Any
+) -> int:
+    """Atomically replace one category partition of `table` with the rows of a Polars/Arrow frame.
+
+    Columns are matched by name, so the frame may list them in any order."""
+    table = safe_identifier(table)
+    columns = [safe_identifier(c) for c in frame.columns]
+    column_list = ", ".join(columns)
+    with transaction(con):
+        con.execute(f"DELETE FROM {table} WHERE category = ?", [category])
+        con.register("_partition_frame", frame)
+        try:
+            con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _partition_frame")
+        finally:
+            con.unregister("_partition_frame")
+    return len(frame)
+
+
+class DuckDBStore(dg.ConfigurableResource):
+    """The project's DuckDB file. Writers run in the `duckdb` concurrency pool; readers open read-only."""
+
+    path: str = Field(default_factory=settings.duckdb_path, description="DuckDB file (MKAILIN_DUCKDB_PATH)")
+    lock_timeout_s: float = Field(default=120.0, description="How long to wait for another process's lock")
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        con = open_connection(self.path, read_only=read_only, lock_timeout_s=self.lock_timeout_s)
+        try:
+            if not read_only:
+                apply_schema(con)
+            yield con
+        finally:
+            con.close()

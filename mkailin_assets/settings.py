@@ -1,0 +1,47 @@
+"""Environment-driven settings: one place that reads MKAILIN_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# NLM's production locations (the demo and tests override them).
+NLM_MESH_SOURCE = "https://nlmpubs.nlm.nih.gov/projects/mesh/MESH_FILES/xmlmesh/desc2026.gz"
+NLM_PUBMED_SOURCE = "https://ftp.ncbi.nlm.nih.gov/pubmed/"
+
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SAMPLE_MESH_SOURCE = SAMPLE_DIR / "mesh" / "desc_sample.xml"
+SAMPLE_PUBMED_SOURCE = SAMPLE_DIR / "pubmed"
+DEFAULT_DECONTAMINATION = SAMPLE_DIR.parent / "decontamination" / "pubmedqa_pqal.jsonl"
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def duckdb_path() -> str:
+    return env("MKAILIN_DUCKDB_PATH", str(REPO_ROOT / "data" / "mkailin.duckdb"))
+
+
+def mesh_source() -> str:
+    return env("MKAILIN_MESH_SOURCE", NLM_MESH_SOURCE)
+
+
+def pubmed_source() -> str:
+    return env("MKAILIN_PUBMED_SOURCE", NLM_PUBMED_SOURCE)
+
+
+def download_dir() -> Path:
+    return Path(env("MKAILIN_DOWNLOAD_DIR", str(REPO_ROOT / "data" / "downloads")))
+
+
+def export_dir() -> Path:
+    return Path(env("MKAILIN_EXPORT_DIR", str(REPO_ROOT / "data" / "exports")))
+
+
+def decontamination_sources() -> list[str]:
+    raw = env("MKAILIN_DECONTAMINATION", str(DEFAULT_DECONTAMINATION))
+    return [part.strip() for part in raw.split(",") if part.strip()]
