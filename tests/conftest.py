@@ -1,0 +1,47 @@
+"""Shared fixtures: the real NLM data beside the repo, temporary DuckDB files, a clean environment."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+BASELINE_FILE = SHARED_DATA / "pubmed" / "pubmed20n0014.xml.gz"
+MESH_2024 = SHARED_DATA / "mesh" / "mesh2024-trees.xml.gz"
+PUBMEDQA_DIR = SHARED_DATA / "benchmarks" / "pubmedqa"
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+def require_shared(path: Path) -> Path:
+    """Skip (with the reason) when the real NLM data folder is not beside the repo."""
+    if not path.exists():
+        pytest.skip(f"real NLM data not available: {path} is absent (see ../shared/data/README.md)")
+    return path
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    return require_shared(SHARED_DATA)
+
+
+@pytest.fixture
+def baseline_file() -> Path:
+    return require_shared(BASELINE_FILE)
+
+
+@pytest.fixture
+def mesh_2024() -> Path:
+    return require_shared(MESH_2024)
+
+
+@pytest.fixture
+def tmp_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DuckDB file, also exported as MKAILIN_DUCKDB_PATH for code that reads settings."""
+    path = tmp_path / "mkailin.duckdb"
+    monkeypatch.setenv("MKAILIN_DUCKDB_PATH", str(path))
+    return path
