@@ -130,3 +130,75 @@ class DuckDBStore(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+
+
+def _sync_from(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    category: str,
+    source: str,
+    columns: list[str],
+    key: tuple[str, ...],
+    ignore: tuple[str, ...],
+) -> dict[str, int]:
+    table = safe_identifier(table)
+    columns = [safe_identifier(c) for c in columns]
+    compared = ", ".join(c for c in columns if c not in ignore)
+    key_list = ", ".join(safe_identifier(k) for k in key)
+    column_list = ", ".join(columns)
+    with transaction(con):
+        deleted = con.execute(
+            f"""DELETE FROM {table} WHERE category = ? AND ({key_list}) IN (
+                    SELECT ({key_list}) FROM (
+                        SELECT {compared} FROM {table} WHERE category = ?
+                        EXCEPT SELECT {compared} FROM {source}))""",
+            [category, category],
+        ).fetchone()[0]
+        inserted = con.execute(
+            f"""INSERT INTO {table} ({column_list})
+                SELECT {column_list} FROM {source}
+                WHERE ({key_list}) IN (
+                    SELECT ({key_list}) FROM (
+                        SELECT {compared} FROM {source}
+                        EXCEPT SELECT {compared} FROM {table} WHERE category = ?))""",
+            [category],
+        ).fetchone()[0]
+    return {"inserted": int(inserted), "deleted": int(deleted)}
+
+
+def sync_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    category: str,
+    frame: Any,
+    key: tuple[str, ...],
+    ignore: tuple[str, ...] = ("created_at", "updated_at"),
+) -> dict[str, int]:
+    """Make one category partition of `table` equal to `frame`, touching only rows that changed.
+
+    Rows are compared on every frame column except `ignore` (timestamps), so an unchanged row
+    keeps its original timestamp. Delete + insert run in one transaction."""
+    con.register("_sync_frame", frame)
+    try:
+        return _sync_from(con, table, category, "_sync_frame", list(frame.columns), key, ignore)
+    finally:
+        con.unregister("_sync_frame")
+
+
+def sync_partition_from_query(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    category: str,
+    select_sql: str,
+    params: list[Any],
+    key: tuple[str, ...],
+    ignore: tuple[str, ...] = ("created_at", "updated_at"),
+) -> dict[str, int]:
+    """Like sync_partition, with the new partition given as a parameterised SELECT."""
+    con.execute("DROP TABLE IF EXISTS _sync_query")
+    con.execute(f"CREATE TEMP TABLE _sync_query AS {select_sql}", params)
+    try:
+        columns = [row[0] for row in con.execute("DESCRIBE _sync_query").fetchall()]
+        return _sync_from(con, table, category, "_sync_query", columns, key, ignore)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _sync_query")

@@ -1,0 +1,125 @@
+"""raw_abstracts: the citations of one MeSH category, with what the agents need."""
+
+from __future__ import annotations
+
+import dagster as dg
+import duckdb
+
+from mkailin_assets.assets.metadata import query_preview
+from mkailin_assets.checks.ingest_checks import RAW_ABSTRACTS_CHECKS, raw_abstracts_checks
+from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
+from mkailin_assets.resources.duckdb_store import DuckDBStore, sync_partition_from_query, transaction
+from mkailin_assets.resources.method import MethodConfig
+
+# METHOD.md: a citation belongs to the categories of its major-topic headings; when it has no
+# major topic, of all its headings. Membership only needs this category's subtree.
+CATEGORY_MEMBERS_SQL = """
+WITH heads AS (
+    SELECT pmid, descriptor_ui, major_topic,
+           bool_or(major_topic) OVER (PARTITION BY pmid) AS has_major
+    FROM citation_mesh
+),
+members AS (
+    SELECT DISTINCT h.pmid
+    FROM heads h JOIN mesh_tree t ON t.descriptor_ui = h.descriptor_ui AND t.category = $category
+    WHERE h.major_topic OR NOT h.has_major
+),
+headings AS (
+    SELECT h.pmid,
+           list(h.descriptor_ui ORDER BY h.descriptor_ui) AS descriptor_uis,
+           coalesce(list(h.descriptor_ui ORDER BY h.descriptor_ui) FILTER (WHERE h.major_topic), []) AS major_descriptor_uis,
+           list_sort(flatten(list(coalesce(d.tree_numbers, [])))) AS tree_numbers
+    FROM citation_mesh h JOIN members USING (pmid)
+    LEFT JOIN mesh_descriptors d USING (descriptor_ui)
+    GROUP BY h.pmid
+)
+SELECT $category AS category, c.pmid, c.title, trim(c.abstract) AS abstract,
+       hd.descriptor_uis, hd.major_descriptor_uis, hd.tree_numbers, c.content_hash,
+       now()::TIMESTAMP AS updated_at
+FROM headings hd JOIN citations c USING (pmid)
+WHERE c.abstract IS NOT NULL AND length(trim(c.abstract)) > 0
+"""
+
+
+def quarantine_bad_lengths(
+    con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
+) -> int:
+    """Record abstracts outside the sane length range; they are excluded, never dropped silently."""
+    source = f"category:{category}"
+    with transaction(con):
+        con.execute("DELETE FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source])
+        con.execute(
+            f"""INSERT INTO quarantine
+                SELECT 'raw_abstracts', $source, NULL, CAST(pmid AS VARCHAR),
+                       'abstract length ' || length(abstract) || ' outside [' || $min || ', ' || $max || '] characters',
+                       left(abstract, 200), now()
+                FROM ({CATEGORY_MEMBERS_SQL})
+                WHERE length(abstract) NOT BETWEEN $min AND $max""",
+            {"category": category, "source": source, "min": min_chars, "max": max_chars},
+        )
+    row = con.execute(
+        "SELECT count(*) FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source]
+    ).fetchone()
+    return int(row[0])
+
+
+def sync_raw_abstracts(con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int) -> dict[str, int]:
+    quarantined = quarantine_bad_lengths(con, category, min_chars, max_chars)
+    select = (
+        f"SELECT * FROM ({CATEGORY_MEMBERS_SQL}) "
+        "WHERE length(abstract) BETWEEN $min AND $max"
+    )
+    con.execute("DROP TABLE IF EXISTS _raw_abstracts_new")
+    con.execute(
+        f"CREATE TEMP TABLE _raw_abstracts_new AS {select}",
+        {"category": category, "min": min_chars, "max": max_chars},
+    )
+    try:
+        changes = sync_partition_from_query(
+            con, "raw_abstracts", category, "SELECT * FROM _raw_abstracts_new", [], key=("pmid",)
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS _raw_abstracts_new")
+    return changes | {"quarantined": quarantined}
+
+
+@dg.asset(
+    partitions_def=category_partitions,
+    deps=[
+        dg.AssetDep("mesh_tree"),
+        dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping()),
+    ],
+    pool="duckdb",
+    kinds={"duckdb"},
+    group_name="ingest",
+    owners=["team:mkailin"],
+    tags={"stage": "ingest"},
+    check_specs=RAW_ABSTRACTS_CHECKS,
+    description=(
+        "Citations with a non-empty abstract whose major-topic MeSH headings (all headings when none "
+        "is major) fall in the category; only rows whose content changed are rewritten."
+    ),
+)
+def raw_abstracts(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, method: MethodConfig):
+    category = validate_category(context.partition_key)
+    with duckdb_store.connect() as con:
+        changes = sync_raw_abstracts(con, category, method.min_abstract_chars, method.max_abstract_chars)
+        total = con.execute("SELECT count(*) FROM raw_abstracts WHERE category = ?", [category]).fetchone()[0]
+        preview = query_preview(
+            con,
+            "SELECT pmid, title, len(descriptor_uis) AS headings, left(abstract, 100) AS abstract "
+            "FROM raw_abstracts WHERE category = ? ORDER BY pmid",
+            [category],
+        )
+        results = raw_abstracts_checks(con, category, method.min_abstract_chars, method.max_abstract_chars)
+    yield dg.MaterializeResult(
+        metadata={
+            "category": f"{category} — {MESH_CATEGORIES[category]}",
+            "dagster/row_count": int(total),
+            "rows_inserted": changes["inserted"],
+            "rows_deleted": changes["deleted"],
+            "quarantined": changes["quarantined"],
+            "preview": preview,
+        }
+    )
+    yield from results

@@ -1,0 +1,81 @@
+"""pubmed_files: one dynamic partition per PubMed release file, upserted into `citations`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mkailin_assets import settings
+from mkailin_assets.checks.ingest_checks import PUBMED_FILES_CHECKS, pubmed_files_checks
+from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
+from mkailin_assets.ingest.sources import fetch_release_file, list_release_files
+from mkailin_assets.partitions import pubmed_file_partitions
+from mkailin_assets.resources.duckdb_store import DuckDBStore
+
+
+class ReleaseOrderError(RuntimeError):
+    """An update file was requested before the files that precede it were loaded."""
+
+
+def ensure_in_order(loaded: set[str], ordered_names: list[str], file_name: str) -> None:
+    """Updates must apply in NLM's order: every earlier listed file must already be loaded."""
+    earlier = ordered_names[: ordered_names.index(file_name)]
+    missing = [name for name in earlier if name not in loaded]
+    if missing:
+        raise ReleaseOrderError(
+            f"{file_name} cannot be loaded before {len(missing)} earlier release file(s): "
+            f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}"
+        )
+
+
+@dg.asset(
+    partitions_def=pubmed_file_partitions,
+    pool="duckdb",
+    kinds={"duckdb", "xml"},
+    group_name="ingest",
+    owners=["team:mkailin"],
+    tags={"stage": "ingest"},
+    check_specs=PUBMED_FILES_CHECKS,
+    description=(
+        "A PubMed baseline/update file from MKAILIN_PUBMED_SOURCE, stream-parsed and upserted into "
+        "`citations` by PMID (newest version wins), DeleteCitation applied, ledger row in `pubmed_files`."
+    ),
+)
+def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
+    file_name = context.partition_key
+    releases = {rf.name: rf for rf in list_release_files(settings.pubmed_source())}
+    if file_name not in releases:
+        raise FileNotFoundError(f"{file_name} is not listed in {settings.pubmed_source()}")
+    local = fetch_release_file(releases[file_name], settings.download_dir())
+    with duckdb_store.connect() as con:
+        loaded = {row[0] for row in con.execute("SELECT file_name FROM pubmed_files").fetchall()}
+        ensure_in_order(loaded, list(releases), file_name)
+        report = load_pubmed_file(
+            con,
+            local.path,
+            file_name=file_name,
+            source=str(releases[file_name].location),
+            expected_md5=local.expected_md5,
+            kind=releases[file_name].kind,
+        )
+        totals = con.execute(
+            "SELECT count(*), count(abstract), count(*) FILTER (WHERE len(mesh_headings) > 0) FROM citations"
+        ).fetchone()
+        results = pubmed_files_checks(con, file_name)
+    yield dg.MaterializeResult(
+        metadata={
+            "kind": report.kind,
+            "articles_read": report.articles_read,
+            "citations_upserted": report.citations_upserted,
+            "citations_skipped_older": report.citations_skipped_older,
+            "duplicates_in_file": report.duplicates_in_file,
+            "deletions": report.deletions,
+            "quarantined": report.quarantined,
+            "changed_pmids": len(report.changed_pmids),
+            "already_loaded": bool(report.skipped_as_already_loaded),
+            "seconds": round(report.seconds, 2),
+            "citations_total": totals[0],
+            "citations_with_abstract": totals[1],
+            "citations_with_mesh": totals[2],
+        }
+    )
+    yield from results

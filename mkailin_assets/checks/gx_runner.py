@@ -1,0 +1,101 @@
+"""Run a Great Expectations suite on a frame and turn the result into a Dagster check result.
+
+GX cannot validate DuckDB through SQL today (STACK.md), so checks read the partition into a
+pandas frame and validate it with an ephemeral context. GX is imported lazily: it takes
+seconds to import and the code location must load fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dagster as dg
+
+# A suite is described as (expectation class name, kwargs) pairs so that callers need not
+# import great_expectations themselves.
+ExpectationSpec = tuple[str, dict[str, Any]]
+
+
+def _ephemeral_context() -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
+
+
+def validate_frame(suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]) -> dict[str, Any]:
+    """Validate a pandas (or Polars) frame; returns GX's describe_dict()."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    if hasattr(frame, "to_pandas"):
+        frame = frame.to_pandas()
+    context = _ephemeral_context()
+    batch = (
+        context.data_sources.add_pandas(f"{suite_name}_source")
+        .add_dataframe_asset(f"{suite_name}_frame")
+        .add_batch_definition_whole_dataframe(f"{suite_name}_batch")
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
+    for class_name, kwargs in expectations:
+        suite.add_expectation(getattr(gxe, class_name)(**kwargs))
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"{suite_name}_validation", data=batch, suite=suite)
+    )
+    return validation.run(batch_parameters={"dataframe": frame}).describe_dict()
+
+
+def _summarise(expectation: dict[str, Any]) -> str:
+    kwargs = {k: v for k, v in expectation["kwargs"].items() if k != "batch_id"}
+    result = expectation.get("result", {})
+    status = "ok" if expectation["success"] else "FAILED"
+    detail = ""
+    if "unexpected_count" in result:
+        detail = f" unexpected={result['unexpected_count']}"
+        if result.get("partial_unexpected_list"):
+            sample = [str(v)[:80] for v in result["partial_unexpected_list"][:3]]
+            detail += f" e.g. {sample}"
+    elif "observed_value" in result:
+        detail = f" observed={result['observed_value']}"
+    return f"{status}: {expectation['expectation_type']} {kwargs}{detail}"
+
+
+def check_result_from_gx(
+    described: dict[str, Any], extra_metadata: dict[str, Any] | None = None, check_name: str | None = None
+) -> dg.AssetCheckResult:
+    """Map a GX result to an AssetCheckResult (severity ERROR, so blocking checks stop downstream)."""
+    stats = described["statistics"]
+    metadata: dict[str, Any] = {
+        "gx_evaluated": stats["evaluated_expectations"],
+        "gx_successful": stats["successful_expectations"],
+        "gx_unsuccessful": stats["unsuccessful_expectations"],
+        "gx_results": dg.MetadataValue.md(
+            "\n".join(f"- {_summarise(e)}" for e in described["expectations"])
+        ),
+    }
+    metadata.update(extra_metadata or {})
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=bool(described["success"]),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+
+
+def run_check(
+    check_name: str,
+    frame: Any,
+    expectations: Sequence[ExpectationSpec],
+    extra_metadata: dict[str, Any] | None = None,
+) -> dg.AssetCheckResult:
+    described = validate_frame(check_name, frame, expectations)
+    metadata = {"rows_validated": len(frame), **(extra_metadata or {})}
+    return check_result_from_gx(described, metadata, check_name=check_name)
+
+
+CheckBuilder = Callable[..., dg.AssetCheckResult]
