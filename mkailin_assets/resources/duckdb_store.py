@@ -202,3 +202,8 @@ def sync_partition_from_query(
         return _sync_from(con, table, category, "_sync_query", columns, key, ignore)
     finally:
         con.execute("DROP TABLE IF EXISTS _sync_query")
+
+
+def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
+    """A parameterised query as a Polars frame (DuckDB 2.0 has no execute(...).pl())."""
+    return con.sql(sql, params=params).pl()

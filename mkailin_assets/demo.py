@@ -1,0 +1,146 @@
+"""The demo: the whole pipeline on the bundled sample, then a summary a person can read.
+
+    python -m mkailin_assets.demo [--fresh] [--db PATH]
+
+Runs with the real Dagster machinery (materializations recorded in the instance at $DAGSTER_HOME,
+or an ephemeral one), the embedded DuckDB file and the offline LLM backend unless MKAILIN_LLM_*
+says otherwise. A second run is incremental: nothing changed, so no LLM call is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from mkailin_assets import settings
+
+STAGES = ["raw_abstracts", "candidate_qa", "evaluated_qa"]
+
+
+def configure_environment(db_path: str | None) -> None:
+    """Point the pipeline at the bundled sample and the offline backend unless the user chose otherwise."""
+    os.environ.setdefault("MKAILIN_MESH_SOURCE", str(settings.SAMPLE_MESH_SOURCE))
+    os.environ.setdefault("MKAILIN_PUBMED_SOURCE", str(settings.SAMPLE_PUBMED_SOURCE))
+    os.environ.setdefault("MKAILIN_LLM_BACKEND", "offline")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    if db_path:
+        os.environ["MKAILIN_DUCKDB_PATH"] = db_path
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_pipeline(log=print) -> dict[str, float]:
+    """Materialize every asset for every partition the sample can fill, in dependency order."""
+    import dagster as dg
+
+    from mkailin_assets.definitions import ASSETS, defs
+    from mkailin_assets.ingest.sources import list_release_files
+    from mkailin_assets.partitions import CATEGORY_LETTERS
+
+    instance = _instance()
+    resources = defs.resources
+    timings: dict[str, float] = {}
+
+    def materialize(selection: list[str], partition_key: str | None) -> None:
+        result = dg.materialize(
+            ASSETS, selection=selection, partition_key=partition_key, instance=instance,
+            resources=resources, raise_on_error=True,
+        )
+        if not result.success:
+            raise RuntimeError(f"materialization of {selection} [{partition_key}] failed")
+
+    started = time.perf_counter()
+    for letter in CATEGORY_LETTERS:
+        materialize(["mesh_tree"], letter)
+    timings["mesh_tree"] = time.perf_counter() - started
+    log(f"mesh_tree: 16 partitions in {timings['mesh_tree']:.1f}s")
+
+    started = time.perf_counter()
+    files = [rf.name for rf in list_release_files(settings.pubmed_source())]
+    instance.add_dynamic_partitions("pubmed_files", files)
+    for name in files:
+        materialize(["pubmed_files"], name)
+    timings["pubmed_files"] = time.perf_counter() - started
+    log(f"pubmed_files: {len(files)} release files in {timings['pubmed_files']:.1f}s")
+
+    started = time.perf_counter()
+    for letter in CATEGORY_LETTERS:
+        materialize(STAGES, letter)
+    timings["qa"] = time.perf_counter() - started
+    log(f"raw_abstracts → candidate_qa → evaluated_qa: 16 categories in {timings['qa']:.1f}s")
+
+    started = time.perf_counter()
+    for letter in CATEGORY_LETTERS:
+        materialize(["training_set"], letter)
+    materialize(["training_export"], None)
+    timings["training"] = time.perf_counter() - started
+    log(f"training_set + export: in {timings['training']:.1f}s")
+    return timings
+
+
+def summary(db_path: str) -> str:
+    """Per-category figures straight from the DuckDB file."""
+    from mkailin_assets.resources.duckdb_store import open_connection
+
+    con = open_connection(db_path, read_only=True)
+    try:
+        rows = con.execute(Path(settings.REPO_ROOT / "sql" / "analysis" / "demo_summary.sql").read_text()).fetchall()
+        llm = con.execute(
+            "SELECT model, count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status <> 'ok') "
+            "FROM llm_calls GROUP BY model ORDER BY model"
+        ).fetchall()
+        totals = con.execute(
+            "SELECT (SELECT count(*) FROM citations), (SELECT count(*) FROM deleted_citations), "
+            "(SELECT count(*) FROM quarantine), (SELECT count(*) FROM pubmed_files)"
+        ).fetchone()
+    finally:
+        con.close()
+    headers = ["cat", "name", "mesh", "abstracts", "questions", "pairs", "answers", "flagged", "sft", "dpo", "train/val/test"]
+    widths = [3, 28, 6, 9, 9, 6, 7, 7, 5, 5, 14]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        cells = [str(v) if v is not None else "-" for v in row]
+        cells[1] = cells[1][:28]
+        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+    lines.append("")
+    lines.append(
+        f"citations: {totals[0]}  deleted: {totals[1]}  quarantined rows: {totals[2]}  release files: {totals[3]}"
+    )
+    for model, ok, failed in llm:
+        lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
+    lines.append(f"DuckDB file: {db_path}   exports: {settings.export_dir()}")
+    lines.append("Try: duckdb " + db_path + " -c \"SELECT * FROM qa_per_category\"  (views in sql/analysis/)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", help="DuckDB file (default: MKAILIN_DUCKDB_PATH or data/mkailin.duckdb)")
+    parser.add_argument("--fresh", action="store_true", help="delete the DuckDB file first")
+    args = parser.parse_args(argv)
+    configure_environment(args.db)
+    db_path = settings.duckdb_path()
+    if args.fresh:
+        for suffix in ("", ".wal"):
+            Path(db_path + suffix).unlink(missing_ok=True)
+    print(f"mkailin demo: sample data in {settings.SAMPLE_DIR}, DuckDB {db_path}, "
+          f"LLM backend {os.environ.get('MKAILIN_LLM_BACKEND')}")
+    started = time.perf_counter()
+    run_pipeline()
+    print(f"\npipeline finished in {time.perf_counter() - started:.1f}s\n")
+    print(summary(db_path))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""candidate_qa: question agents + context retrieval for one category (METHOD steps 1-2)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from mkailin_assets.agents.question_generation import (
+    DEFAULT_QUESTION_AGENTS,
+    QuestionAgent,
+    build_question_requests,
+    questions_from_results,
+)
+from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
+from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
+
+
+@dataclass
+class CandidateReport:
+    sources: int = 0
+    candidates_ok: int = 0
+    candidates_failed: int = 0
+    retrieved: int = 0
+    contexts_reused: int = 0
+    changes: dict[str, int] = field(default_factory=dict)
+    per_agent: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def candidate_id(source_pmid: int, source_hash: str, agent: str, question_index: int) -> str:
+    """Stable id: the same source content, agent and slot always name the same candidate."""
+    raw = f"{source_pmid}|{source_hash}|{agent}|{question_index}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def select_sources(con: duckdb.DuckDBPyConnection, category: str, sample: int) -> pl.DataFrame:
+    """The category's abstracts (a deterministic sample by PMID hash when `sample` > 0)."""
+    limit = "LIMIT $sample" if sample > 0 else ""
+    params: dict[str, Any] = {"category": category}
+    if sample > 0:
+        params["sample"] = sample
+    return query_pl(
+        con,
+        f"""SELECT r.pmid, r.title, r.abstract, r.descriptor_uis, r.major_descriptor_uis,
+                   list_transform(r.descriptor_uis, u -> coalesce(
+                       (SELECT name FROM mesh_descriptors d WHERE d.descriptor_ui = u), '')) AS descriptor_names,
+                   r.content_hash
+            FROM raw_abstracts r WHERE r.category = $category
+            ORDER BY hash(r.pmid), r.pmid {limit}""",
+        params,
+    )
+
+
+def known_descriptors(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT DISTINCT descriptor_ui FROM mesh_tree").fetchall()}
+
+
+def reusable_contexts(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame:
+    """Contexts already retrieved for a candidate stay as they were (so downstream answers are not
+    re-bought as the corpus grows), unless one of them was deleted since."""
+    return query_pl(
+        con,
+        """SELECT q.candidate_id, q.question, q.context_pmids, q.context_scores, q.retrieval_method
+           FROM candidate_qa q
+           WHERE q.category = ? AND q.status = 'ok'
+             AND NOT EXISTS (SELECT 1 FROM unnest(q.context_pmids) AS u(p)
+                             WHERE u.p NOT IN (SELECT pmid FROM citations))""",
+        [category],
+    )
+
+
+def retrieve_contexts(
+    con: duckdb.DuckDBPyConnection, questions: pl.DataFrame, method: str, k: int, embed: Any
+) -> pl.DataFrame:
+    """Top-k contexts per candidate as lists: candidate_id, context_pmids, context_scores."""
+    if questions.is_empty():
+        return pl.DataFrame(
+            schema={"candidate_id": pl.String, "context_pmids": pl.List(pl.Int64), "context_scores": pl.List(pl.Float64)}
+        )
+    queries = questions.select(pl.col("candidate_id").alias("query_id"), pl.col("question").alias("text"))
+    hits = retrieve(con, queries, method=method, k=k, embed=embed)
+    return (
+        hits.sort(["query_id", "rank"])
+        .group_by("query_id", maintain_order=True)
+        .agg(pl.col("pmid").cast(pl.Int64).alias("context_pmids"), pl.col("score").cast(pl.Float64).alias("context_scores"))
+        .rename({"query_id": "candidate_id"})
+    )
+
+
+def build_candidates(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    category: str,
+    *,
+    sample: int = 0,
+    method: str = "bm25",
+    k: int = 4,
+    agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
+    embed: Any = None,
+) -> tuple[pl.DataFrame, CandidateReport]:
+    """Generate (cached) questions for the category's abstracts and attach their contexts."""
+    report = CandidateReport()
+    sources = select_sources(con, category, sample)
+    report.sources = sources.height
+    requests = build_question_requests(sources, agents)
+    results = client.run(requests) if requests else []
+    rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
+    hashes = dict(zip(sources["pmid"].to_list(), sources["content_hash"].to_list(), strict=True))
+    now = datetime.now()
+    for row in rows:
+        row["source_hash"] = hashes[row["source_pmid"]]
+        row["candidate_id"] = candidate_id(row["source_pmid"], row["source_hash"], row["agent"], row["question_index"])
+        row["category"] = category
+        row["created_at"] = now
+    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else _empty_candidates()
+    ok = frame.filter(pl.col("status") == "ok")
+    reused = reusable_contexts(con, category).join(ok.select("candidate_id", "question"), on=["candidate_id", "question"])
+    todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
+    if not todo.is_empty():
+        refresh_bm25_index(con)
+    fresh = retrieve_contexts(con, todo.select("candidate_id", "question"), method, k, embed).with_columns(
+        pl.lit(method).alias("retrieval_method")
+    )
+    contexts = pl.concat(
+        [reused.select("candidate_id", "context_pmids", "context_scores", "retrieval_method"), fresh],
+        how="vertical_relaxed",
+    )
+    frame = frame.join(contexts, on="candidate_id", how="left").with_columns(
+        pl.col("retrieval_method").fill_null(method)
+    )
+    report.retrieved = fresh.height
+    report.contexts_reused = reused.height
+    report.candidates_ok = ok.height
+    report.candidates_failed = frame.height - ok.height
+    report.per_agent = dict(ok.group_by("agent").len().iter_rows()) if ok.height else {}
+    report.errors = frame.filter(pl.col("status") != "ok")["error"].drop_nulls().head(5).to_list()
+    return frame.select(CANDIDATE_COLUMNS), report
+
+
+CANDIDATE_COLUMNS = [
+    "category", "candidate_id", "source_pmid", "source_hash", "agent", "model", "prompt_version",
+    "question_index", "question", "question_descriptors", "dropped_descriptors", "context_pmids",
+    "context_scores", "retrieval_method", "llm_call_id", "status", "error", "created_at",
+]
+
+
+def _empty_candidates() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "source_pmid": pl.Int64, "agent": pl.String, "model": pl.String, "prompt_version": pl.String,
+            "question_index": pl.Int32, "question": pl.String, "question_descriptors": pl.List(pl.String),
+            "dropped_descriptors": pl.Int32, "llm_call_id": pl.String, "status": pl.String,
+            "error": pl.String, "source_hash": pl.String, "candidate_id": pl.String, "category": pl.String,
+            "created_at": pl.Datetime("us"),
+        }
+    )
+
+
+def write_candidates(con: duckdb.DuckDBPyConnection, category: str, frame: pl.DataFrame) -> dict[str, int]:
+    return sync_partition(con, "candidate_qa", category, frame, key=("candidate_id",))

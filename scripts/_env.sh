@@ -1,0 +1,31 @@
+# Shared set-up for scripts/: a project virtual environment, (re)installed when pyproject.toml changes,
+# and a persistent Dagster home with the project's dagster.yaml.
+set -euo pipefail
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+VENV="${MKAILIN_VENV:-$REPO_ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+
+ensure_venv() {
+  local extras="$1"   # "" or "[dev]"
+  local stamp="$VENV/.mkailin-install-$(sha256sum pyproject.toml | cut -c1-16)-${extras//[^a-z]/}"
+  if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "==> creating virtual environment in $VENV"
+    "$PYTHON_BIN" -m venv "$VENV"
+  fi
+  if [[ ! -f "$stamp" ]]; then
+    echo "==> installing mkailin$extras (first run only)"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".$extras"
+    touch "$stamp"
+  fi
+}
+
+ensure_dagster_home() {
+  export DAGSTER_HOME="${DAGSTER_HOME:-$REPO_ROOT/.dagster_home}"
+  mkdir -p "$DAGSTER_HOME"
+  cp "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+}
+
+export GX_ANALYTICS_ENABLED=false
+export DAGSTER_DISABLE_TELEMETRY=1

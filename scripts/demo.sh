@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The main job: the whole pipeline on the bundled sample (embedded DuckDB, offline LLM backend),
+# ending with a per-category summary. Safe to re-run: the second run is incremental.
+source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
+ensure_venv ""
+ensure_dagster_home
+exec "$VENV/bin/python" -m mkailin_assets.demo "$@"
