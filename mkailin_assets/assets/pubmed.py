@@ -1,8 +1,8 @@
 """pubmed_files: one dynamic partition per PubMed release file, upserted into `citations`."""
 
-from __future__ import annotations
 
 import dagster as dg
+import duckdb
 
 from mkailin_assets import settings
 from mkailin_assets.checks.ingest_checks import PUBMED_FILES_CHECKS, pubmed_files_checks
@@ -14,6 +14,29 @@ from mkailin_assets.resources.duckdb_store import DuckDBStore
 
 class ReleaseOrderError(RuntimeError):
     """An update file was requested before the files that precede it were loaded."""
+
+
+AFFECTED_CATEGORIES_SQL = """
+WITH changed AS (SELECT unnest(?::BIGINT[]) AS pmid),
+heads AS (
+    SELECT cm.pmid, cm.descriptor_ui, cm.major_topic,
+           bool_or(cm.major_topic) OVER (PARTITION BY cm.pmid) AS has_major
+    FROM citation_mesh cm JOIN changed USING (pmid)
+)
+SELECT DISTINCT t.category FROM heads h JOIN mesh_tree t USING (descriptor_ui)
+WHERE h.major_topic OR NOT h.has_major
+UNION
+SELECT DISTINCT r.category FROM raw_abstracts r JOIN changed USING (pmid)
+ORDER BY 1
+"""
+
+
+def affected_categories(con: duckdb.DuckDBPyConnection, changed_pmids: list[int]) -> list[str]:
+    """Categories whose raw_abstracts a file changes: where changed citations now belong, and
+    where they (or deleted ones) were before."""
+    if not changed_pmids:
+        return []
+    return [row[0] for row in con.execute(AFFECTED_CATEGORIES_SQL, [list(changed_pmids)]).fetchall()]
 
 
 def ensure_in_order(loaded: set[str], ordered_names: list[str], file_name: str) -> None:
@@ -57,6 +80,7 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             expected_md5=local.expected_md5,
             kind=releases[file_name].kind,
         )
+        affected = affected_categories(con, list(report.changed_pmids))
         totals = con.execute(
             "SELECT count(*), count(abstract), count(*) FILTER (WHERE len(mesh_headings) > 0) FROM citations"
         ).fetchone()
@@ -71,6 +95,8 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             "deletions": report.deletions,
             "quarantined": report.quarantined,
             "changed_pmids": len(report.changed_pmids),
+            # Read by the refresh sensor: only these category partitions go stale.
+            "affected_categories": ",".join(affected),
             "already_loaded": bool(report.skipped_as_already_loaded),
             "seconds": round(report.seconds, 2),
             "citations_total": totals[0],
