@@ -42,12 +42,12 @@ _INSTRUCTION_LIKE = re.compile(
 )
 
 
-def _wordset(words: str) -> frozenset[str]:
+def wordset(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOPWORDS = _wordset(
+_STOPWORDS = wordset(
     "a an the of in on at to for with by from and or as is are was were be been being this that "
     "these those it its their our we you not no do does did has have had than then there which "
     "who whom what when where why how whether if into over under between among during after "
@@ -122,11 +122,11 @@ def word_overlap(a: str, b: str) -> int:
 
 # --- statements into questions ---------------------------------------------------------------
 
-_AUXILIARIES = _wordset(
+_AUXILIARIES = wordset(
     "is are was were can could may might should will would does do did has have had must"
 )
 # Verbs that headline-style biomedical titles use; inflections are derived below.
-_VERB_BASES = _wordset(
+_VERB_BASES = wordset(
     "reduce increase improve predict induce inhibit promote regulate mediate modulate enhance "
     "prevent cause affect alter impair attenuate suppress activate decrease protect contribute "
     "correlate determine influence trigger block limit lower raise confer drive control "
@@ -135,7 +135,7 @@ _VERB_BASES = _wordset(
     "underlie lead link shape sustain support abolish prolong shorten modify mitigate "
     "predispose elevate boost impact characterize define explain"
 )
-_NOT_AFTER = _wordset(
+_NOT_AFTER = wordset(
     "a an the of in on at to for with by from and or as than versus vs after before during via"
 )
 

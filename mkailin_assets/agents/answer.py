@@ -1,0 +1,212 @@
+"""The answer agent (METHOD step 6): answer a preferred question from its contexts only.
+
+The answer cites the PMIDs it used; for yes/no questions it also gives a PubMedQA-style final
+decision. Answers are flagged, never dropped silently, when they are empty, say the contexts are
+insufficient, cite nothing from the contexts, or cite PMIDs outside them (those are removed).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from mkailin_assets.agents import offline_text as ot
+from mkailin_assets.agents.prompts import ANSWER, DECISION_NONE, DECISION_YES_NO, format_contexts
+from mkailin_assets.llm.types import LLMRequest, LLMResult
+
+OFFLINE_SENTENCES = 2  # conclusion sentences in an offline answer
+INSUFFICIENT_ANSWER = "The contexts do not contain enough information to answer the question."
+
+
+class GroundedAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: str
+    cited_pmids: list[int]
+    final_decision: Literal["yes", "no", "maybe", "none"]
+    insufficient_context: bool
+
+
+_YES_NO_OPENERS = ot.wordset(
+    "is are was were am do does did can could may might must should shall will would has have had"
+)
+
+
+def is_yes_no_question(question: str) -> bool:
+    """A question opening with an auxiliary ('Does X affect Y?'), as PubMedQA's are."""
+    words = ot.normalise_space(question).split(" ", 1)
+    return bool(words[0]) and words[0].lower() in _YES_NO_OPENERS
+
+
+def _rows(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    return rows.iter_rows(named=True) if isinstance(rows, pl.DataFrame) else rows
+
+
+def build_answer_requests(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> list[LLMRequest]:
+    """One request per row (question, candidate_id, contexts [{pmid, title, abstract}]),
+    item_id = candidate_id."""
+    requests = []
+    for row in _rows(rows):
+        contexts = [
+            {
+                "pmid": int(c["pmid"]),
+                "title": c.get("title") or "",
+                "abstract": c.get("abstract") or "",
+            }
+            for c in (row.get("contexts") or [])
+        ]
+        yes_no = is_yes_no_question(row["question"])
+        user = ANSWER.user.format(
+            question=row["question"],
+            decision_instruction=DECISION_YES_NO if yes_no else DECISION_NONE,
+            contexts=format_contexts(contexts),
+        )
+        requests.append(
+            LLMRequest(
+                role="answer",
+                item_id=str(row["candidate_id"]),
+                messages=[
+                    {"role": "system", "content": ANSWER.system},
+                    {"role": "user", "content": user},
+                ],
+                response_model=GroundedAnswer,
+                prompt_version=ANSWER.version,
+                inputs={"question": row["question"], "contexts": contexts, "yes_no": yes_no},
+                offline=offline_answer,
+            )
+        )
+    return requests
+
+
+# --- offline implementation ------------------------------------------------------------------
+
+_NEGATIVE = re.compile(r"\b(no|not|failed|did not)\b", re.IGNORECASE)
+_HEDGED = re.compile(r"\b(may|might|unclear)\b", re.IGNORECASE)
+
+
+def decision_from_text(text: str) -> str:
+    """PubMedQA-style decision from cue words: negation -> no, hedging -> maybe, else yes."""
+    if _NEGATIVE.search(text):
+        return "no"
+    if _HEDGED.search(text):
+        return "maybe"
+    return "yes"
+
+
+def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Extractive: the contexts' conclusion sentences that share most words with the question."""
+    question = inputs["question"]
+    ranked = []
+    for rank, context in enumerate(inputs.get("contexts") or []):
+        for position, sentence in enumerate(ot.conclusion_sentences(context.get("abstract") or "")):
+            overlap = ot.word_overlap(question, sentence)
+            ranked.append((-overlap, rank, position, sentence, int(context["pmid"])))
+    ranked.sort()
+    chosen = ranked[:OFFLINE_SENTENCES]
+    yes_no = bool(inputs.get("yes_no"))
+    if not chosen:
+        return {
+            "answer": INSUFFICIENT_ANSWER,
+            "cited_pmids": [],
+            "final_decision": "maybe" if yes_no else "none",
+            "insufficient_context": True,
+        }
+    # Sentences in context rank order, so the answer reads in the order the contexts came.
+    chosen.sort(key=lambda item: (item[1], item[2]))
+    answer = " ".join(item[3] for item in chosen)
+    cited = list(dict.fromkeys(item[4] for item in chosen))
+    return {
+        "answer": answer,
+        "cited_pmids": cited,
+        "final_decision": decision_from_text(answer) if yes_no else "none",
+        "insufficient_context": False,
+    }
+
+
+# --- flags and rows --------------------------------------------------------------------------
+
+_INSUFFICIENT_TEXT = re.compile(
+    r"\b(?:insufficient|not (?:sufficient|enough)|inadequate)\s+(?:information|context|"
+    r"contexts|evidence|data)\b"
+    r"|\b(?:contexts?|information|evidence|abstracts?)\b[^.]{0,40}\b(?:is|are|were|was)\s+"
+    r"(?:insufficient|not sufficient|inadequate)\b"
+    r"|\b(?:do|does)\s+not\s+(?:contain|provide|include|give)\s+(?:enough|sufficient)\b"
+    r"|\bcannot be (?:answered|determined) from\b",
+    re.IGNORECASE,
+)
+
+
+def says_insufficient(text: str) -> bool:
+    return bool(_INSUFFICIENT_TEXT.search(text or ""))
+
+
+def valid_citations(parsed: GroundedAnswer, context_pmids: Iterable[int]) -> list[int]:
+    """The cited PMIDs that are among the contexts, in citation order, without repeats."""
+    allowed = {int(pmid) for pmid in context_pmids}
+    return [pmid for pmid in dict.fromkeys(parsed.cited_pmids) if pmid in allowed]
+
+
+def flag_answer(parsed: GroundedAnswer, context_pmids: Iterable[int]) -> str | None:
+    """Why an answer is flagged ('empty', 'insufficient_context', 'no_citation',
+    'cites_outside_context'; first that applies), or None when it is kept as it is."""
+    allowed = {int(pmid) for pmid in context_pmids}
+    if not parsed.answer.strip():
+        return "empty"
+    if parsed.insufficient_context or says_insufficient(parsed.answer):
+        return "insufficient_context"
+    if not any(pmid in allowed for pmid in parsed.cited_pmids):
+        return "no_citation"
+    if any(pmid not in allowed for pmid in parsed.cited_pmids):
+        return "cites_outside_context"
+    return None
+
+
+def answers_from_results(
+    requests: Sequence[LLMRequest], results: Sequence[LLMResult]
+) -> list[dict[str, Any]]:
+    """One row per request: candidate_id, answer, final_decision (None unless yes/no/maybe),
+    cited_pmids (only those in the contexts), answer_flag, answer_model, answer_call_id,
+    prompt_version, status (ok|failed), error. A failed call is flagged 'failed'."""
+    if len(requests) != len(results):
+        raise ValueError(f"{len(requests)} requests but {len(results)} results")
+    rows = []
+    for request, result in zip(requests, results, strict=True):
+        context_pmids = [c["pmid"] for c in request.inputs.get("contexts") or []]
+        row = {
+            "candidate_id": request.item_id,
+            "answer_model": result.model,
+            "answer_call_id": result.call_id,
+            "prompt_version": request.prompt_version,
+        }
+        if not result.ok or result.parsed is None:
+            rows.append(
+                {
+                    **row,
+                    "answer": None,
+                    "final_decision": None,
+                    "cited_pmids": [],
+                    "answer_flag": "failed",
+                    "status": "failed",
+                    "error": result.error or "no parsed answer",
+                }
+            )
+            continue
+        parsed = result.parsed
+        if not isinstance(parsed, GroundedAnswer):
+            parsed = GroundedAnswer.model_validate(parsed.model_dump())
+        decision = parsed.final_decision if parsed.final_decision != "none" else None
+        rows.append(
+            {
+                **row,
+                "answer": parsed.answer.strip(),
+                "final_decision": decision,
+                "cited_pmids": valid_citations(parsed, context_pmids),
+                "answer_flag": flag_answer(parsed, context_pmids),
+                "status": "ok",
+                "error": None,
+            }
+        )
+    return rows
