@@ -1,0 +1,579 @@
+"""The one LLM client every agent uses: cached, concurrent, retried, validated, accounted.
+
+    client = LLMClient(LLMConfig.from_env(), con, logger=context.log)
+    results = client.run(requests)           # list[LLMResult], in request order
+    vectors = client.embed(texts, item_ids)  # list[list[float] | None]
+    context.add_output_metadata(client.accounting())
+
+Flow per request: cache key -> cached ok row? (answer from DuckDB, nothing sent) -> offline
+backend, Batch API submission, or an HTTP call through AsyncOpenAI under an adaptive
+concurrency limit with our own retries -> validated -> one llm_calls row, committed at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import duckdb
+import openai
+from pydantic import BaseModel, ValidationError
+
+from mkailin_assets.llm.accounting import Accounting, Budget, BudgetExhausted
+from mkailin_assets.llm.cache import CallRecord, LLMCache, call_key
+from mkailin_assets.llm.concurrency import AdaptiveLimiter, backoff_seconds, retry_after_seconds
+from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.offline import OfflineError, hashed_embedding, offline_content
+from mkailin_assets.llm.types import LLMRequest, LLMResult
+
+T = TypeVar("T")
+EMBEDDING_CHUNK = 128  # inputs per embeddings request
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+_PRESSURE_STATUS = {429, 503}
+
+
+class LLMFailureRateExceeded(RuntimeError):
+    """More items failed than `max_failure_rate` allows; every result was recorded first."""
+
+    def __init__(self, message: str, results: list[LLMResult]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+class BatchPending(RuntimeError):
+    """Batch API mode: uncached requests were submitted (or are still running) as batches.
+
+    Re-run after `poll_batches` has collected them; cached items are then answered at once."""
+
+    def __init__(self, message: str, batch_ids: list[str], pending: int) -> None:
+        super().__init__(message)
+        self.batch_ids = batch_ids
+        self.pending = pending
+
+
+@dataclass
+class PreparedCall:
+    """A request turned into what is sent and what it is cached under."""
+
+    key: str
+    kind: str  # chat | embeddings
+    role: str
+    item_id: str
+    model: str
+    prompt_version: str
+    body: dict[str, Any]  # the API request body (never holds a secret)
+    response_model: type[BaseModel] | None = None
+    request: LLMRequest | None = None
+
+
+def response_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The strict JSON schema OpenAI's structured outputs require (the SDK's own converter)."""
+    try:
+        from openai.lib._pydantic import to_strict_json_schema
+
+        return to_strict_json_schema(model)
+    except ImportError:  # pragma: no cover - older SDKs
+        return model.model_json_schema()
+
+
+def prepare_chat(request: LLMRequest, config: LLMConfig) -> PreparedCall:
+    model = config.model_for(request.role)
+    offline = config.backend == "offline"
+    sampling = {} if offline else config.role_settings(request.role).sampling()
+    body: dict[str, Any] = {"model": model, "messages": request.messages, **sampling}
+    schema = response_schema(request.response_model) if request.response_model else None
+    if schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {
+                "name": request.response_model.__name__,
+                "schema": schema,
+                "strict": True,
+            },
+        }
+    # Offline output depends on the structured inputs, so they are part of its key.
+    extra = {"inputs": request.inputs} if offline else None
+    key = call_key("chat", model, sampling, request.messages, schema, request.prompt_version, extra)
+    return PreparedCall(
+        key=key,
+        kind="chat",
+        role=request.role,
+        item_id=request.item_id,
+        model=model,
+        prompt_version=request.prompt_version,
+        body=body,
+        response_model=request.response_model,
+        request=request,
+    )
+
+
+def validate_content(
+    content: str | None, finish_reason: str | None, response_model: type[BaseModel] | None
+) -> tuple[BaseModel | None, Any, str | None]:
+    """(parsed model, parsed JSON, error); error is None when the content is usable."""
+    if finish_reason == "length":
+        return None, None, "truncated output (finish_reason=length)"
+    if content is None:
+        return None, None, "empty response content"
+    if response_model is None:
+        return None, None, None
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as error:
+        return None, None, f"invalid JSON: {error}"
+    try:
+        return response_model.model_validate(data), data, None
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()[:3]
+        )
+        return None, data, f"schema violation ({response_model.__name__}): {details}"
+
+
+class LLMClient:
+    def __init__(
+        self,
+        config: LLMConfig,
+        con: duckdb.DuckDBPyConnection,
+        logger: Any | None = None,
+    ) -> None:
+        self.config = config
+        self._log = logger or logging.getLogger("mkailin.llm")
+        self._cache = LLMCache(con)
+        self._accounting = Accounting()
+        self._budget = Budget(config.budget_tokens, config.budget_usd)
+        self._rng = random.Random()
+        self._secret = config.api_key_value()
+        self.max_in_flight = 0  # highest concurrency reached, for tests and benchmarks
+        self._completion_estimate = 256
+
+    # ---- public API ----------------------------------------------------------------------
+    def run(self, requests: list[LLMRequest]) -> list[LLMResult]:
+        """Answer every request (cache first), results in request order."""
+        return _run_sync(lambda: self.arun(requests))
+
+    async def arun(self, requests: list[LLMRequest]) -> list[LLMResult]:
+        prepared = [prepare_chat(request, self.config) for request in requests]
+        with self._accounting.timed():
+            records, cached = await self._resolve(prepared)
+        results = [self._result(call, records.get(call.key), cached) for call in prepared]
+        self._check_outcome(results, requests)
+        return results
+
+    def embed(self, texts: list[str], item_ids: list[str]) -> list[list[float] | None]:
+        return _run_sync(lambda: self.aembed(texts, item_ids))
+
+    async def aembed(self, texts: list[str], item_ids: list[str]) -> list[list[float] | None]:
+        if len(texts) != len(item_ids):
+            raise ValueError("embed: texts and item_ids differ in length")
+        model = self.config.model_for("embeddings")
+        calls = [
+            PreparedCall(
+                key=call_key("embeddings", model, {}, text, None, "embeddings-v1"),
+                kind="embeddings",
+                role="embeddings",
+                item_id=item_id,
+                model=model,
+                prompt_version="embeddings-v1",
+                body={"model": model, "input": text},
+            )
+            for text, item_id in zip(texts, item_ids, strict=True)
+        ]
+        with self._accounting.timed():
+            records, _ = await self._resolve(calls)
+        vectors = []
+        for call in calls:
+            record = records.get(call.key)
+            vectors.append(list(record.embedding) if record and record.ok else None)
+        self._check_outcome_embeddings(calls, records)
+        return vectors
+
+    def accounting(self) -> dict[str, Any]:
+        metadata = self._accounting.metadata(self._budget)
+        metadata["llm.max_in_flight"] = self.max_in_flight
+        return metadata
+
+    # ---- resolution: cache, then one path per backend -----------------------------------
+    async def _resolve(self, calls: list[PreparedCall]) -> tuple[dict[str, CallRecord], set[str]]:
+        """Records by cache key, and the keys answered from the cache."""
+        unique = {call.key: call for call in calls}  # identical requests are sent once
+        records = self._cached(unique)
+        cached = set(records)
+        missing = [call for key, call in unique.items() if key not in records]
+        if not missing:
+            return records, cached
+        if self.config.backend == "offline":
+            records.update(self._offline(missing))
+        elif self.config.batch_mode and missing[0].kind == "chat":
+            from mkailin_assets.llm import batch
+
+            batch_ids, pending = batch.submit_missing(self, missing)
+            raise BatchPending(
+                f"{pending} request(s) are in OpenAI batches {batch_ids}; run poll_batches()"
+                " and re-run to collect them",
+                batch_ids,
+                pending,
+            )
+        else:
+            records.update(await self._send_all(missing))
+        return records, cached
+
+    def _cached(self, unique: dict[str, PreparedCall]) -> dict[str, CallRecord]:
+        found = self._cache.lookup_ok(list(unique))
+        usable: dict[str, CallRecord] = {}
+        for key, record in found.items():
+            call = unique[key]
+            if call.kind == "chat" and call.response_model is not None:
+                _, _, error = validate_content(
+                    record.response_content, record.finish_reason, call.response_model
+                )
+                if error is not None:  # e.g. a batch row that pydantic rejects: send again
+                    continue
+            usable[key] = record
+        self._accounting.cache_hits += len(usable)
+        return usable
+
+    def _offline(self, calls: list[PreparedCall]) -> dict[str, CallRecord]:
+        records = {}
+        for call in calls:
+            record = self._new_record(call, via="offline")
+            record.attempts = 1
+            try:
+                if call.kind == "embeddings":
+                    record.embedding = hashed_embedding(call.body["input"])
+                    record.status = "ok"
+                else:
+                    content, parsed = offline_content(call.request)
+                    record.response_content = content
+                    record.response_json = None if parsed is None else json.loads(content)
+                    record.finish_reason = "stop"
+                    record.status = "ok"
+            except OfflineError as error:
+                record.error = str(error)
+                self._accounting.failures += 1
+                self._log.warning(str(error))
+            self._accounting.offline_calls += 1
+            self._accounting.items_completed += 1
+            self._accounting.record_usage(call.model, 0, 0, 0, 0.0)
+            records[call.key] = record
+        self._cache.write_many(list(records.values()))
+        return records
+
+    # ---- the HTTP path -------------------------------------------------------------------
+    async def _send_all(self, calls: list[PreparedCall]) -> dict[str, CallRecord]:
+        limiter = AdaptiveLimiter(self.config.max_concurrency)
+        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-cache")
+        api = self._openai()
+        try:
+            if calls[0].kind == "embeddings":
+                chunks = [
+                    calls[i : i + EMBEDDING_CHUNK] for i in range(0, len(calls), EMBEDDING_CHUNK)
+                ]
+                jobs = [self._embed_chunk(api, limiter, writer, chunk) for chunk in chunks]
+                outcomes = await asyncio.gather(*jobs)
+                records = {r.call_id: r for chunk in outcomes for r in chunk}
+            else:
+                jobs = [self._send_one(api, limiter, writer, call) for call in calls]
+                outcomes = await asyncio.gather(*jobs)
+                records = {r.call_id: r for r in outcomes if r is not None}
+        finally:
+            self.max_in_flight = max(self.max_in_flight, limiter.max_in_flight)
+            await api.close()
+            writer.shutdown(wait=True)
+        return records
+
+    def _openai(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(
+            api_key=self._secret or "not-needed",  # local servers accept any key
+            base_url=self.config.base_url,
+            timeout=self.config.timeout_s,
+            max_retries=0,  # we retry ourselves: Retry-After, AIMD, per-item failures
+        )
+
+    async def _send_one(
+        self,
+        api: openai.AsyncOpenAI,
+        limiter: AdaptiveLimiter,
+        writer: concurrent.futures.Executor,
+        call: PreparedCall,
+    ) -> CallRecord | None:
+        record = self._new_record(call, via="request")
+        started = time.perf_counter()
+        transport_failures = 0
+        schema_failures = 0
+        while True:
+            outcome = await self._attempt(
+                api, limiter, call, lambda: api.chat.completions.create(**call.body)
+            )
+            if outcome is None:  # budget stop before sending: nothing recorded
+                return None
+            response, error, retry_in = outcome
+            record.attempts += 1
+            if response is None:
+                transport_failures += 1
+                if retry_in is not None and transport_failures <= self.config.max_retries:
+                    self._accounting.retries += 1
+                    self._log.debug(f"llm retry {call.item_id!r} in {retry_in:.2f}s: {error}")
+                    await asyncio.sleep(retry_in)
+                    continue
+                record.error = self._cause(call, error, record.attempts)
+                break
+            self._take_usage(record, call, response)
+            choice = response.choices[0] if response.choices else None
+            record.response_content = choice.message.content if choice else None
+            record.finish_reason = choice.finish_reason if choice else None
+            _, data, invalid = validate_content(
+                record.response_content, record.finish_reason, call.response_model
+            )
+            if invalid is None:
+                record.status, record.response_json, record.error = "ok", data, None
+                break
+            schema_failures += 1
+            if schema_failures > self.config.max_schema_retries:
+                record.error = self._cause(call, invalid, record.attempts)
+                break
+            self._accounting.schema_retries += 1
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        await self._finish(record, writer)
+        return record
+
+    async def _embed_chunk(
+        self,
+        api: openai.AsyncOpenAI,
+        limiter: AdaptiveLimiter,
+        writer: concurrent.futures.Executor,
+        chunk: list[PreparedCall],
+    ) -> list[CallRecord]:
+        model = chunk[0].model
+        texts = [call.body["input"] for call in chunk]
+        started = time.perf_counter()
+        attempts = 0
+        transport_failures = 0
+        while True:
+            outcome = await self._attempt(
+                api, limiter, chunk[0], lambda: api.embeddings.create(model=model, input=texts)
+            )
+            if outcome is None:
+                return []
+            response, error, retry_in = outcome
+            attempts += 1
+            if response is not None or retry_in is None:
+                break
+            transport_failures += 1
+            if transport_failures > self.config.max_retries:
+                break
+            self._accounting.retries += 1
+            await asyncio.sleep(retry_in)
+        latency = (time.perf_counter() - started) * 1000
+        records = []
+        prompt_tokens = response.usage.prompt_tokens if response and response.usage else 0
+        cost = self.config.cost_usd(model, prompt_tokens, 0)
+        if response is not None:
+            self._accounting.record_usage(model, prompt_tokens, 0, 0, cost)
+        by_index = {d.index: d.embedding for d in response.data} if response is not None else {}
+        for index, call in enumerate(chunk):
+            record = self._new_record(call, via="request")
+            record.attempts, record.latency_ms = attempts, latency
+            if index in by_index:
+                record.status, record.embedding = "ok", list(by_index[index])
+                # Tokens and cost of the shared request are attributed once, to its first item.
+                if index == 0:
+                    record.prompt_tokens, record.cost_usd = prompt_tokens, cost
+            else:
+                record.error = self._cause(call, error or "no embedding returned", attempts)
+            await self._finish(record, writer)
+            records.append(record)
+        return records
+
+    async def _attempt(
+        self,
+        api: openai.AsyncOpenAI,
+        limiter: AdaptiveLimiter,
+        call: PreparedCall,
+        send: Callable[[], Awaitable[Any]],
+    ) -> tuple[Any, str | None, float | None] | None:
+        """One HTTP attempt under the limiter and the budget.
+
+        Returns (response, None, None) on success, (None, cause, retry delay or None when the
+        error is final), or None when the budget forbids sending."""
+        async with limiter.slot() as epoch:
+            estimate_tokens, estimate_usd = self._estimate(call)
+            if not self._budget.try_reserve(estimate_tokens, estimate_usd):
+                return None
+            self._accounting.requests_sent += 1
+            sent_at = time.perf_counter()
+            try:
+                response = await send()
+            except openai.APIStatusError as error:
+                self._budget.settle(estimate_tokens, estimate_usd, 0, 0.0)
+                if error.status_code in _PRESSURE_STATUS:
+                    limiter.on_pressure(epoch)
+                retryable = error.status_code in _RETRYABLE_STATUS
+                delay = self._retry_delay(error.response.headers, call) if retryable else None
+                return None, f"HTTP {error.status_code}: {error.message}", delay
+            except openai.APIConnectionError as error:  # timeouts included
+                self._budget.settle(estimate_tokens, estimate_usd, 0, 0.0)
+                return None, f"{type(error).__name__}: {error}", self._retry_delay(None, call)
+            self._accounting.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+            self._budget.settle(estimate_tokens, estimate_usd, *self._spent(call, response))
+            await limiter.on_success()
+            return response, None, None
+
+    # ---- helpers -------------------------------------------------------------------------
+    def _retry_delay(self, headers: Any, call: PreparedCall) -> float:
+        asked = retry_after_seconds(headers)
+        if asked is not None:
+            return asked + self._rng.uniform(0, 0.05 + asked * 0.1)  # spread the herd
+        attempt = self._accounting.retries % 8
+        return backoff_seconds(
+            attempt, self.config.retry_base_delay_s, self.config.retry_max_delay_s, self._rng
+        )
+
+    def _estimate(self, call: PreparedCall) -> tuple[int, float]:
+        if not self._budget.limited:
+            return 0, 0.0
+        text = json.dumps(call.body.get("messages") or call.body.get("input"))
+        prompt = len(text) // 4 + 1
+        completion = (
+            0
+            if call.kind == "embeddings"
+            else (call.body.get("max_tokens") or self._completion_estimate)
+        )
+        return prompt + completion, self.config.cost_usd(call.model, prompt, completion)
+
+    def _spent(self, call: PreparedCall, response: Any) -> tuple[int, float]:
+        usage = getattr(response, "usage", None)
+        if usage is None:
+            return 0, 0.0
+        prompt = usage.prompt_tokens or 0
+        completion = getattr(usage, "completion_tokens", 0) or 0
+        if completion:  # learn what completions really cost, for the next estimates
+            self._completion_estimate = max(16, (self._completion_estimate + completion) // 2)
+        return prompt + completion, self.config.cost_usd(call.model, prompt, completion)
+
+    def _take_usage(self, record: CallRecord, call: PreparedCall, response: Any) -> None:
+        usage = response.usage
+        prompt = (usage.prompt_tokens or 0) if usage else 0
+        completion = (usage.completion_tokens or 0) if usage else 0
+        details = getattr(usage, "prompt_tokens_details", None) if usage else None
+        cached = (getattr(details, "cached_tokens", 0) or 0) if details else 0
+        cost = self.config.cost_usd(call.model, prompt, completion)
+        record.prompt_tokens += prompt
+        record.completion_tokens += completion
+        record.cached_tokens += cached
+        record.cost_usd += cost
+        self._accounting.record_usage(call.model, prompt, completion, cached, cost)
+
+    async def _finish(self, record: CallRecord, writer: concurrent.futures.Executor) -> None:
+        """Commit the row before the item counts as done (the writer thread keeps the loop free)."""
+        if record.error is not None:
+            record.error = self._redact(record.error)
+            record.status = "failed"
+            self._accounting.failures += 1
+            self._log.warning(f"llm call failed: {record.error}")
+        self._accounting.items_completed += 1
+        await asyncio.get_running_loop().run_in_executor(writer, self._cache.write, record)
+
+    def _cause(self, call: PreparedCall, cause: str | None, attempts: int) -> str:
+        return self._redact(
+            f"item {call.item_id!r} role {call.role!r} model {call.model!r}"
+            f" failed after {attempts} attempt(s): {cause}"
+        )
+
+    def _redact(self, text: str) -> str:
+        """Servers sometimes echo the key in error messages; it never leaves this client."""
+        if self._secret and self._secret in text:
+            text = text.replace(self._secret, "***")
+        return text
+
+    def _new_record(self, call: PreparedCall, via: str) -> CallRecord:
+        return CallRecord(
+            call_id=call.key,
+            kind=call.kind,
+            role=call.role,
+            item_id=call.item_id,
+            model=call.model,
+            prompt_version=call.prompt_version,
+            request=call.body,
+            status="failed",
+            via=via,
+        )
+
+    def _result(self, call: PreparedCall, record: CallRecord | None, cached: set[str]) -> LLMResult:
+        if record is None:
+            return LLMResult(
+                item_id=call.item_id,
+                call_id=call.key,
+                model=call.model,
+                ok=False,
+                error=f"item {call.item_id!r} role {call.role!r}: not sent (budget exhausted)",
+            )
+        parsed = None
+        if record.ok and call.response_model is not None:
+            parsed = call.response_model.model_validate(record.response_json)
+        return LLMResult(
+            item_id=call.item_id,
+            call_id=record.call_id,
+            model=record.model,
+            ok=record.ok,
+            parsed=parsed,
+            content=record.response_content,
+            error=record.error,
+            cached=call.key in cached,
+            prompt_tokens=record.prompt_tokens,
+            completion_tokens=record.completion_tokens,
+            cost_usd=record.cost_usd,
+        )
+
+    def _check_outcome(self, results: list[LLMResult], requests: list[LLMRequest]) -> None:
+        if self._budget.exhausted:
+            done = sum(1 for r in results if r.ok)
+            raise BudgetExhausted(
+                f"LLM budget exhausted ({self._budget_text()}): {done} of {len(results)} items"
+                " done and cached; re-run with a larger budget to resume",
+                results,
+            )
+        failed = [r for r in results if not r.ok]
+        if results and len(failed) / len(results) > self.config.max_failure_rate:
+            sample = "; ".join(r.error or "" for r in failed[:3])
+            raise LLMFailureRateExceeded(
+                f"{len(failed)} of {len(results)} LLM items failed, above the"
+                f" {self.config.max_failure_rate:.0%} threshold; failures are recorded in"
+                f" llm_calls and a re-run retries only them. First: {sample}",
+                results,
+            )
+
+    def _check_outcome_embeddings(
+        self, calls: list[PreparedCall], records: dict[str, CallRecord]
+    ) -> None:
+        if self._budget.exhausted:
+            raise BudgetExhausted(f"LLM budget exhausted ({self._budget_text()})")
+        failed = sum(1 for c in calls if not (records.get(c.key) and records[c.key].ok))
+        if calls and failed / len(calls) > self.config.max_failure_rate:
+            raise LLMFailureRateExceeded(
+                f"{failed} of {len(calls)} embeddings failed, above the threshold", []
+            )
+
+    def _budget_text(self) -> str:
+        budget = self._budget
+        return (
+            f"spent {budget.spent_tokens} tokens / {budget.max_tokens},"
+            f" ${budget.spent_usd:.4f} / {budget.max_usd}"
+        )
+
+
+def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
+    """asyncio.run, or a helper thread when the caller already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()

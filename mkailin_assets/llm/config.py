@@ -1,0 +1,181 @@
+"""LLM client configuration: backend, endpoint, per-role models and sampling, limits, budget, prices.
+
+Everything loads from MKAILIN_LLM_* environment variables (`LLMConfig.from_env()`). The API key
+is a `SecretStr`: its value is read only when the OpenAI client is built and never appears in
+repr, logs, metadata or the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from mkailin_assets.llm.types import OFFLINE_MODEL
+
+OFFLINE_EMBEDDING_MODEL = "offline-hashed-bow-256"
+
+# USD per 1M tokens (input, output), list prices at the time of writing; override with
+# MKAILIN_LLM_PRICES='{"model": {"input": 0.1, "output": 0.4}}'. Unknown models cost 0.
+DEFAULT_PRICES: dict[str, dict[str, float]] = {
+    "gpt-4o": {"input": 2.50, "output": 10.00},
+    "gpt-4o-mini": {"input": 0.15, "output": 0.60},
+    "gpt-4.1": {"input": 2.00, "output": 8.00},
+    "gpt-4.1-mini": {"input": 0.40, "output": 1.60},
+    "gpt-4.1-nano": {"input": 0.10, "output": 0.40},
+    "text-embedding-3-small": {"input": 0.02, "output": 0.0},
+    "text-embedding-3-large": {"input": 0.13, "output": 0.0},
+    OFFLINE_MODEL: {"input": 0.0, "output": 0.0},
+    OFFLINE_EMBEDDING_MODEL: {"input": 0.0, "output": 0.0},
+}
+
+SAMPLING_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+)
+
+
+class RoleSettings(BaseModel):
+    """Model and sampling parameters of one agent role; None means 'inherit'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in SAMPLING_KEYS if getattr(self, key) is not None}
+
+
+class LLMConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["openai", "offline"] = "offline"
+    base_url: str | None = None
+    api_key: SecretStr | None = Field(default=None, repr=False)
+    model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    temperature: float | None = 0.0
+    max_tokens: int | None = None
+    seed: int | None = None
+    roles: dict[str, RoleSettings] = Field(default_factory=dict)
+    timeout_s: float = 60.0
+    max_concurrency: int = Field(default=16, ge=1)
+    max_retries: int = Field(default=5, ge=0)
+    max_schema_retries: int = Field(default=2, ge=0)
+    retry_base_delay_s: float = 0.5
+    retry_max_delay_s: float = 30.0
+    max_failure_rate: float = Field(default=0.2, ge=0.0, le=1.0)
+    budget_tokens: int | None = None
+    budget_usd: float | None = None
+    prices: dict[str, dict[str, float]] = Field(default_factory=lambda: dict(DEFAULT_PRICES))
+    batch_mode: bool = False
+    batch_discount: float = 0.5  # OpenAI's Batch API bills half price
+
+    # ---- lookups -------------------------------------------------------------------------
+    def role_settings(self, role: str) -> RoleSettings:
+        """Merged settings for a role: exact role, then the part before ':', then defaults."""
+        base = RoleSettings(
+            model=self.embedding_model if role == "embeddings" else self.model,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+        )
+        merged = base.model_dump()
+        for key in (role.split(":", 1)[0], role):
+            specific = self.roles.get(key)
+            if specific is not None:
+                merged.update({k: v for k, v in specific.model_dump().items() if v is not None})
+        return RoleSettings(**merged)
+
+    def model_for(self, role: str) -> str:
+        if self.backend == "offline":
+            return OFFLINE_EMBEDDING_MODEL if role == "embeddings" else OFFLINE_MODEL
+        return self.role_settings(role).model or self.model
+
+    def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        price = self.prices.get(model, {})
+        return (
+            prompt_tokens * price.get("input", 0.0) + completion_tokens * price.get("output", 0.0)
+        ) / 1_000_000
+
+    def api_key_value(self) -> str | None:
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    def public_dict(self) -> dict[str, Any]:
+        """The configuration without the key, safe to log or store."""
+        return self.model_dump(exclude={"api_key"}, mode="json")
+
+    # ---- environment ---------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LLMConfig:
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        simple = {
+            "MKAILIN_LLM_BACKEND": ("backend", str),
+            "MKAILIN_LLM_BASE_URL": ("base_url", str),
+            "MKAILIN_LLM_MODEL": ("model", str),
+            "MKAILIN_LLM_EMBEDDING_MODEL": ("embedding_model", str),
+            "MKAILIN_LLM_TEMPERATURE": ("temperature", float),
+            "MKAILIN_LLM_MAX_TOKENS": ("max_tokens", int),
+            "MKAILIN_LLM_SEED": ("seed", int),
+            "MKAILIN_LLM_TIMEOUT_S": ("timeout_s", float),
+            "MKAILIN_LLM_MAX_CONCURRENCY": ("max_concurrency", int),
+            "MKAILIN_LLM_MAX_RETRIES": ("max_retries", int),
+            "MKAILIN_LLM_MAX_SCHEMA_RETRIES": ("max_schema_retries", int),
+            "MKAILIN_LLM_MAX_FAILURE_RATE": ("max_failure_rate", float),
+            "MKAILIN_LLM_BUDGET_TOKENS": ("budget_tokens", int),
+            "MKAILIN_LLM_BUDGET_USD": ("budget_usd", float),
+            "MKAILIN_LLM_BATCH_MODE": ("batch_mode", lambda v: v.lower() in ("1", "true", "yes")),
+        }
+        for name, (field, convert) in simple.items():
+            raw = get(name)
+            if raw is not None:
+                values[field] = convert(raw)
+
+        key = get("MKAILIN_LLM_API_KEY") or get("OPENAI_API_KEY")
+        if key is not None:
+            values["api_key"] = SecretStr(key)
+
+        prices = dict(DEFAULT_PRICES)
+        raw_prices = get("MKAILIN_LLM_PRICES")
+        if raw_prices is not None:
+            prices.update(json.loads(raw_prices))
+        values["prices"] = prices
+
+        values["roles"] = _roles_from_env(env)
+        values.update(overrides)
+        return cls(**values)
+
+
+def _roles_from_env(env: Any) -> dict[str, RoleSettings]:
+    """MKAILIN_LLM_ROLES='{"judge": {"model": "gpt-4o"}}' plus MKAILIN_LLM_MODEL_<ROLE> shortcuts.
+
+    In the shortcut the role is upper-cased with ':' written as '__' (question:clinical ->
+    MKAILIN_LLM_MODEL_QUESTION__CLINICAL)."""
+    roles: dict[str, dict[str, Any]] = {}
+    raw = env.get("MKAILIN_LLM_ROLES")
+    if raw:
+        roles.update({role: dict(values) for role, values in json.loads(raw).items()})
+    prefix = "MKAILIN_LLM_MODEL_"
+    for name, value in env.items():
+        if name.startswith(prefix) and value:
+            role = name[len(prefix) :].lower().replace("__", ":")
+            roles.setdefault(role, {})["model"] = value
+    return {role: RoleSettings(**values) for role, values in roles.items()}
