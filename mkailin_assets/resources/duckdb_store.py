@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -140,13 +140,14 @@ def _sync_from(
     columns: list[str],
     key: tuple[str, ...],
     ignore: tuple[str, ...],
+    own_transaction: bool = True,
 ) -> dict[str, int]:
     table = safe_identifier(table)
     columns = [safe_identifier(c) for c in columns]
     compared = ", ".join(c for c in columns if c not in ignore)
     key_list = ", ".join(safe_identifier(k) for k in key)
     column_list = ", ".join(columns)
-    with transaction(con):
+    with transaction(con) if own_transaction else nullcontext(con):
         deleted = con.execute(
             f"""DELETE FROM {table} WHERE category = ? AND ({key_list}) IN (
                     SELECT ({key_list}) FROM (
@@ -173,14 +174,18 @@ def sync_partition(
     frame: Any,
     key: tuple[str, ...],
     ignore: tuple[str, ...] = ("created_at", "updated_at"),
+    own_transaction: bool = True,
 ) -> dict[str, int]:
     """Make one category partition of `table` equal to `frame`, touching only rows that changed.
 
     Rows are compared on every frame column except `ignore` (timestamps), so an unchanged row
-    keeps its original timestamp. Delete + insert run in one transaction."""
+    keeps its original timestamp. Delete + insert run in one transaction (the caller's, when
+    `own_transaction` is False, so several tables can change together)."""
     con.register("_sync_frame", frame)
     try:
-        return _sync_from(con, table, category, "_sync_frame", list(frame.columns), key, ignore)
+        return _sync_from(
+            con, table, category, "_sync_frame", list(frame.columns), key, ignore, own_transaction
+        )
     finally:
         con.unregister("_sync_frame")
 

@@ -1,0 +1,193 @@
+"""evaluated_qa: MeSH scores, cold-start labels, the judge, and answers (METHOD steps 3-6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from mkailin_assets.agents.answer import answers_from_results, build_answer_requests
+from mkailin_assets.agents.judge import build_judge_requests, combine_verdicts, judge_agreement
+from mkailin_assets.agents.mesh_similarity import build_ic_snapshot, score_candidates
+from mkailin_assets.agents.preferences import cold_start_pairs, final_preferences
+from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+
+
+@dataclass
+class EvaluationReport:
+    candidates: int = 0
+    scored: int = 0
+    unscored: int = 0
+    pairs: int = 0
+    labelled_cold_start: int = 0
+    labelled_judge: int = 0
+    unlabelled: int = 0
+    preferred: int = 0
+    answers_ok: int = 0
+    answers_flagged: dict[str, int] = field(default_factory=dict)
+    judge: dict[str, Any] = field(default_factory=dict)
+    scores: list[float] = field(default_factory=list)
+    ic_snapshot: str | None = None
+
+
+CANDIDATES_SQL = """
+SELECT candidate_id, source_pmid, source_hash, question, agent, model, prompt_version,
+       question_descriptors, context_pmids, llm_call_id
+FROM candidate_qa
+WHERE category = ? AND status = 'ok' AND len(context_pmids) > 0
+ORDER BY candidate_id
+"""
+
+# Each candidate's contexts in rank order, with the text the judge and the answer agent read.
+CONTEXTS_SQL = """
+SELECT q.candidate_id,
+       list({'pmid': c.pmid, 'title': coalesce(c.title, ''), 'abstract': coalesce(c.abstract, '')}
+            ORDER BY u.rank) AS contexts
+FROM candidate_qa q,
+     unnest(q.context_pmids) WITH ORDINALITY AS u(pmid, rank)
+JOIN citations c ON c.pmid = u.pmid
+WHERE q.category = ? AND q.status = 'ok'
+GROUP BY q.candidate_id
+"""
+
+SOURCES_SQL = """
+SELECT DISTINCT q.source_pmid, c.title AS source_title, c.abstract AS source_abstract
+FROM candidate_qa q JOIN citations c ON c.pmid = q.source_pmid
+WHERE q.category = ?
+"""
+
+
+def judge_inputs(pairs: pl.DataFrame, candidates: pl.DataFrame, contexts: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+    """The pair frame build_judge_requests reads: both sides' questions and contexts, the source."""
+    side = candidates.select("candidate_id", "question").join(contexts, on="candidate_id", how="left")
+    return (
+        pairs.join(sources, on="source_pmid", how="left")
+        .join(side.rename({"candidate_id": "a_id", "question": "a_question", "contexts": "a_contexts"}), on="a_id")
+        .join(side.rename({"candidate_id": "b_id", "question": "b_question", "contexts": "b_contexts"}), on="b_id")
+    )
+
+
+def evaluate_category(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    category: str,
+    *,
+    setsim: str = "best_match",
+    measure: str = "ic_mean",
+    margin: float = 0.1,
+    band: tuple[float | None, float | None] | None = None,
+    judge_enabled: bool = True,
+) -> tuple[pl.DataFrame, pl.DataFrame, EvaluationReport]:
+    report = EvaluationReport()
+    candidates = query_pl(con, CANDIDATES_SQL, [category])
+    report.candidates = candidates.height
+    if candidates.is_empty():
+        return _empty_evaluated(), _empty_preferences(), report
+    snapshot = build_ic_snapshot(con)
+    report.ic_snapshot = snapshot
+    scores = score_candidates(
+        con, candidates.select("candidate_id", "source_pmid", "context_pmids"),
+        setsim=setsim, measure=measure, snapshot_id=snapshot,
+    )
+    scored = candidates.join(scores.drop("source_pmid", strict=False), on="candidate_id", how="left")
+    report.scored = scored["mesh_score"].drop_nulls().len()
+    report.unscored = scored.height - report.scored
+    report.scores = scored["mesh_score"].drop_nulls().to_list()
+
+    score_frame = scored.select("source_pmid", "candidate_id", "mesh_score")
+    pairs = cold_start_pairs(score_frame, margin=margin, band=band)
+    report.pairs = pairs.height
+    contexts = query_pl(con, CONTEXTS_SQL, [category])
+    verdicts = None
+    if judge_enabled and not pairs.is_empty():
+        sources = query_pl(con, SOURCES_SQL, [category])
+        requests = build_judge_requests(judge_inputs(pairs, candidates, contexts, sources))
+        verdicts = combine_verdicts(requests, client.run(requests))
+        report.judge = judge_agreement(verdicts, pairs)
+    preference_rows, preferred = final_preferences(pairs, verdicts, scores=score_frame)
+    report.labelled_judge = preference_rows.filter(pl.col("label_source") == "judge").height
+    report.labelled_cold_start = preference_rows.filter(pl.col("label_source") == "cold_start").height
+    report.unlabelled = pairs.height - preference_rows.height
+    report.preferred = preferred.height
+
+    answer_input = preferred.select("candidate_id").join(
+        candidates.select("candidate_id", "question"), on="candidate_id"
+    ).join(contexts, on="candidate_id", how="left")
+    answer_requests = build_answer_requests(answer_input)
+    answers = pl.DataFrame(
+        answers_from_results(answer_requests, client.run(answer_requests) if answer_requests else []),
+        schema=ANSWER_SCHEMA,
+    )
+    report.answers_ok = answers.filter(pl.col("answer_flag").is_null()).height
+    report.answers_flagged = dict(
+        answers.filter(pl.col("answer_flag").is_not_null()).group_by("answer_flag").len().iter_rows()
+    )
+    now = datetime.now()
+    evaluated = (
+        scored.join(preferred.select("candidate_id", "preference_source"), on="candidate_id", how="left")
+        .join(answers.drop("prompt_version", "status", "error"), on="candidate_id", how="left")
+        .with_columns(
+            pl.lit(category).alias("category"),
+            pl.col("preference_source").is_not_null().alias("is_preferred"),
+            pl.col("contexts_with_mesh").fill_null(0),
+            pl.col("contexts_without_mesh").fill_null(0),
+            pl.col("llm_call_id").alias("question_call_id"),
+            pl.lit(now).alias("created_at"),
+        )
+        .select(EVALUATED_COLUMNS)
+    )
+    preferences = preference_rows.with_columns(
+        pl.lit(category).alias("category"), pl.lit(now).alias("created_at")
+    ).select(PREFERENCE_TABLE_COLUMNS)
+    return evaluated, preferences, report
+
+
+ANSWER_SCHEMA = {
+    "candidate_id": pl.String, "answer_model": pl.String, "answer_call_id": pl.String,
+    "prompt_version": pl.String, "answer": pl.String, "final_decision": pl.String,
+    "cited_pmids": pl.List(pl.Int64), "answer_flag": pl.String, "status": pl.String, "error": pl.String,
+}
+EVALUATED_COLUMNS = [
+    "category", "candidate_id", "source_pmid", "question", "agent", "model", "prompt_version",
+    "question_descriptors", "context_pmids", "mesh_score", "contexts_with_mesh",
+    "contexts_without_mesh", "ic_snapshot", "is_preferred", "preference_source", "answer",
+    "final_decision", "cited_pmids", "answer_flag", "answer_model", "answer_call_id",
+    "question_call_id", "source_hash", "created_at",
+]
+PREFERENCE_TABLE_COLUMNS = [
+    "category", "source_pmid", "chosen_id", "rejected_id", "chosen_score", "rejected_score",
+    "margin", "cold_start_label", "judge_verdict", "judge_consistent", "label_source",
+    "judge_call_ids", "created_at",
+]
+
+
+def _empty_evaluated() -> pl.DataFrame:
+    return pl.DataFrame(schema={c: pl.String for c in EVALUATED_COLUMNS}).head(0)
+
+
+def _empty_preferences() -> pl.DataFrame:
+    return pl.DataFrame(schema={c: pl.String for c in PREFERENCE_TABLE_COLUMNS}).head(0)
+
+
+def write_evaluation(
+    con: duckdb.DuckDBPyConnection, category: str, evaluated: pl.DataFrame, preferences: pl.DataFrame
+) -> dict[str, int]:
+    """Both tables change together or not at all."""
+    if evaluated.is_empty():
+        with transaction(con):
+            con.execute("DELETE FROM evaluated_qa WHERE category = ?", [category])
+            con.execute("DELETE FROM preference_pairs WHERE category = ?", [category])
+        return {"inserted": 0, "deleted": 0}
+    with transaction(con):
+        changes = sync_partition(
+            con, "evaluated_qa", category, evaluated, key=("candidate_id",), own_transaction=False
+        )
+        pair_changes = sync_partition(
+            con, "preference_pairs", category, preferences,
+            key=("source_pmid", "chosen_id", "rejected_id"), own_transaction=False,
+        )
+    return {"inserted": changes["inserted"], "deleted": changes["deleted"],
+            "pairs_inserted": pair_changes["inserted"], "pairs_deleted": pair_changes["deleted"]}
