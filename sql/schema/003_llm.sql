@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
 CREATE TABLE IF NOT EXISTS llm_batches (
     batch_id        VARCHAR PRIMARY KEY,
     input_file_id   VARCHAR NOT NULL,
-    status          VARCHAR NOT NULL,        -- the server's status; 'collected' once fetched
+    status          VARCHAR NOT NULL,        -- submitted | collected (results are in llm_calls)
+    server_status   VARCHAR,                 -- the server's last word: in_progress, completed, expired...
     output_file_id  VARCHAR,
     error_file_id   VARCHAR,
     items           INTEGER NOT NULL,

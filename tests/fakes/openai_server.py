@@ -28,7 +28,8 @@ Constructor arguments:
 
 Faults (`Fault(kind, probability=0.0, when=None, retry_after=None, paths=(chat path,))`), checked
 in the order added; the first that applies wins. `kind` is one of: "429" (with Retry-After when
-retry_after is set: seconds or an HTTP date), "500", "503", "hang", "malformed" (content that is
+retry_after is set: seconds or an HTTP date), "500", "503", "401" (echoes the key in its
+message, as OpenAI does), "hang", "malformed" (content that is
 not JSON), "schema" (JSON that violates the schema), "length" (truncated, finish_reason
 "length"). A fault applies when `when(request_json, attempt)` is true (attempt = 1 for the first
 time this exact request body was seen) or, without `when`, with `probability`.
@@ -296,14 +297,15 @@ class FakeOpenAIServer:
             if fault is not None:
                 with self._lock:
                     self.stats.faults[fault.kind] += 1
-                early = await self._fault_response(fault)
+                auth = request.headers.get("authorization", "").removeprefix("Bearer ")
+                early = await self._fault_response(fault, auth)
                 if early is not None:
                     return early
             return JSONResponse(self.chat_completion(body, fault))
         finally:
             self._leave()
 
-    async def _fault_response(self, fault: Fault) -> Response | None:
+    async def _fault_response(self, fault: Fault, auth: str = "") -> Response | None:
         if fault.kind in ("429", "500", "503"):
             headers = {"retry-after": fault.retry_after} if fault.retry_after is not None else {}
             message = {"429": "rate limited", "500": "server error", "503": "overloaded"}
@@ -311,6 +313,17 @@ class FakeOpenAIServer:
                 {"error": {"message": message[fault.kind], "type": fault.kind, "code": None}},
                 status_code=int(fault.kind),
                 headers=headers,
+            )
+        if fault.kind == "401":
+            # Like OpenAI, echo (part of) the key: the client must never repeat it.
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {auth}",
+                        "code": "invalid_api_key",
+                    }
+                },
+                status_code=401,
             )
         if fault.kind == "hang":
             await asyncio.sleep(self.hang_s)

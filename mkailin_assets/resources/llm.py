@@ -1,0 +1,80 @@
+"""The LLM client as a Dagster resource.
+
+The API key is never a config field: it is read from the environment (MKAILIN_LLM_API_KEY, then
+OPENAI_API_KEY) when a client is built, so it cannot show up in run config or the UI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from mkailin_assets.llm.batch import BatchPollReport, poll_batches
+from mkailin_assets.llm.client import LLMClient
+from mkailin_assets.llm.config import LLMConfig
+
+
+def _env_default(field: str) -> Any:
+    """Each field defaults to its environment value, read when the resource is created."""
+    return lambda: getattr(LLMConfig.from_env(), field)
+
+
+class LLMResource(dg.ConfigurableResource):
+    """Backend, endpoint, models and limits of the one LLM client (secrets come from env)."""
+
+    backend: str = Field(default_factory=_env_default("backend"), description="openai | offline")
+    base_url: str | None = Field(default_factory=_env_default("base_url"))
+    model: str = Field(default_factory=_env_default("model"))
+    embedding_model: str = Field(default_factory=_env_default("embedding_model"))
+    temperature: float | None = Field(default_factory=_env_default("temperature"))
+    max_tokens: int | None = Field(default_factory=_env_default("max_tokens"))
+    roles: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {
+            role: settings.model_dump(exclude_none=True)
+            for role, settings in LLMConfig.from_env().roles.items()
+        },
+        description="per-role model and sampling, e.g. {'judge': {'model': 'gpt-4o'}}",
+    )
+    timeout_s: float = Field(default_factory=_env_default("timeout_s"))
+    max_concurrency: int = Field(default_factory=_env_default("max_concurrency"))
+    max_retries: int = Field(default_factory=_env_default("max_retries"))
+    max_schema_retries: int = Field(default_factory=_env_default("max_schema_retries"))
+    max_failure_rate: float = Field(default_factory=_env_default("max_failure_rate"))
+    budget_tokens: int | None = Field(default_factory=_env_default("budget_tokens"))
+    budget_usd: float | None = Field(default_factory=_env_default("budget_usd"))
+    batch_mode: bool = Field(default_factory=_env_default("batch_mode"))
+
+    def llm_config(self) -> LLMConfig:
+        env = LLMConfig.from_env()  # the key and the price table come from the environment
+        return LLMConfig(
+            backend=self.backend,
+            base_url=self.base_url,
+            api_key=env.api_key,
+            model=self.model,
+            embedding_model=self.embedding_model,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            seed=env.seed,
+            roles=self.roles,
+            timeout_s=self.timeout_s,
+            max_concurrency=self.max_concurrency,
+            max_retries=self.max_retries,
+            max_schema_retries=self.max_schema_retries,
+            max_failure_rate=self.max_failure_rate,
+            budget_tokens=self.budget_tokens,
+            budget_usd=self.budget_usd,
+            prices=env.prices,
+            batch_mode=self.batch_mode,
+        )
+
+    def client(self, con: duckdb.DuckDBPyConnection, logger: Any | None = None) -> LLMClient:
+        return LLMClient(self.llm_config(), con, logger=logger)
+
+    def poll_batches(
+        self, con: duckdb.DuckDBPyConnection, logger: Any | None = None
+    ) -> BatchPollReport:
+        """For the batch sensor: collect finished OpenAI batches into llm_calls."""
+        return poll_batches(self.llm_config(), con, logger=logger)
