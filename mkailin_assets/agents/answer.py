@@ -30,15 +30,10 @@ class GroundedAnswer(BaseModel):
     insufficient_context: bool
 
 
-_YES_NO_OPENERS = ot.wordset(
-    "is are was were am do does did can could may might must should shall will would has have had"
-)
-
-
 def is_yes_no_question(question: str) -> bool:
     """A question opening with an auxiliary ('Does X affect Y?'), as PubMedQA's are."""
     words = ot.normalise_space(question).split(" ", 1)
-    return bool(words[0]) and words[0].lower() in _YES_NO_OPENERS
+    return bool(words[0]) and words[0].lower() in ot.YES_NO_OPENERS
 
 
 def _rows(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -114,6 +109,7 @@ def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
             "final_decision": "maybe" if yes_no else "none",
             "insufficient_context": True,
         }
+    best_sentence = chosen[0][3]  # the decision follows the sentence closest to the question
     # Sentences in context rank order, so the answer reads in the order the contexts came.
     chosen.sort(key=lambda item: (item[1], item[2]))
     answer = " ".join(item[3] for item in chosen)
@@ -121,7 +117,7 @@ def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
     return {
         "answer": answer,
         "cited_pmids": cited,
-        "final_decision": decision_from_text(answer) if yes_no else "none",
+        "final_decision": decision_from_text(best_sentence) if yes_no else "none",
         "insufficient_context": False,
     }
 

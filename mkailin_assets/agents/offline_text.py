@@ -125,6 +125,10 @@ def word_overlap(a: str, b: str) -> int:
 _AUXILIARIES = wordset(
     "is are was were can could may might should will would does do did has have had must"
 )
+# Words that open a yes/no question ("Does X affect Y?").
+YES_NO_OPENERS = wordset(
+    "is are was were am do does did can could may might must should shall will would has have had"
+)
 # Verbs that headline-style biomedical titles use; inflections are derived below.
 _VERB_BASES = wordset(
     "reduce increase improve predict induce inhibit promote regulate mediate modulate enhance "

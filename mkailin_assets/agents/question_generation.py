@@ -169,10 +169,14 @@ def _mechanistic_candidates(inputs: dict[str, Any]) -> Iterable[str]:
     source = _statement_source(inputs)
     if not source:
         return
-    if source.rstrip().endswith("?"):
-        if source.lower().startswith(("how ", "why ")):
+    if source.endswith("?"):
+        # A question title: a yes/no one gains a mechanism clause; others are kept as they are.
+        first_word = source.split(" ", 1)[0].lower()
+        if first_word in ot.YES_NO_OPENERS:
+            yield ot.ensure_question(f"{source.rstrip(' ?')}, and by what mechanism")
+        else:
             yield ot.ensure_question(source)
-        source = source.rstrip(" ?")
+        return
     statement = ot.title_statement(source)
     if ot.statement_to_yes_no(statement):
         yield ot.wh_question("how", statement)
