@@ -1,0 +1,213 @@
+"""Exact and near-duplicate detection over (record_id, text) frames.
+
+Near duplicates: MinHash signatures over word shingles and LSH banding, vectorised with numpy.
+The band/row split is chosen exactly as datasketch's MinHashLSH chooses it (minimising the equally
+weighted false-positive and false-negative areas), so a threshold and num_perm mean the same here
+as there. Candidate pairs are kept when their estimated Jaccard reaches the threshold; clusters
+are the connected components of the kept pairs, and each cluster keeps its smallest record_id.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import polars as pl
+
+from mkailin_assets.curation.text import normalize_series, shingle_hashes
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_CHUNK_CELLS = 1 << 23  # shingle x permutation cells per MinHash chunk (64 MiB of uint64)
+_MAX_BUCKET_CLIQUE = 64  # larger LSH buckets are linked as stars to stay linear
+
+
+def _require_unique_ids(frame: pl.DataFrame) -> None:
+    if frame["record_id"].n_unique() != frame.height:
+        raise ValueError("record_id must be unique in the frame passed to deduplication")
+
+
+def exact_duplicates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows whose normalised text equals a row with a smaller record_id.
+
+    Input: record_id, text. Output: record_id (removed), twin_id (the kept smallest record_id of
+    the same normalised text). Empty or null texts are never duplicates of each other.
+    """
+    _require_unique_ids(frame)
+    normalised = frame.select(
+        pl.col("record_id").cast(pl.String), normalize_series(frame["text"]).alias("norm")
+    ).filter(pl.col("norm") != "")
+    return (
+        normalised.with_columns(pl.col("record_id").min().over("norm").alias("twin_id"))
+        .filter(pl.col("record_id") != pl.col("twin_id"))
+        .select("record_id", "twin_id")
+        .sort("record_id")
+    )
+
+
+def _integrate(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Trapezoid rule along the last axis."""
+    step = np.diff(grid)
+    return ((values[..., 1:] + values[..., :-1]) * 0.5 * step).sum(axis=-1)
+
+
+@lru_cache(maxsize=64)
+def lsh_parameters(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows) minimising false-positive + false-negative area, as datasketch does."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError("threshold must be between 0 and 1")
+    candidates = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
+    bands = np.array([c[0] for c in candidates], dtype=float)[:, None]
+    rows = np.array([c[1] for c in candidates], dtype=float)[:, None]
+    below = np.linspace(0.0, threshold, 2001)
+    above = np.linspace(threshold, 1.0, 2001)
+    false_positive = _integrate(1 - (1 - below[None, :] ** rows) ** bands, below)
+    false_negative = _integrate((1 - above[None, :] ** rows) ** bands, above)
+    best = int(np.argmin(false_positive + false_negative))
+    return candidates[best]
+
+
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multiply-add-shift universal hash parameters (a odd), one pair per permutation."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(1, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    b = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64)
+    return a, b
+
+
+def minhash_signatures(
+    doc: np.ndarray, hashes: np.ndarray, num_docs: int, num_perm: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash of each document with shingles: (doc indices with shingles, uint32 signatures).
+
+    `doc` must be sorted. h_i(x) = (a_i * x + b_i mod 2^64) >> 32 over the 32-bit folded shingle
+    hash x, computed chunk by chunk as a (num_perm, shingles) matrix and reduced per document.
+    """
+    a, b = _permutations(num_perm, seed)
+    x = (hashes ^ (hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    present = np.flatnonzero(np.bincount(doc, minlength=num_docs))
+    starts = np.searchsorted(doc, present)
+    signatures = np.empty((present.size, num_perm), dtype=np.uint32)
+    docs_per_chunk = max(
+        1, _CHUNK_CELLS // (num_perm * max(1, hashes.size // max(1, present.size)))
+    )
+    shift = np.uint64(32)
+    with np.errstate(over="ignore"):
+        for first in range(0, present.size, docs_per_chunk):
+            last = min(first + docs_per_chunk, present.size)
+            lo = starts[first]
+            hi = starts[last] if last < present.size else hashes.size
+            permuted = (a[:, None] * x[None, lo:hi] + b[:, None]) >> shift
+            mins = np.minimum.reduceat(permuted, starts[first:last] - lo, axis=1)
+            signatures[first:last] = mins.T
+    return present, signatures
+
+
+def _band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(bands, docs) uint64 key of each band of each signature, salted by band."""
+    keys = np.empty((bands, signatures.shape[0]), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            block = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64)
+            key = np.full(signatures.shape[0], np.uint64(band + 1) * _MIX, dtype=np.uint64)
+            for col in range(rows):
+                key = (key ^ block[:, col]) * _MIX
+                key ^= key >> np.uint64(29)
+            keys[band] = key
+    return keys
+
+
+def _candidate_pairs(keys: np.ndarray) -> np.ndarray:
+    """Unique (i, j), i < j, of documents sharing a key in some band; shape (pairs, 2)."""
+    num_docs = keys.shape[1]
+    flat_keys = keys.ravel()
+    flat_docs = np.tile(np.arange(num_docs, dtype=np.int64), keys.shape[0])
+    order = np.lexsort((flat_docs, flat_keys))
+    sorted_keys, sorted_docs = flat_keys[order], flat_docs[order]
+    new_group = np.empty(sorted_keys.size, dtype=bool)
+    new_group[:1] = True
+    new_group[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    group = np.cumsum(new_group) - 1
+    group_start = np.flatnonzero(new_group)
+    group_size = np.diff(np.append(group_start, sorted_keys.size))
+    size_of = group_size[group]
+    pairs = []
+    in_clique = size_of <= _MAX_BUCKET_CLIQUE
+    largest = int(group_size[group_size <= _MAX_BUCKET_CLIQUE].max(initial=1))
+    for offset in range(1, largest):
+        left = np.flatnonzero(in_clique[:-offset] & (group[:-offset] == group[offset:]))
+        pairs.append(np.stack([sorted_docs[left], sorted_docs[left + offset]], axis=1))
+    star = np.flatnonzero(~in_clique & ~new_group)  # big buckets: each member to the first
+    if star.size:
+        firsts = sorted_docs[group_start[group[star]]]
+        pairs.append(np.stack([firsts, sorted_docs[star]], axis=1))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    both = np.concatenate(pairs)
+    both = both[both[:, 0] != both[:, 1]]
+    both.sort(axis=1)
+    codes = np.unique(both[:, 0] * num_docs + both[:, 1])
+    return np.stack([codes // num_docs, codes % num_docs], axis=1)
+
+
+def _estimated_jaccard(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    out = np.empty(pairs.shape[0], dtype=np.float64)
+    step = 1 << 16
+    for lo in range(0, pairs.shape[0], step):
+        chunk = pairs[lo : lo + step]
+        out[lo : lo + step] = (signatures[chunk[:, 0]] == signatures[chunk[:, 1]]).mean(axis=1)
+    return out
+
+
+def connected_minimum(num_nodes: int, edges: np.ndarray) -> np.ndarray:
+    """Label of each node = smallest node of its connected component (union-find result).
+
+    Vectorised min-label propagation with pointer jumping; labels only ever decrease.
+    """
+    labels = np.arange(num_nodes, dtype=np.int64)
+    if edges.size == 0:
+        return labels
+    left, right = edges[:, 0], edges[:, 1]
+    while True:
+        smaller = np.minimum(labels[left], labels[right])
+        updated = labels.copy()
+        np.minimum.at(updated, left, smaller)
+        np.minimum.at(updated, right, smaller)
+        updated = updated[updated]
+        if np.array_equal(updated, labels):
+            return labels
+        labels = updated
+
+
+def near_duplicates(
+    frame: pl.DataFrame,
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    shingle_size: int = 3,
+    seed: int = 1,
+) -> pl.DataFrame:
+    """Near-duplicate rows to remove: record_id, twin_id (kept), jaccard_estimate (vs the twin).
+
+    Input: record_id, text (all categories at once). Within each cluster of pairs whose estimated
+    Jaccard reaches `threshold`, the smallest record_id is kept. A member joined to its cluster
+    through another member may estimate below the threshold against the kept twin itself.
+    """
+    _require_unique_ids(frame)
+    ordered = frame.select(pl.col("record_id").cast(pl.String), pl.col("text")).sort("record_id")
+    doc, hashes = shingle_hashes(ordered["text"], shingle_size)
+    present, signatures = minhash_signatures(doc, hashes, ordered.height, num_perm, seed)
+    bands, rows = lsh_parameters(threshold, num_perm)
+    pairs = _candidate_pairs(_band_keys(signatures, bands, rows))
+    similar = pairs[_estimated_jaccard(signatures, pairs) >= threshold]
+    labels = connected_minimum(present.size, similar)
+    removed = np.flatnonzero(labels != np.arange(present.size))
+    twins = labels[removed]
+    estimate = _estimated_jaccard(signatures, np.stack([removed, twins], axis=1))
+    ids = ordered["record_id"]
+    return pl.DataFrame(
+        {
+            "record_id": ids.gather(present[removed]),
+            "twin_id": ids.gather(present[twins]),
+            "jaccard_estimate": estimate,
+        },
+        schema={"record_id": pl.String, "twin_id": pl.String, "jaccard_estimate": pl.Float64},
+    )
