@@ -1,0 +1,249 @@
+"""Export the training set as Parquet + JSONL per kind and split, with a dataset card.
+
+Layout under the export folder (TRL / datasets read these as they are):
+    sft/{split}.parquet|jsonl        messages (chat), question, contexts, answer, final_decision
+    dpo/{split}.parquet|jsonl        prompt, chosen, rejected, margin, label_source
+    evaluator/{split}.parquet|jsonl  prompt, chosen, rejected, margin, label_source
+    pretrain/{split}.parquet|jsonl   text (also pretrain/{split}.txt, one line per record)
+    README.md                        the dataset card; manifest.json: counts and files
+Every row also carries record_id, category, source_pmid and provenance (JSON text). The folder
+is written beside the target and renamed into place, so readers never see half an export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+_CONTEXT = pl.Struct({"pmid": pl.Int64, "title": pl.String, "text": pl.String})
+_MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
+_PAIRWISE = {
+    "prompt": pl.String,
+    "chosen": pl.String,
+    "rejected": pl.String,
+    "margin": pl.Float64,
+    "label_source": pl.String,
+}
+RECORD_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "sft": {
+        "messages": pl.List(_MESSAGE),
+        "question": pl.String,
+        "contexts": pl.List(_CONTEXT),
+        "answer": pl.String,
+        "final_decision": pl.String,
+    },
+    "dpo": {
+        **_PAIRWISE,
+        "chosen_context_pmids": pl.List(pl.Int64),
+        "rejected_context_pmids": pl.List(pl.Int64),
+    },
+    "evaluator": dict(_PAIRWISE),
+    "pretrain": {"text": pl.String},
+}
+_COMMON = {"record_id": pl.String, "category": pl.String, "source_pmid": pl.Int64}
+SPLIT_ORDER = ["train", "validation", "test"]
+
+PUBMED_LICENCE_NOTE = (
+    "Source abstracts, titles and MeSH come from PubMed/MEDLINE, courtesy of the U.S. National "
+    "Library of Medicine (NLM), under NLM's terms and conditions "
+    "(https://www.nlm.nih.gov/databases/download/terms_and_conditions.html). NLM does not "
+    "endorse this dataset. Abstracts may be under the copyright of their publishers or "
+    "authors: check the terms before redistributing the contexts. The generated questions and "
+    "answers are model outputs; see the models below and their licences."
+)
+
+
+@dataclass
+class ExportReport:
+    out_dir: Path
+    counts: dict[str, dict[str, int]]  # kind -> split -> records
+    files: list[str] = field(default_factory=list)  # paths relative to out_dir
+
+    @property
+    def card_path(self) -> Path:
+        return self.out_dir / "README.md"
+
+
+def _kind_frame(rows: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """The records of one kind and split as typed columns (record fields + common fields)."""
+    schema = {**RECORD_SCHEMAS[kind], **_COMMON, "provenance": pl.String}
+    records = []
+    for row in rows.iter_rows(named=True):
+        record = json.loads(row["record"])
+        values = {name: record.get(name) for name in RECORD_SCHEMAS[kind]}
+        values.update({name: row[name] for name in _COMMON})
+        values["provenance"] = row["provenance"]
+        records.append(values)
+    return pl.DataFrame(records, schema=schema)
+
+
+def _write_split(frame: pl.DataFrame, kind: str, split: str, root: Path) -> list[str]:
+    folder = root / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(folder / f"{split}.parquet")
+    frame.write_ndjson(folder / f"{split}.jsonl")
+    written = [f"{kind}/{split}.parquet", f"{kind}/{split}.jsonl"]
+    if kind == "pretrain":
+        lines = "".join(text + "\n" for text in frame["text"].to_list())
+        (folder / f"{split}.txt").write_text(lines, encoding="utf-8")
+        written.append(f"{kind}/{split}.txt")
+    return written
+
+
+def _ordered_splits(splits: list[str]) -> list[str]:
+    return sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 99, s))
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Swap the staged folder into place; the old export is removed only after the swap."""
+    retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
+    if target.exists():
+        os.rename(target, retired)
+    os.rename(staging, target)
+    if retired.exists():
+        shutil.rmtree(retired)
+
+
+def export_training_set(
+    training: pl.DataFrame,
+    filtered: pl.DataFrame,
+    out_dir: str | Path,
+    meta: dict[str, Any],
+) -> ExportReport:
+    """Write every kind and split (Parquet + JSONL), the dataset card and a manifest.
+
+    `training`: training_set rows (category, record_id, kind, split, source_pmid, record JSON,
+    provenance JSON, ...). `filtered`: training_filtered rows (category, record_id, kind,
+    filter, reason, twin_id). `meta`: name, models, prompts, filters (config), mesh_coverage,
+    and anything else worth a line in the card.
+    """
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
+    staging.mkdir()
+    counts: dict[str, dict[str, int]] = {}
+    files: list[str] = []
+    try:
+        for kind in sorted(training["kind"].unique().to_list()):
+            if kind not in RECORD_SCHEMAS:
+                raise ValueError(f"unknown training record kind: {kind!r}")
+            of_kind = training.filter(pl.col("kind") == kind)
+            counts[kind] = {}
+            for split in _ordered_splits(of_kind["split"].unique().to_list()):
+                rows = of_kind.filter(pl.col("split") == split).sort("record_id")
+                files += _write_split(_kind_frame(rows, kind), kind, split, staging)
+                counts[kind][split] = rows.height
+        card = dataset_card(training, filtered, counts, meta)
+        (staging / "README.md").write_text(card, encoding="utf-8")
+        manifest = {"counts": counts, "files": files, "meta": meta}
+        (staging / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, default=str), encoding="utf-8"
+        )
+        files += ["README.md", "manifest.json"]
+        _replace_dir(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportReport(out_dir=target, counts=counts, files=files)
+
+
+# --- dataset card ---------------------------------------------------------------------------
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _front_matter(counts: dict[str, dict[str, int]], name: str) -> str:
+    lines = ["---", f"pretty_name: {json.dumps(name)}", "license: other", "configs:"]
+    for kind, splits in counts.items():
+        lines.append(f"- config_name: {kind}")
+        lines.append("  data_files:")
+        for split in splits:
+            lines += [f"  - split: {split}", f"    path: {kind}/{split}.parquet"]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def _counts_section(training: pl.DataFrame) -> str:
+    if training.is_empty():
+        return "No records."
+    pivot = training.group_by("kind", "category", "split").len()
+    splits = _ordered_splits(pivot["split"].unique().to_list())
+    rows = []
+    for (kind, category), group in pivot.sort("kind", "category").group_by(
+        "kind", "category", maintain_order=True
+    ):
+        per_split = dict(zip(group["split"], group["len"], strict=True))
+        rows.append([kind, category, *[per_split.get(s, 0) for s in splits], group["len"].sum()])
+    return _table(["kind", "category", *splits, "total"], rows)
+
+
+def _filters_section(filtered: pl.DataFrame, config: Any) -> str:
+    parts = []
+    if filtered.is_empty():
+        parts.append("No record was removed by a filter.")
+    else:
+        removed = filtered.group_by("filter", "kind").len().sort("filter", "kind")
+        parts.append(_table(["filter", "kind", "records removed"], removed.rows()))
+    if config:
+        parts.append(
+            "Configuration:\n\n```json\n" + json.dumps(config, indent=2, default=str) + "\n```"
+        )
+    return "\n\n".join(parts)
+
+
+def _mapping_section(value: Any, empty: str) -> str:
+    if not value:
+        return empty
+    if isinstance(value, dict):
+        return _table(
+            ["", ""],
+            [
+                [k, json.dumps(v, default=str) if isinstance(v, dict | list) else v]
+                for k, v in value.items()
+            ],
+        )
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        header = list(dict.fromkeys(k for v in value for k in v))
+        return _table(header, [[v.get(k) for k in header] for v in value])
+    return str(value)
+
+
+def dataset_card(
+    training: pl.DataFrame,
+    filtered: pl.DataFrame,
+    counts: dict[str, dict[str, int]],
+    meta: dict[str, Any],
+) -> str:
+    """The README.md of an export (Hugging Face dataset card with configs per kind)."""
+    name = meta.get("name", "mkailin training set")
+    sections = [
+        _front_matter(counts, name),
+        f"# {name}",
+        "Question–context–answer training data distilled from PubMed abstracts by mkailin "
+        "(the m-KAILIN method, arXiv 2504.19565): SFT records (chat `messages`), DPO pairs for "
+        "the question generator (`prompt`/`chosen`/`rejected`), pairwise evaluator records "
+        "and pre-training text. Every record carries its provenance (PMIDs, MeSH descriptors "
+        "and tree numbers, agent, model, prompt version, LLM call ids, scores). Splits are "
+        "assigned by source PMID: no PMID is in two splits.",
+        "## Records per kind, category and split\n\n" + _counts_section(training),
+        "## MeSH coverage\n\n"
+        + _mapping_section(meta.get("mesh_coverage"), "Not computed for this export."),
+        "## Filters\n\n" + _filters_section(filtered, meta.get("filters")),
+        "## Models\n\n" + _mapping_section(meta.get("models"), "Not recorded."),
+        "## Prompts\n\n" + _mapping_section(meta.get("prompts"), "Not recorded."),
+        "## Loading\n\n```python\nfrom datasets import load_dataset\n"
+        'sft = load_dataset("parquet", data_files={"train": "sft/train.parquet"})\n```',
+        "## Licence\n\n" + PUBMED_LICENCE_NOTE,
+    ]
+    return "\n\n".join(sections) + "\n"
