@@ -31,13 +31,14 @@ _ABBREVIATIONS = (
     "resp.",
     "cf.",
 )
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'<])")
 
 # Text that addresses a model instead of describing research (prompt injection).
 _INSTRUCTION_LIKE = re.compile(
     r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instruction|prompt|rule|above|previous|prior)"
     r"|\bsystem prompt\b|\byou are (now )?(an?|the) (ai|assistant|model|language model)\b"
-    r"|\b(respond|reply|answer|output) (only )?with\b|\bnew instructions?\b",
+    r"|\b(respond|reply|answer|output) (only )?with\b|\bnew instructions?\b"
+    r"|\byou are now\b|^\s*(system|assistant|user)\s*:|<<<|>>>",
     re.IGNORECASE,
 )
 
@@ -320,7 +321,7 @@ def wh_question(wh: str, clause: str) -> str:
     clause = strip_statement(clause)
     inverted = statement_to_yes_no(clause)
     if inverted:
-        return ensure_question(f"{wh.capitalize()} {lower_first_word(inverted)}")
+        return ensure_question(f"{wh.capitalize()} {lower_first(inverted)}")
     return ensure_question(f"{wh.capitalize()} {clause}")
 
 
