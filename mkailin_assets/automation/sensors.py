@@ -1,0 +1,332 @@
+"""Sensors: new PubMed release files, the categories a loaded file changed, finished LLM batches."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import dagster as dg
+import duckdb
+
+from mkailin_assets import settings
+from mkailin_assets.automation.conditions import AutomationMode, automation_mode, sensor_status
+from mkailin_assets.partitions import CATEGORY_LETTERS, pubmed_file_partitions
+
+PUBMED_FILE_JOB = "pubmed_file_job"
+CATEGORY_PIPELINE_JOB = "category_pipeline_job"
+RAW_ABSTRACTS_JOB = "raw_abstracts_job"
+PUBMED_FILES_KEY = dg.AssetKey("pubmed_files")
+
+RELEASE_SENSOR_NAME = "pubmed_release_sensor"
+AFFECTED_SENSOR_NAME = "affected_categories_sensor"
+BATCH_SENSOR_NAME = "llm_batch_poll_sensor"
+
+# Run tags: the file's place in NLM's order, and a key a tag concurrency limit can use
+# (dagster.yaml: concurrency.runs.tag_concurrency_limits [{key: mkailin/release, limit: 1}]).
+RELEASE_TAG = "mkailin/release"
+RELEASE_SEQUENCE_TAG = "mkailin/release_sequence"
+RELEASE_KIND_TAG = "mkailin/release_kind"
+
+# One tick registers at most this many files (a first look at NLM lists ~1,300 baseline files
+# plus the year's updates); the cursor carries the rest to the next tick.
+MAX_FILES_PER_TICK = 200
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+class ReleaseFileLike(Protocol):
+    """What mkailin_assets.ingest.sources.ReleaseFile provides that the sensor uses."""
+
+    name: str
+    kind: str
+
+
+ListReleaseFiles = Callable[[str], Sequence[ReleaseFileLike]]
+
+
+def default_list_release_files(source: str) -> Sequence[ReleaseFileLike]:
+    # Imported when called so that loading the code location never pays for (or fails on) it.
+    from mkailin_assets.ingest.sources import list_release_files
+
+    return list_release_files(source)
+
+
+# ---- release files ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReleaseCheck:
+    """The outcome of one look at the PubMed source."""
+
+    new_files: list[ReleaseFileLike]
+    sequences: dict[str, int]  # file name -> position in the listing (NLM's application order)
+    cursor: str | None  # the last file registered, or the previous cursor when nothing is new
+
+
+def files_after_cursor(
+    listing: Sequence[ReleaseFileLike], cursor: str | None
+) -> list[ReleaseFileLike]:
+    """Files listed after the cursor. When the cursor file is no longer listed (NLM drops last
+    year's files once a new baseline is out), release names still sort in application order
+    (pubmedYYnNNNN), so compare by name."""
+    if cursor is None:
+        return list(listing)
+    names = [release.name for release in listing]
+    if cursor in names:
+        return list(listing[names.index(cursor) + 1 :])
+    return [release for release in listing if release.name > cursor]
+
+
+def check_releases(
+    listing: Sequence[ReleaseFileLike],
+    registered: Iterable[str],
+    cursor: str | None,
+    limit: int = MAX_FILES_PER_TICK,
+) -> ReleaseCheck:
+    """The files to register now, in listing order: after the cursor and not yet a partition."""
+    known = set(registered)
+    fresh = [r for r in files_after_cursor(listing, cursor) if r.name not in known][:limit]
+    sequences = {release.name: index for index, release in enumerate(listing, start=1)}
+    return ReleaseCheck(fresh, sequences, fresh[-1].name if fresh else cursor)
+
+
+def release_run_request(release: ReleaseFileLike, sequence: int) -> dg.RunRequest:
+    """One pubmed_file_job run per file; run_key = file name, so a file never runs twice."""
+    return dg.RunRequest(
+        run_key=release.name,
+        partition_key=release.name,
+        tags={
+            RELEASE_TAG: "pubmed",
+            RELEASE_SEQUENCE_TAG: f"{sequence:06d}",
+            RELEASE_KIND_TAG: str(release.kind),
+        },
+    )
+
+
+def look_for_releases(
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    list_files: ListReleaseFiles,
+    source: str | None = None,
+    limit: int = MAX_FILES_PER_TICK,
+) -> tuple[ReleaseCheck, list[dg.RunRequest]]:
+    """List the source, compare with the registered partitions, build the run requests."""
+    listing = list(list_files(source or settings.pubmed_source()))
+    registered = instance.get_dynamic_partitions(pubmed_file_partitions.name)
+    check = check_releases(listing, registered, cursor, limit)
+    requests = [release_run_request(r, check.sequences[r.name]) for r in check.new_files]
+    return check, requests
+
+
+def build_pubmed_release_sensor(
+    list_files: ListReleaseFiles = default_list_release_files,
+    running: bool = True,
+    minimum_interval_seconds: int = 3600,
+) -> dg.SensorDefinition:
+    @dg.sensor(
+        name=RELEASE_SENSOR_NAME,
+        job_name=PUBMED_FILE_JOB,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=sensor_status(running),
+        description=(
+            "Lists MKAILIN_PUBMED_SOURCE, registers new release files as pubmed_files partitions "
+            "and requests one run per file, in NLM's order (cursor: the last file registered)."
+        ),
+    )
+    def pubmed_release_sensor(context: dg.SensorEvaluationContext):
+        check, requests = look_for_releases(context.instance, context.cursor, list_files)
+        if not requests:
+            return dg.SkipReason(f"no new release files after {context.cursor or 'the start'}")
+        names = [r.name for r in check.new_files]
+        context.log.info(f"registering {len(names)} release file(s): {names[0]} … {names[-1]}")
+        return dg.SensorResult(
+            run_requests=requests,
+            dynamic_partitions_requests=[pubmed_file_partitions.build_add_request(names)],
+            cursor=check.cursor,
+        )
+
+    return pubmed_release_sensor
+
+
+# ---- affected categories ------------------------------------------------------------------
+@dataclass(frozen=True)
+class AffectedCategories:
+    categories: list[str]  # in CATEGORY_LETTERS order
+    last_storage_id: int | None  # the newest pubmed_files materialization read
+    materializations: int
+
+
+def parse_categories(raw: object) -> set[str]:
+    """The asset writes "C,D"; anything that is not a category letter is ignored."""
+    value = getattr(raw, "value", raw)
+    if not isinstance(value, str):
+        return set()
+    return {part.strip() for part in value.split(",") if part.strip() in CATEGORY_LETTERS}
+
+
+def affected_since(
+    instance: dg.DagsterInstance, after_storage_id: int | None, limit: int = 1000
+) -> AffectedCategories:
+    """Union of "affected_categories" over pubmed_files materializations newer than the cursor."""
+    found: set[str] = set()
+    last = after_storage_id
+    count = 0
+    page_cursor = None
+    while True:
+        result = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=PUBMED_FILES_KEY, after_storage_id=after_storage_id),
+            limit=limit,
+            cursor=page_cursor,
+            ascending=True,
+        )
+        for record in result.records:
+            materialization = record.asset_materialization
+            if materialization is not None:
+                found |= parse_categories(materialization.metadata.get("affected_categories"))
+            last = record.storage_id if last is None else max(last, record.storage_id)
+            count += 1
+        if not result.has_more:
+            break
+        page_cursor = result.cursor
+    ordered = [letter for letter in CATEGORY_LETTERS if letter in found]
+    return AffectedCategories(ordered, last, count)
+
+
+def release_runs_in_flight(instance: dg.DagsterInstance) -> int:
+    return instance.get_runs_count(dg.RunsFilter(job_name=PUBMED_FILE_JOB, statuses=IN_FLIGHT))
+
+
+def category_run_requests(categories: Sequence[str], storage_id: int) -> list[dg.RunRequest]:
+    return [
+        dg.RunRequest(
+            run_key=f"{category}:{storage_id}",
+            partition_key=category,
+            tags={"mkailin/trigger": "pubmed_files", "mkailin/pubmed_storage_id": str(storage_id)},
+        )
+        for category in categories
+    ]
+
+
+def build_affected_categories_sensor(
+    mode: AutomationMode | None = None, minimum_interval_seconds: int = 60
+) -> dg.SensorDefinition:
+    mode = mode or automation_mode()
+    # In "eager" mode the automation-condition sensor carries the stages below raw_abstracts.
+    job_name = RAW_ABSTRACTS_JOB if mode == "eager" else CATEGORY_PIPELINE_JOB
+
+    @dg.sensor(
+        name=AFFECTED_SENSOR_NAME,
+        job_name=job_name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=sensor_status(mode != "off"),
+        description=(
+            f"After pubmed_files loads, refreshes ({job_name}) only the category partitions the "
+            "files changed, read from their 'affected_categories' metadata."
+        ),
+    )
+    def affected_categories_sensor(context: dg.SensorEvaluationContext):
+        after = int(context.cursor) if context.cursor else None
+        # A burst of update files becomes one refresh per category once the queue drains.
+        busy = release_runs_in_flight(context.instance)
+        if busy:
+            return dg.SkipReason(f"{busy} pubmed_file_job run(s) still queued or running")
+        affected = affected_since(context.instance, after)
+        if affected.last_storage_id is None or affected.last_storage_id == after:
+            return dg.SkipReason("no new pubmed_files materializations")
+        cursor = str(affected.last_storage_id)
+        if not affected.categories:
+            return dg.SensorResult(
+                skip_reason=f"{affected.materializations} file(s) loaded, no category changed",
+                cursor=cursor,
+            )
+        return dg.SensorResult(
+            run_requests=category_run_requests(affected.categories, affected.last_storage_id),
+            cursor=cursor,
+        )
+
+    return affected_categories_sensor
+
+
+# ---- LLM batches --------------------------------------------------------------------------
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+def batch_run_key(category: str, batch_ids: Sequence[str]) -> str:
+    digest = hashlib.sha256(",".join(sorted(batch_ids)).encode()).hexdigest()[:16]
+    return f"{category}:batch:{digest}"
+
+
+def poll_llm_batches(log: Any) -> tuple[Any, list[str]] | str:
+    """Collect finished batches into llm_calls; returns (report, categories) or why it skipped."""
+    try:
+        from mkailin_assets.llm.batch import poll_batches
+        from mkailin_assets.llm.config import LLMConfig
+    except ImportError as error:
+        return f"LLM batch mode is not available: {error}"
+    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+
+    config = LLMConfig.from_env()
+    try:
+        # Sensors run outside the duckdb pool: never wait long for a writer, try next tick.
+        con = open_connection(settings.duckdb_path(), lock_timeout_s=5.0)
+    except duckdb.IOException as error:
+        if _is_lock_error(error):
+            return "DuckDB is busy with a writer; polling on the next tick"
+        raise
+    try:
+        apply_schema(con)
+        report = poll_batches(config, con, logger=log)
+        categories = [
+            row[0]
+            for row in con.execute(
+                "SELECT DISTINCT category FROM raw_abstracts ORDER BY category"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+    return report, categories
+
+
+def build_llm_batch_poll_sensor(
+    mode: AutomationMode | None = None, minimum_interval_seconds: int = 300
+) -> dg.SensorDefinition:
+    mode = mode or automation_mode()
+    try:
+        from mkailin_assets.llm.config import LLMConfig
+
+        batch_mode = LLMConfig.from_env().batch_mode
+    except Exception:  # an unreadable LLM config must not break the code location
+        batch_mode = False
+
+    @dg.sensor(
+        name=BATCH_SENSOR_NAME,
+        job_name=CATEGORY_PIPELINE_JOB,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=sensor_status(batch_mode and mode != "off"),
+        description=(
+            "Batch mode (MKAILIN_LLM_BATCH_MODE): collects finished OpenAI batches into the LLM "
+            "cache, then re-runs the category pipelines, which now answer from the cache."
+        ),
+    )
+    def llm_batch_poll_sensor(context: dg.SensorEvaluationContext):
+        outcome = poll_llm_batches(context.log)
+        if isinstance(outcome, str):
+            return dg.SkipReason(outcome)
+        report, categories = outcome
+        if not report.has_new_results:
+            return dg.SkipReason(f"{len(report.running)} batch(es) still running")
+        return [
+            dg.RunRequest(
+                run_key=batch_run_key(category, report.collected),
+                partition_key=category,
+                tags={"mkailin/trigger": "llm_batch"},
+            )
+            for category in categories
+        ]
+
+    return llm_batch_poll_sensor
