@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 # Section labels of structured abstracts ("OBJECTIVE:", "MATERIALS AND METHODS:").
-_SECTION_LABEL = re.compile(r"(?:^|(?<=[.!?:\n])\s*)([A-Z][A-Z &/,-]{2,60}):\s+")
+_SECTION_LABEL = re.compile(r"(?:^|(?<=[.!?:\n])\s*)([A-Z][A-Z &/,-]{2,60}):(?=\s)")
 OBJECTIVE_LABELS = ("OBJECTIVE", "OBJECTIVES", "PURPOSE", "AIM", "AIMS", "GOAL", "GOALS")
 CONCLUSION_LABELS = ("CONCLUSION", "CONCLUSIONS", "INTERPRETATION", "IMPLICATIONS")
 
