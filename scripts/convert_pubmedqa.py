@@ -29,13 +29,16 @@ def item_text(item: dict) -> str:
 
 def convert(source_dir: Path, output: Path) -> int:
     items = json.loads((source_dir / "ori_pqal.json").read_text(encoding="utf-8"))
-    test_pmids = set(json.loads((source_dir / "test_ground_truth.json").read_text(encoding="utf-8")))
+    test_pmids = set(
+        json.loads((source_dir / "test_ground_truth.json").read_text(encoding="utf-8"))
+    )
     output.parent.mkdir(parents=True, exist_ok=True)
     with output.open("w", encoding="utf-8") as out:
         for pmid in sorted(items, key=int):
             split = "test" if pmid in test_pmids else "train_dev"
             line = {"pmid": int(pmid), "text": item_text(items[pmid]), "split": split}
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+            # ASCII escapes keep U+2028 and friends from splitting a line in naive readers.
+            out.write(json.dumps(line) + "\n")
     shutil.copyfile(source_dir / "LICENSE", output.parent / "LICENSE")
     return len(items)
 

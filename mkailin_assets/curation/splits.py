@@ -50,7 +50,7 @@ def assign_splits(
     seed: str = DEFAULT_SEED,
 ) -> pl.DataFrame:
     """The frame with a `split` column chosen by a hash of `source_pmid`."""
-    ratios = _validated(dict(ratios or DEFAULT_RATIOS))
+    ratios = _validated(dict(DEFAULT_RATIOS if ratios is None else ratios))
     pmids = frame.select(pl.col("source_pmid").cast(pl.Int64).unique().sort())["source_pmid"]
     if pmids.null_count():
         raise ValueError("source_pmid must not be null when assigning splits")
