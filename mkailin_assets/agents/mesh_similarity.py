@@ -1,0 +1,355 @@
+"""MeSH knowledge-hierarchy similarity (METHOD.md step 3), set-wise in DuckDB SQL.
+
+- Information content from our own corpus: p(m) = (citations annotated with m or any descendant
+  of m, through any of its tree numbers, + 1) / (citations with MeSH + 1); IC = -ln p;
+  ic = IC / ln(N + 1). Stored as a snapshot whose id is a hash of the counts.
+- sim(a, b): 1 when a = b; else the LCA is the descriptor at the longest common dotted prefix
+  over all pairs of their tree numbers (only the letter in common: 0). `ic_mean` = mean of Lin,
+  Jiang-Conrath and Rel, each clipped to [0, 1]; `wu_palmer` = 2 depth(lca) / (depth(a) + depth(b)),
+  depths (number of dotted segments) of the tree numbers realising the LCA.
+- A candidate (question, contexts) scores the mean over contexts with MeSH of setsim(M(source),
+  M(context)); `best_match` (default) or `all_pairs` (the authors' code).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import duckdb
+import polars as pl
+
+from mkailin_assets.resources.duckdb_store import transaction
+
+Measure = Literal["ic_mean", "wu_palmer"]
+SetSim = Literal["best_match", "all_pairs"]
+
+SIMILARITY_SCHEMA = {"a": pl.String, "b": pl.String, "lca": pl.String, "sim": pl.Float64}
+SCORE_SCHEMA = {
+    "candidate_id": pl.String,
+    "mesh_score": pl.Float64,
+    "contexts_with_mesh": pl.Int32,
+    "contexts_without_mesh": pl.Int32,
+    "ic_snapshot": pl.String,
+}
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+
+
+# --------------------------------------------------------------------------- IC snapshot
+
+# Every descriptor owning a prefix of one of m's tree numbers is an ancestor of m (m included).
+_ANCESTOR_DESCRIPTORS_SQL = """
+    SELECT DISTINCT t.ui, m.descriptor_ui AS ancestor_ui
+    FROM (
+        SELECT descriptor_ui AS ui, string_split(tree_number, '.') AS parts,
+               unnest(generate_series(1, len(string_split(tree_number, '.')))) AS depth
+        FROM mesh_tree
+    ) t
+    JOIN mesh_tree m ON m.tree_number = array_to_string(t.parts[1:t.depth], '.')
+"""
+
+_IC_COUNTS_SQL = f"""
+    CREATE OR REPLACE TEMP TABLE _mesh_ic_counts AS
+    WITH annotated AS (
+        SELECT DISTINCT cm.pmid, cm.descriptor_ui FROM citation_mesh cm
+        WHERE cm.pmid IN (SELECT pmid FROM citations)
+    ),
+    ancestors AS (
+        {_ANCESTOR_DESCRIPTORS_SQL}
+        UNION  -- descriptors without tree numbers (Male, Female) still count for themselves
+        SELECT DISTINCT descriptor_ui, descriptor_ui FROM annotated
+    ),
+    covered AS (
+        SELECT DISTINCT a.pmid, an.ancestor_ui AS descriptor_ui
+        FROM annotated a JOIN ancestors an ON an.ui = a.descriptor_ui
+    ),
+    counts AS (SELECT descriptor_ui, count(*) AS n FROM covered GROUP BY descriptor_ui),
+    universe AS (
+        SELECT descriptor_ui FROM mesh_tree UNION SELECT descriptor_ui FROM annotated
+    )
+    SELECT u.descriptor_ui, coalesce(c.n, 0)::BIGINT AS n_citations
+    FROM universe u LEFT JOIN counts c USING (descriptor_ui)
+"""
+
+
+def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
+    """Compute p, IC and normalised ic of every descriptor from the corpus; store and return the
+    snapshot id (a hash of N and the counts). An identical snapshot is reused, not rewritten."""
+    con.execute(_IC_COUNTS_SQL)
+    try:
+        n_with_mesh, snapshot_id, descriptors = con.execute(
+            """
+            WITH n AS (SELECT count(DISTINCT pmid) AS n FROM citation_mesh
+                       WHERE pmid IN (SELECT pmid FROM citations))
+            SELECT n.n,
+                   'ic-' || sha256(n.n::VARCHAR || '|' || coalesce(string_agg(
+                       descriptor_ui || ':' || n_citations, ',' ORDER BY descriptor_ui), ''))[:16],
+                   count(c.descriptor_ui)
+            FROM n LEFT JOIN _mesh_ic_counts c ON true GROUP BY n.n
+            """
+        ).fetchall()[0]
+        exists = con.execute(
+            "SELECT count(*) FROM mesh_ic_snapshots WHERE snapshot_id = ?", [snapshot_id]
+        ).fetchall()[0][0]
+        if not exists:
+            _store_snapshot(con, snapshot_id, int(n_with_mesh), int(descriptors))
+    finally:
+        con.execute("DROP TABLE IF EXISTS _mesh_ic_counts")
+    return snapshot_id
+
+
+def _store_snapshot(
+    con: duckdb.DuckDBPyConnection, snapshot_id: str, n_with_mesh: int, descriptors: int
+) -> None:
+    with transaction(con):
+        con.execute(
+            "INSERT INTO mesh_ic_snapshots VALUES ($id, $n, ln($n + 1), $d, now())",
+            {"id": snapshot_id, "n": n_with_mesh, "d": descriptors},
+        )
+        # With no citation carrying MeSH, IC_max is 0: every ic is 0 (no information).
+        con.execute(
+            """
+            INSERT INTO mesh_ic
+            SELECT $id, descriptor_ui, n_citations, p, -ln(p),
+                   CASE WHEN $n > 0 THEN -ln(p) / ln($n + 1) ELSE 0 END
+            FROM (SELECT descriptor_ui, n_citations,
+                         (n_citations + 1)::DOUBLE / ($n + 1) AS p FROM _mesh_ic_counts)
+            """,
+            {"id": snapshot_id, "n": n_with_mesh},
+        )
+
+
+def latest_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str | None:
+    """Id of the most recently stored snapshot, or None."""
+    rows = con.execute(
+        "SELECT snapshot_id FROM mesh_ic_snapshots ORDER BY created_at DESC, snapshot_id LIMIT 1"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+# --------------------------------------------------------------------------- descriptor pairs
+
+
+def _similarity_sql(pairs: str, measure: Measure) -> str:
+    """SELECT a, b, lca, sim for the distinct pairs of relation `pairs` (columns a, b).
+
+    `pairs` is a relation name written by our code; the IC snapshot is the parameter $snapshot."""
+    ancestors = f"""
+        tree_numbers AS (
+            SELECT descriptor_ui AS ui, string_split(tree_number, '.') AS parts
+            FROM mesh_tree
+            WHERE descriptor_ui IN (SELECT a FROM {pairs} UNION SELECT b FROM {pairs})
+        ),
+        prefixes AS (
+            SELECT ui, len(parts) AS own_depth, unnest(generate_series(1, len(parts))) AS depth,
+                   parts
+            FROM tree_numbers
+        ),
+        ancestors AS (
+            SELECT ui, own_depth, depth, array_to_string(parts[1:depth], '.') AS prefix
+            FROM prefixes
+        ),
+        distinct_pairs AS (SELECT DISTINCT a, b FROM {pairs} WHERE a <> b),
+        common AS (
+            SELECT p.a, p.b, x.prefix, x.depth, x.own_depth AS depth_a, y.own_depth AS depth_b
+            FROM distinct_pairs p
+            JOIN ancestors x ON x.ui = p.a
+            JOIN ancestors y ON y.ui = p.b AND y.prefix = x.prefix
+        )"""
+    if measure == "wu_palmer":
+        chosen = """
+        lca AS (
+            SELECT c.a, c.b, t.descriptor_ui AS lca,
+                   2.0 * c.depth / (c.depth_a + c.depth_b) AS sim
+            FROM common c JOIN mesh_tree t ON t.tree_number = c.prefix
+            QUALIFY row_number() OVER (PARTITION BY c.a, c.b
+                ORDER BY c.depth DESC, c.depth_a + c.depth_b, t.descriptor_ui) = 1
+        )"""
+    else:
+        chosen = """
+        lca_ic AS (
+            SELECT c.a, c.b, t.descriptor_ui AS lca, i.ic AS ic_lca, i.p AS p_lca
+            FROM common c
+            JOIN mesh_tree t ON t.tree_number = c.prefix
+            JOIN mesh_ic i ON i.snapshot_id = $snapshot AND i.descriptor_ui = t.descriptor_ui
+            QUALIFY row_number() OVER (PARTITION BY c.a, c.b
+                ORDER BY c.depth DESC, i.ic DESC, t.descriptor_ui) = 1
+        ),
+        measured AS (
+            SELECT l.a, l.b, l.lca, l.ic_lca, l.p_lca, ia.ic AS ic_a, ib.ic AS ic_b,
+                   -- ic(a) + ic(b) = 0 only when both cover every citation: no information
+                   CASE WHEN ia.ic + ib.ic > 0 THEN 2 * l.ic_lca / (ia.ic + ib.ic) ELSE 0 END
+                       AS lin
+            FROM lca_ic l
+            JOIN mesh_ic ia ON ia.snapshot_id = $snapshot AND ia.descriptor_ui = l.a
+            JOIN mesh_ic ib ON ib.snapshot_id = $snapshot AND ib.descriptor_ui = l.b
+        ),
+        lca AS (
+            SELECT a, b, lca,
+                   (greatest(0, least(1, lin))
+                    + greatest(0, least(1, 1 - least(1, ic_a + ic_b - 2 * ic_lca)))
+                    + greatest(0, least(1, lin * (1 - p_lca)))) / 3 AS sim
+            FROM measured
+        )"""
+    return f"""
+        WITH {ancestors},
+        {chosen}
+        SELECT p.a, p.b,
+               CASE WHEN p.a = p.b THEN p.a ELSE l.lca END AS lca,
+               CASE WHEN p.a = p.b THEN 1.0 ELSE coalesce(l.sim, 0.0) END::DOUBLE AS sim
+        FROM (SELECT DISTINCT a, b FROM {pairs}) p LEFT JOIN lca l USING (a, b)
+    """
+
+
+def _resolve_snapshot(
+    con: duckdb.DuckDBPyConnection, measure: Measure, snapshot_id: str | None
+) -> str | None:
+    if measure == "wu_palmer":
+        return None
+    if snapshot_id is None:
+        return build_ic_snapshot(con)
+    known = con.execute(
+        "SELECT count(*) FROM mesh_ic_snapshots WHERE snapshot_id = ?", [snapshot_id]
+    ).fetchall()[0][0]
+    if not known:
+        raise ValueError(f"unknown IC snapshot {snapshot_id!r}")
+    return snapshot_id
+
+
+def descriptor_similarity(
+    con: duckdb.DuckDBPyConnection,
+    pairs: pl.DataFrame,
+    measure: Measure = "ic_mean",
+    snapshot_id: str | None = None,
+) -> pl.DataFrame:
+    """sim of each (a, b) descriptor pair: (a, b, lca, sim), in the order of `pairs`.
+
+    snapshot_id None builds (or reuses) the snapshot of the current corpus (ic_mean only)."""
+    _check_choice("measure", measure, ("ic_mean", "wu_palmer"))
+    snapshot = _resolve_snapshot(con, measure, snapshot_id)
+    frame = pairs.select(pl.col("a").cast(pl.String), pl.col("b").cast(pl.String))
+    if frame.is_empty():
+        return pl.DataFrame(schema=SIMILARITY_SCHEMA)
+    con.register("_mesh_pairs", frame)
+    try:
+        params = {"snapshot": snapshot} if snapshot else None
+        sims = con.sql(_similarity_sql("_mesh_pairs", measure), params=params).pl()
+    finally:
+        con.unregister("_mesh_pairs")
+    ordered = frame.join(sims, on=["a", "b"], how="left", maintain_order="left")
+    return ordered.cast(SIMILARITY_SCHEMA)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- candidates
+
+_DOC_SIMILARITY = {
+    # mean of (avg over a of max over b) and (avg over b of max over a)
+    "best_match": """
+        SELECT s, c, (avg(best) FILTER (side = 'a') + avg(best) FILTER (side = 'b')) / 2 AS sim
+        FROM (
+            SELECT s, c, 'a' AS side, max(sim) AS best FROM pair_sims GROUP BY s, c, a
+            UNION ALL
+            SELECT s, c, 'b' AS side, max(sim) AS best FROM pair_sims GROUP BY s, c, b
+        ) GROUP BY s, c""",
+    "all_pairs": "SELECT s, c, avg(sim) AS sim FROM pair_sims GROUP BY s, c",
+}
+
+
+def _score_sql(setsim: SetSim, measure: Measure) -> str:
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _mesh_doc_pairs AS
+        SELECT DISTINCT s.pmid AS s, c.pmid AS c,
+               ms.descriptor_ui AS a, mc.descriptor_ui AS b
+        FROM (SELECT DISTINCT source_pmid AS pmid, unnest(context_pmids) AS context
+              FROM _mesh_candidates) pc
+        JOIN (SELECT DISTINCT pmid FROM citation_mesh) s ON s.pmid = pc.pmid
+        JOIN (SELECT DISTINCT pmid FROM citation_mesh) c ON c.pmid = pc.context
+        JOIN citation_mesh ms ON ms.pmid = s.pmid
+        JOIN citation_mesh mc ON mc.pmid = c.pmid;
+
+        CREATE OR REPLACE TEMP TABLE _mesh_doc_sims AS
+        WITH descriptor_sims AS ({_similarity_sql("_mesh_doc_pairs", measure)}),
+        pair_sims AS (
+            SELECT d.s, d.c, d.a, d.b, x.sim
+            FROM _mesh_doc_pairs d JOIN descriptor_sims x USING (a, b)
+        )
+        {_DOC_SIMILARITY[setsim]};
+    """
+
+
+_CANDIDATE_SCORES_SQL = """
+    WITH contexts AS (
+        SELECT candidate_id, source_pmid, unnest(context_pmids) AS context FROM _mesh_candidates
+    ),
+    per_candidate AS (
+        SELECT x.candidate_id,
+               avg(d.sim) AS mesh_score,
+               count(*) FILTER (x.context IN (SELECT pmid FROM citation_mesh)) AS with_mesh,
+               count(*) FILTER (x.context NOT IN (SELECT pmid FROM citation_mesh)) AS without_mesh
+        FROM contexts x LEFT JOIN _mesh_doc_sims d ON d.s = x.source_pmid AND d.c = x.context
+        GROUP BY x.candidate_id
+    )
+    SELECT c.candidate_id, p.mesh_score,
+           coalesce(p.with_mesh, 0)::INTEGER AS contexts_with_mesh,
+           coalesce(p.without_mesh, 0)::INTEGER AS contexts_without_mesh,
+           $snapshot::VARCHAR AS ic_snapshot
+    FROM _mesh_candidates c LEFT JOIN per_candidate p USING (candidate_id)
+"""
+
+
+def score_candidates(
+    con: duckdb.DuckDBPyConnection,
+    candidates: pl.DataFrame,
+    setsim: SetSim = "best_match",
+    measure: Measure = "ic_mean",
+    snapshot_id: str | None = None,
+) -> pl.DataFrame:
+    """Knowledge-hierarchy score of each (question, contexts) candidate, for the whole batch.
+
+    `candidates` has candidate_id, source_pmid, context_pmids (list of PMIDs). Returns
+    (candidate_id, mesh_score, contexts_with_mesh, contexts_without_mesh, ic_snapshot) in input
+    order: mesh_score is the mean over contexts with MeSH of setsim(M(source), M(context)), null
+    when the source or every context lacks MeSH; ic_snapshot is null for wu_palmer."""
+    _check_choice("setsim", setsim, ("best_match", "all_pairs"))
+    _check_choice("measure", measure, ("ic_mean", "wu_palmer"))
+    snapshot = _resolve_snapshot(con, measure, snapshot_id)
+    frame = candidates.select(
+        pl.col("candidate_id").cast(pl.String),
+        pl.col("source_pmid").cast(pl.Int64),
+        pl.col("context_pmids").cast(pl.List(pl.Int64)),
+    )
+    if frame.is_empty():
+        return pl.DataFrame(schema=SCORE_SCHEMA)
+    con.register("_mesh_candidates", frame)
+    try:
+        for statement in _score_sql(setsim, measure).split(";"):
+            if statement.strip():
+                con.execute(statement, {"snapshot": snapshot} if "$snapshot" in statement else None)
+        scores = con.sql(_CANDIDATE_SCORES_SQL, params={"snapshot": snapshot}).pl()
+    finally:
+        con.unregister("_mesh_candidates")
+        con.execute("DROP TABLE IF EXISTS _mesh_doc_pairs")
+        con.execute("DROP TABLE IF EXISTS _mesh_doc_sims")
+    ordered = frame.select("candidate_id").join(
+        scores, on="candidate_id", how="left", maintain_order="left"
+    )
+    return ordered.cast(SCORE_SCHEMA)  # type: ignore[arg-type]
+
+
+def score_report(scores: pl.DataFrame) -> dict[str, Any]:
+    """Distribution of mesh_score for Dagster metadata."""
+    valued = scores["mesh_score"].drop_nulls()
+    quantiles = {
+        f"p{int(q * 100)}": (round(float(valued.quantile(q)), 4) if len(valued) else None)
+        for q in (0.1, 0.25, 0.5, 0.75, 0.9)
+    }
+    return {
+        "candidates": scores.height,
+        "scored": len(valued),
+        "unscored": scores.height - len(valued),
+        "mean": round(float(valued.mean()), 4) if len(valued) else None,
+        **quantiles,
+    }
