@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 
 # Section labels of structured abstracts ("OBJECTIVE:", "MATERIALS AND METHODS:").
-_SECTION_LABEL = re.compile(r"(?:^|(?<=[.!?:\n])\s*)([A-Z][A-Z &/,-]{2,60}):(?=\s)")
+_SECTION_LABEL = re.compile(r"(?:^|(?<=[.!?:\n]))\s*([A-Z][A-Z &/,-]{2,60}):(?=\s)")
+# A label opening a line, in any case ("Background and aims: ...").
+_LINE_LABEL = re.compile(r"^\s*([A-Z][A-Za-z &/,-]{2,60}):\s")
 OBJECTIVE_LABELS = ("OBJECTIVE", "OBJECTIVES", "PURPOSE", "AIM", "AIMS", "GOAL", "GOALS")
 CONCLUSION_LABELS = ("CONCLUSION", "CONCLUSIONS", "INTERPRETATION", "IMPLICATIONS")
 
@@ -72,21 +74,31 @@ def looks_like_instruction(text: str) -> bool:
 
 
 def split_sections(abstract: str) -> list[Section]:
-    """Structured abstracts ("OBJECTIVE: ... METHODS: ...") into labelled sections."""
-    abstract = abstract or ""
-    matches = list(_SECTION_LABEL.finditer(abstract))
-    if not matches:
-        text = normalise_space(abstract)
-        return [Section(None, text)] if text else []
+    """Structured abstracts into labelled sections (labels upper-cased).
+
+    Two layouts: one section per line as our ingest writes them ("Objective: ..." — any case),
+    and labels inline after a sentence end ("... OBJECTIVE: ... METHODS: ..." — upper case).
+    """
     sections: list[Section] = []
-    lead = normalise_space(abstract[: matches[0].start()])
-    if lead:
-        sections.append(Section(None, lead))
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        end = following.start() if following else len(abstract)
-        text = normalise_space(abstract[match.end() : end])
-        if text:
-            sections.append(Section(match.group(1).strip().upper(), text))
+    for line in (abstract or "").splitlines():
+        label = None
+        match = _LINE_LABEL.match(line)
+        if match and len(match.group(1).split()) <= 6:
+            label, line = match.group(1).strip().upper(), line[match.end() :]
+        sections.extend(_inline_sections(line, label))
+    return sections
+
+
+def _inline_sections(text: str, first_label: str | None) -> list[Section]:
+    matches = list(_SECTION_LABEL.finditer(text))
+    lead = normalise_space(text[: matches[0].start()] if matches else text)
+    sections = [Section(first_label, lead)] if lead else []
+    followers = [*matches[1:], None] if matches else []
+    for match, following in zip(matches, followers, strict=True):
+        end = following.start() if following else len(text)
+        body = normalise_space(text[match.end() : end])
+        if body:
+            sections.append(Section(match.group(1).strip().upper(), body))
     return sections
 
 
@@ -140,9 +152,28 @@ _VERB_BASES = wordset(
     "underlie lead link shape sustain support abolish prolong shorten modify mitigate "
     "predispose elevate boost impact characterize define explain"
 )
-_NOT_AFTER = wordset(
-    "a an the of in on at to for with by from and or as than versus vs after before during via"
+# Verbs that are also common nouns ("control", "increase in"): never read in their base form,
+# and not when a preposition follows ("increases in ...").
+_NOUN_LIKE_VERBS = wordset(
+    "increase decrease control block limit lower raise target link shape support lead impact "
+    "delay drive trigger boost rescue reverse restore cause influence"
 )
+_NOT_AFTER_NOUN_LIKE = wordset("in of and or for")
+_NOT_AFTER = wordset(
+    "a an the of in on at to for with by from and or as than versus vs after before during via "
+    "who which that whose"
+)
+_IRREGULAR_PLURALS = wordset(
+    "mice children women men people bacteria mitochondria data fungi teeth"
+)
+
+
+def _looks_plural(word: str) -> bool:
+    """A plural subject head ('statins', 'MSCs', 'mice'), not 'anaplasmosis' or 'virus'."""
+    word = word.lower().strip(",")
+    if word in _IRREGULAR_PLURALS:
+        return True
+    return word.endswith("s") and not word.endswith(("ss", "us", "is", "sis", "ics"))
 
 
 def _inflections(base: str) -> dict[str, tuple[str, str]]:
@@ -197,6 +228,8 @@ def statement_to_yes_no(statement: str) -> str | None:
     for index, token in enumerate(tokens):
         if index == 0:
             continue
+        if tokens[index - 1].endswith((":", ";")):
+            return None  # the verb must be in the title's first clause
         word = token.lower().strip(",")
         if token.endswith(",") or tokens[index - 1].lower() in _NOT_AFTER:
             continue
@@ -208,9 +241,16 @@ def statement_to_yes_no(statement: str) -> str | None:
         if form is None:
             continue
         base, tense = form
-        auxiliary = {"present3": "Does", "present": "Do", "past": "Did"}[tense]
-        if tense == "past" and index + 1 < len(tokens) and tokens[index + 1].lower() == "by":
+        following = tokens[index + 1].lower() if index + 1 < len(tokens) else ""
+        if tense == "past" and following == "by":
             continue  # a passive participle ("X induced by Y"), not the main verb
+        if tense == "present" and (
+            base in _NOUN_LIKE_VERBS or not _looks_plural(tokens[index - 1])
+        ):
+            continue  # "anaplasmosis control", "cell growth" are noun phrases
+        if base in _NOUN_LIKE_VERBS and following in _NOT_AFTER_NOUN_LIKE:
+            continue
+        auxiliary = {"present3": "Does", "present": "Do", "past": "Did"}[tense]
         return _join_question(auxiliary, subject, " ".join(filter(None, [base, rest])))
     return None
 
@@ -325,9 +365,22 @@ def wh_question(wh: str, clause: str) -> str:
     return ensure_question(f"{wh.capitalize()} {clause}")
 
 
+_TRANSLATION_NOTE = re.compile(r"\(author'?s transl\)", re.IGNORECASE)
+
+
+def clean_title(title: str) -> str:
+    """Without MEDLINE's brackets around translated titles and '(author's transl)'."""
+    title = normalise_space(_TRANSLATION_NOTE.sub("", title or ""))
+    if title.startswith("[") and "]" in title:
+        title = title[1 : title.rindex("]")] + title[title.rindex("]") + 1 :]
+    return normalise_space(title)
+
+
 def title_statement(title: str) -> str:
-    """The statement part of a title: without a trailing ': a randomized trial' subtitle."""
-    title = strip_statement(title)
+    """The statement part of a title: its first sentence, without a trailing
+    ': a randomized trial' subtitle."""
+    sentences = split_sentences(clean_title(title))
+    title = strip_statement(sentences[0] if sentences else "")
     head, _, tail = title.partition(": ")
     return head if tail and len(head.split()) >= 3 else title
 

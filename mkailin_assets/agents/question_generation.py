@@ -123,6 +123,9 @@ def build_question_requests(
 _EFFECT_OF = re.compile(
     r"^(?:the\s+)?(?:effects?|impacts?|influence)\s+of\s+(.+?)\s+on\s+(.+)$", re.IGNORECASE
 )
+_EFFECT_IN = re.compile(
+    r"^(?:the\s+)?(?:effects?|impacts?|influence)\s+of\s+(.+?)\s+in\s+(.+)$", re.IGNORECASE
+)
 _ROLE_OF = re.compile(r"^(?:the\s+)?(?:role|involvement)\s+of\s+(.+?)\s+in\s+(.+)$", re.IGNORECASE)
 _ASSOCIATION = re.compile(
     r"^(?:the\s+)?(?:association|relationship|correlation|link)\s+(?:between|of)\s+(.+?)"
@@ -131,21 +134,29 @@ _ASSOCIATION = re.compile(
 )
 
 
-def _noun_phrase_to_yes_no(phrase: str) -> str | None:
-    """'Effects of exercise on blood pressure' -> 'Does exercise affect blood pressure?'."""
+def _noun_phrase_question(phrase: str, wh: str | None = None) -> str | None:
+    """'Effects of exercise on blood pressure' -> 'Does exercise affect blood pressure?', or with
+    wh='How' -> 'How does exercise affect blood pressure?'. None for other noun phrases."""
     phrase = ot.strip_statement(phrase)
+    question = None
     if match := _EFFECT_OF.match(phrase):
-        return ot.ensure_question(f"Does {ot.lower_first(match[1])} affect {match[2]}")
-    if match := _ROLE_OF.match(phrase):
-        return ot.ensure_question(f"Is {ot.lower_first(match[1])} involved in {match[2]}")
-    if match := _ASSOCIATION.match(phrase):
-        return ot.ensure_question(f"Is {ot.lower_first(match[1])} associated with {match[2]}")
-    return None
+        question = f"Does {ot.lower_first(match[1])} affect {match[2]}"
+    elif match := _EFFECT_IN.match(phrase):
+        question = f"Does {ot.lower_first(match[1])} have an effect in {match[2]}"
+    elif match := _ROLE_OF.match(phrase):
+        question = f"Is {ot.lower_first(match[1])} involved in {match[2]}"
+    elif match := _ASSOCIATION.match(phrase):
+        question = f"Is {ot.lower_first(match[1])} associated with {match[2]}"
+    if question is None:
+        return None
+    return ot.ensure_question(f"{wh} {ot.lower_first(question)}" if wh else question)
 
 
 def _statement_source(inputs: dict[str, Any]) -> str:
     """The title, or the first safe sentence of the abstract when there is no title."""
-    title = ot.normalise_space(inputs.get("title") or "")
+    title = ot.clean_title(inputs.get("title") or "")
+    if "?" in title:
+        title = title[: title.index("?") + 1]  # "How much value is X? A study of ..."
     if title and not ot.looks_like_instruction(title):
         return title
     for sentence in ot.objective_sentences(inputs.get("abstract") or ""):
@@ -165,7 +176,9 @@ def _mechanistic_candidates(inputs: dict[str, Any]) -> Iterable[str]:
         elif objective.verb.startswith("compar"):
             yield ot.ensure_question(f"How do {ot.lower_first(objective.text)} differ")
         else:
-            yield ot.ensure_question(f"What mechanisms underlie {ot.lower_first(objective.text)}")
+            yield _noun_phrase_question(objective.text, "How") or ot.ensure_question(
+                f"What mechanisms underlie {ot.lower_first(objective.text)}"
+            )
     source = _statement_source(inputs)
     if not source:
         return
@@ -181,7 +194,9 @@ def _mechanistic_candidates(inputs: dict[str, Any]) -> Iterable[str]:
     if ot.statement_to_yes_no(statement):
         yield ot.wh_question("how", statement)
     else:
-        yield ot.ensure_question(f"What mechanisms underlie {ot.lower_first(statement)}")
+        yield _noun_phrase_question(statement, "How") or ot.ensure_question(
+            f"What mechanisms underlie {ot.lower_first(statement)}"
+        )
 
 
 def _clinical_candidates(inputs: dict[str, Any]) -> Iterable[str]:
@@ -190,7 +205,7 @@ def _clinical_candidates(inputs: dict[str, Any]) -> Iterable[str]:
         yield ot.ensure_question(source)
     elif source:
         statement = ot.title_statement(source)
-        converted = ot.statement_to_yes_no(statement) or _noun_phrase_to_yes_no(statement)
+        converted = ot.statement_to_yes_no(statement) or _noun_phrase_question(statement)
         if converted:
             yield converted
     objective = ot.find_objective(inputs.get("abstract") or "")
@@ -199,7 +214,7 @@ def _clinical_candidates(inputs: dict[str, Any]) -> Iterable[str]:
             f"Does the evidence show that {objective.text}"
         )
     if objective is not None and objective.kind == "topic" and objective.text:
-        yield _noun_phrase_to_yes_no(objective.text) or ot.ensure_question(
+        yield _noun_phrase_question(objective.text) or ot.ensure_question(
             f"What are the clinical outcomes of {ot.lower_first(objective.text)}"
         )
     if source and not source.endswith("?"):

@@ -111,7 +111,7 @@ def test_offline_questions_on_realistic_abstracts():
         # A noun-phrase title "Effects of X on Y" -> "Does X affect Y?"
         "1002:clinical": "Does aerobic exercise affect blood pressure in patients with resistant hypertension?",
         # Unstructured: "We investigated the role of ..."
-        "1003:mechanistic": "What mechanisms underlie the role of mitochondria in developmental PCD of lace plant leaves?",
+        "1003:mechanistic": "How is mitochondria involved in developmental PCD of lace plant leaves?",
         "1003:clinical": "Is mitochondria involved in developmental PCD of lace plant leaves?",
         # A title that is already a question is kept (clinical) or asks for the mechanism.
         "1004:mechanistic": "Is serum ferritin a marker of disease activity in adult-onset Still's disease, and by what mechanism?",
@@ -268,3 +268,21 @@ def test_offline_results_through_the_row_builder():
 )
 def test_statement_to_yes_no(statement, question):
     assert ot.statement_to_yes_no(statement) == question
+
+
+def test_sections_in_both_layouts_ingest_lines_and_inline_labels():
+    # Our ingest writes one section per line, with NLM's label as given (any case).
+    lines = (
+        "Background and aims: Fatty liver is common.\nMethods: A cohort.\nConclusions: It matters."
+    )
+    assert [(s.label, s.text) for s in ot.split_sections(lines)] == [
+        ("BACKGROUND AND AIMS", "Fatty liver is common."),
+        ("METHODS", "A cohort."),
+        ("CONCLUSIONS", "It matters."),
+    ]
+    inline = "OBJECTIVE: To test it. METHODS: A trial. CONCLUSIONS: It works."
+    assert [s.label for s in ot.split_sections(inline)] == ["OBJECTIVE", "METHODS", "CONCLUSIONS"]
+    assert ot.split_sections("No labels here. pH was 7.4: stable.") == [
+        ot.Section(None, "No labels here. pH was 7.4: stable.")
+    ]
+    assert ot.conclusion_sentences(lines) == ["It matters."]
