@@ -61,9 +61,7 @@ def test_offline_questions_ignore_injected_text():
             "Does metformin improve insulin sensitivity in adolescents with obesity?"
         ],
         # The objective is an injection: skipped, the title is used instead.
-        "2002:mechanistic": [
-            "What mechanisms underlie effects of vitamin D on muscle strength in older women?"
-        ],
+        "2002:mechanistic": ["How does vitamin D affect muscle strength in older women?"],
         "2002:clinical": ["Does vitamin D affect muscle strength in older women?"],
         "2003:mechanistic": ["How does sleep deprivation alter hippocampal consolidation in mice?"],
         "2003:clinical": ["Does sleep deprivation alter hippocampal memory consolidation?"],
