@@ -75,7 +75,8 @@ def _load_jsonl(path: Path) -> Benchmark:
 
 
 def load_benchmarks(paths: list[str]) -> list[Benchmark]:
-    """Read each benchmark file: PubMedQA's own JSON (keyed by PMID) or JSONL of {pmid, text}.
+    """Read each benchmark file: PubMedQA's own JSON (a `.json` file keyed by PMID) or JSON lines
+    of {pmid, text} (`.jsonl` or any other name).
 
     The benchmark's name is the file stem. A missing file is an error, not an empty list.
     """
@@ -84,10 +85,9 @@ def load_benchmarks(paths: list[str]) -> list[Benchmark]:
         path = Path(raw)
         if not path.is_file():
             raise FileNotFoundError(f"decontamination benchmark file not found: {path}")
-        with path.open(encoding="utf-8") as handle:
-            head = handle.read(1).lstrip() or handle.read(64).lstrip()[:1]
-        is_json_object = path.suffix == ".json" or (head == "{" and path.suffix != ".jsonl")
-        benchmarks.append(_load_pubmedqa_json(path) if is_json_object else _load_jsonl(path))
+        # ".json" is PubMedQA's object keyed by PMID; anything else is read as JSON lines.
+        is_pubmedqa = path.suffix.lower() == ".json"
+        benchmarks.append(_load_pubmedqa_json(path) if is_pubmedqa else _load_jsonl(path))
     return benchmarks
 
 

@@ -51,8 +51,11 @@ def _integrate(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def lsh_parameters(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) minimising false-positive + false-negative area, as datasketch does."""
+def lsh_parameters(
+    threshold: float, num_perm: int, weights: tuple[float, float] = (0.5, 0.5)
+) -> tuple[int, int]:
+    """(bands, rows) minimising the weighted false-positive + false-negative areas, exactly as
+    datasketch's MinHashLSH(threshold, num_perm, weights) chooses them."""
     if not 0.0 < threshold < 1.0:
         raise ValueError("threshold must be between 0 and 1")
     candidates = [(b, r) for b in range(1, num_perm + 1) for r in range(1, num_perm // b + 1)]
@@ -62,7 +65,7 @@ def lsh_parameters(threshold: float, num_perm: int) -> tuple[int, int]:
     above = np.linspace(threshold, 1.0, 2001)
     false_positive = _integrate(1 - (1 - below[None, :] ** rows) ** bands, below)
     false_negative = _integrate((1 - above[None, :] ** rows) ** bands, above)
-    best = int(np.argmin(false_positive + false_negative))
+    best = int(np.argmin(false_positive * weights[0] + false_negative * weights[1]))
     return candidates[best]
 
 
@@ -184,18 +187,21 @@ def near_duplicates(
     num_perm: int = 128,
     shingle_size: int = 3,
     seed: int = 1,
+    weights: tuple[float, float] = (0.5, 0.5),
 ) -> pl.DataFrame:
     """Near-duplicate rows to remove: record_id, twin_id (kept), jaccard_estimate (vs the twin).
 
     Input: record_id, text (all categories at once). Within each cluster of pairs whose estimated
     Jaccard reaches `threshold`, the smallest record_id is kept. A member joined to its cluster
     through another member may estimate below the threshold against the kept twin itself.
+    `weights` (false positive, false negative) steer the band/row choice as in datasketch:
+    (0.2, 0.8) trades LSH precision for recall near the threshold.
     """
     _require_unique_ids(frame)
     ordered = frame.select(pl.col("record_id").cast(pl.String), pl.col("text")).sort("record_id")
     doc, hashes = shingle_hashes(ordered["text"], shingle_size)
     present, signatures = minhash_signatures(doc, hashes, ordered.height, num_perm, seed)
-    bands, rows = lsh_parameters(threshold, num_perm)
+    bands, rows = lsh_parameters(threshold, num_perm, tuple(weights))
     pairs = _candidate_pairs(_band_keys(signatures, bands, rows))
     similar = pairs[_estimated_jaccard(signatures, pairs) >= threshold]
     labels = connected_minimum(present.size, similar)

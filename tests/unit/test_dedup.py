@@ -127,9 +127,14 @@ def test_connected_minimum_labels_each_component_by_its_smallest_node():
 
 def test_lsh_parameters_match_datasketch():
     datasketch = pytest.importorskip("datasketch")
-    for threshold, num_perm in [(0.5, 64), (0.8, 128), (0.9, 256)]:
-        lsh = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm)
-        assert lsh_parameters(threshold, num_perm) == (lsh.b, lsh.r)
+    for threshold, num_perm, weights in [
+        (0.5, 64, (0.5, 0.5)),
+        (0.8, 128, (0.5, 0.5)),
+        (0.9, 256, (0.5, 0.5)),
+        (0.8, 128, (0.2, 0.8)),
+    ]:
+        lsh = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights)
+        assert lsh_parameters(threshold, num_perm, weights) == (lsh.b, lsh.r)
 
 
 def test_estimates_track_the_true_jaccard():
