@@ -1,0 +1,401 @@
+"""Load one PubMed release file into DuckDB: stage, upsert (newest version wins), delete, ledger.
+
+Everything for one file happens in one transaction: a file that fails half-way (truncated gzip,
+malformed XML, a crash) leaves the database exactly as it was.
+
+Counting identity guaranteed by every LoadReport (and tested):
+    articles_read = citations_upserted + citations_skipped_older + duplicates_in_file + quarantined
+where articles_read counts PubmedArticle and PubmedBookArticle records, `duplicates_in_file`
+counts the records beyond the first for each PMID repeated within the file, `skipped_older`
+counts distinct PMIDs whose stored version is newer, and `quarantined` counts article records
+without a usable PMID. DeleteCitation PMIDs are counted apart, in `deletions` (distinct PMIDs);
+unusable PMIDs inside DeleteCitation go to quarantine and to `deletions_quarantined`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from mkailin_assets.ingest.errors import ChecksumMismatchError
+from mkailin_assets.ingest.pubmed_xml import (
+    CITATION_COLUMNS,
+    HEADING_COLUMNS,
+    QUALIFIER_COLUMNS,
+    SECTION_COLUMNS,
+    ParsedBatch,
+    QuarantinedRecord,
+    iter_pubmed_batches,
+)
+from mkailin_assets.resources.duckdb_store import transaction
+
+QUARANTINE_ASSET = "pubmed_files"
+# Files smaller than this parse in-process: starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 2 << 20
+_MD5_LINE = re.compile(r"^\s*MD5\s*\((?P<name>[^)]*)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})\s*$")
+
+_STAGE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "_stage_citations": {
+        "seq": pl.Int64, "pmid": pl.Int64, "version": pl.Int32, "title": pl.String,
+        "abstract": pl.String, "languages": pl.List(pl.String), "journal": pl.String,
+        "pub_year": pl.Int32, "publication_types": pl.List(pl.String),
+        "keywords": pl.List(pl.String), "doi": pl.String, "date_revised": pl.Date,
+        "status": pl.String, "content_hash": pl.String,
+    },
+    "_stage_sections": {
+        "seq": pl.Int64, "ord": pl.Int32, "label": pl.String, "nlm_category": pl.String,
+        "text": pl.String,
+    },
+    "_stage_headings": {
+        "seq": pl.Int64, "ord": pl.Int32, "descriptor_ui": pl.String, "name": pl.String,
+        "major_topic": pl.Boolean,
+    },
+    "_stage_qualifiers": {
+        "seq": pl.Int64, "heading_ord": pl.Int32, "ord": pl.Int32, "ui": pl.String,
+        "name": pl.String, "major_topic": pl.Boolean,
+    },
+}  # fmt: skip
+_STAGE_DDL = {
+    "_stage_citations": "seq BIGINT, pmid BIGINT, version INTEGER, title VARCHAR, abstract VARCHAR,"
+    " languages VARCHAR[], journal VARCHAR, pub_year INTEGER, publication_types VARCHAR[],"
+    " keywords VARCHAR[], doi VARCHAR, date_revised DATE, status VARCHAR, content_hash VARCHAR",
+    "_stage_sections": "seq BIGINT, ord INTEGER, label VARCHAR, nlm_category VARCHAR, text VARCHAR",
+    "_stage_headings": "seq BIGINT, ord INTEGER, descriptor_ui VARCHAR, name VARCHAR,"
+    " major_topic BOOLEAN",
+    "_stage_qualifiers": "seq BIGINT, heading_ord INTEGER, ord INTEGER, ui VARCHAR, name VARCHAR,"
+    " major_topic BOOLEAN",
+    "_stage_deletions": "pmid BIGINT",
+}
+assert tuple(_STAGE_SCHEMAS["_stage_citations"]) == CITATION_COLUMNS
+assert tuple(_STAGE_SCHEMAS["_stage_sections"]) == SECTION_COLUMNS
+assert tuple(_STAGE_SCHEMAS["_stage_headings"]) == HEADING_COLUMNS
+assert tuple(_STAGE_SCHEMAS["_stage_qualifiers"]) == QUALIFIER_COLUMNS
+
+
+@dataclass
+class LoadReport:
+    file_name: str
+    kind: str
+    articles_read: int = 0
+    citations_upserted: int = 0
+    citations_skipped_older: int = 0
+    duplicates_in_file: int = 0
+    deletions: int = 0
+    quarantined: int = 0
+    deletions_quarantined: int = 0
+    changed_pmids: list[int] = field(default_factory=list)
+    skipped_as_already_loaded: bool = False
+    md5_verified: bool = False
+    sha256: str = ""
+    seconds: float = 0.0
+
+    def reconciles(self) -> bool:
+        """The counting identity documented at the top of this module."""
+        return self.articles_read == (
+            self.citations_upserted
+            + self.citations_skipped_older
+            + self.duplicates_in_file
+            + self.quarantined
+        )
+
+
+def read_md5_file(path: str | Path) -> str:
+    """NLM's `<file>.md5` holds one line `MD5(pubmed25n0001.xml.gz)= <32 hex>`."""
+    text = Path(path).read_text(encoding="ascii", errors="replace").strip()
+    match = _MD5_LINE.match(text)
+    if match:
+        return match.group("md5").lower()
+    token = text.split()[0] if text else ""  # also accept plain `md5sum` output
+    if re.fullmatch(r"[0-9a-fA-F]{32}", token):
+        return token.lower()
+    raise ValueError(f"{path}: not an md5 file (expected 'MD5(name)= <hex>')")
+
+
+def file_digests(path: Path) -> tuple[str, str, int]:
+    """(sha256, md5, bytes) in one pass over the file."""
+    sha256, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    with open(path, "rb") as stream:
+        while block := stream.read(1 << 20):
+            sha256.update(block)
+            md5.update(block)
+            size += len(block)
+    return sha256.hexdigest(), md5.hexdigest(), size
+
+
+def infer_kind(path: Path, source: str | None) -> str:
+    """NLM's layout says it: files under updatefiles/ are updates, everything else baseline."""
+    where = f"{source or ''}/{path.parent.name}".lower()
+    return "update" if "updatefiles" in where else "baseline"
+
+
+def load_pubmed_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    *,
+    file_name: str | None = None,
+    source: str | None = None,
+    kind: str | None = None,
+    expected_md5: str | None = None,
+    batch_size: int = 5_000,
+    workers: int | None = None,
+) -> LoadReport:
+    """Load one release file (see the module docstring for the counts). Idempotent per
+    (file name, sha256). When expected_md5 is None and `<path>.md5` exists beside the file, that
+    md5 is verified. workers: parser processes (default: 2 for big files, 0 for small ones)."""
+    started = time.perf_counter()
+    path = Path(path)
+    name = file_name or path.name
+    kind = kind or infer_kind(path, source)
+    if kind not in ("baseline", "update"):
+        raise ValueError(f"kind must be 'baseline' or 'update', not {kind!r}")
+    if expected_md5 is None and Path(f"{path}.md5").exists():
+        expected_md5 = read_md5_file(f"{path}.md5")
+    sha256, md5, size = file_digests(path)
+    if expected_md5 is not None and md5 != expected_md5.lower():
+        raise ChecksumMismatchError(
+            f"{name}: md5 {md5} does not match the published {expected_md5.lower()}"
+        )
+    report = LoadReport(
+        file_name=name, kind=kind, sha256=sha256, md5_verified=expected_md5 is not None
+    )
+    if _already_loaded(con, name, sha256):
+        report.skipped_as_already_loaded = True
+        report.seconds = time.perf_counter() - started
+        return report
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
+
+    with transaction(con):
+        _create_stage_tables(con)
+        try:
+            quarantined: list[QuarantinedRecord] = []
+            for batch in iter_pubmed_batches(
+                path, file_name=name, batch_size=batch_size, workers=workers
+            ):
+                _stage_batch(con, batch)
+                report.articles_read += batch.articles_read
+                quarantined.extend(batch.quarantined)
+            report.quarantined = sum(
+                1 for q in quarantined if not q.reason.startswith("DeleteCitation")
+            )
+            report.deletions_quarantined = len(quarantined) - report.quarantined
+            _apply_stage(con, report)
+            _write_quarantine(con, name, quarantined)
+            _write_ledger(con, report, source or str(path), expected_md5, size)
+        finally:
+            _drop_stage_tables(con)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _already_loaded(con: duckdb.DuckDBPyConnection, name: str, sha256: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM pubmed_files WHERE file_name = ? AND sha256 = ?", [name, sha256]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _create_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in _STAGE_DDL.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({columns})")
+
+
+def _drop_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for table in _STAGE_DDL:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    con.execute("DROP TABLE IF EXISTS _winners")
+
+
+def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> None:
+    """Arrow tables -> temp tables, by replacement scan."""
+    tables = batch.freeze().tables or {}
+    for table, name in (
+        ("_stage_citations", "citations"),
+        ("_stage_sections", "sections"),
+        ("_stage_headings", "headings"),
+        ("_stage_qualifiers", "qualifiers"),
+    ):
+        frame = tables[name]  # noqa: F841 - read by DuckDB's replacement scan
+        if frame.num_rows:
+            con.execute(f"INSERT INTO {table} SELECT * FROM frame")
+    if batch.deleted_pmids:
+        deletions = pl.DataFrame({"pmid": batch.deleted_pmids}, schema={"pmid": pl.Int64})  # noqa: F841
+        con.execute("INSERT INTO _stage_deletions SELECT pmid FROM deletions")
+
+
+# The winner per PMID: highest version, then the later record of this file; it replaces the
+# stored citation unless the stored version is higher (same version: this, later, file wins).
+_WINNERS_SQL = """
+CREATE TEMP TABLE _winners AS
+WITH best AS (
+    SELECT * FROM _stage_citations
+    QUALIFY row_number() OVER (PARTITION BY pmid ORDER BY version DESC, seq DESC) = 1
+)
+SELECT best.*, stored.pmid IS NULL AS is_new,
+       stored.content_hash IS DISTINCT FROM best.content_hash AS is_changed
+FROM best LEFT JOIN citations AS stored USING (pmid)
+WHERE stored.pmid IS NULL OR stored.version <= best.version
+"""
+
+_UPSERT_SQL = """
+INSERT INTO citations (pmid, version, title, abstract, abstract_sections, languages, journal,
+    pub_year, publication_types, mesh_headings, keywords, doi, date_revised, status,
+    source_file, content_hash, loaded_at)
+WITH sections AS (
+    SELECT seq, list({'label': label, 'nlm_category': nlm_category, 'text': text} ORDER BY ord)
+           AS abstract_sections
+    FROM _stage_sections WHERE seq IN (SELECT seq FROM _winners) GROUP BY seq
+), qualifiers AS (
+    SELECT seq, heading_ord,
+           list({'ui': ui, 'name': name, 'major_topic': major_topic} ORDER BY ord) AS qualifiers
+    FROM _stage_qualifiers WHERE seq IN (SELECT seq FROM _winners) GROUP BY seq, heading_ord
+), headings AS (
+    SELECT h.seq, list({'descriptor_ui': h.descriptor_ui, 'name': h.name,
+                        'major_topic': h.major_topic,
+                        'qualifiers': coalesce(q.qualifiers, [])} ORDER BY h.ord) AS mesh_headings
+    FROM _stage_headings AS h
+    LEFT JOIN qualifiers AS q ON q.seq = h.seq AND q.heading_ord = h.ord
+    WHERE h.seq IN (SELECT seq FROM _winners) GROUP BY h.seq
+)
+SELECT w.pmid, w.version, w.title, w.abstract, coalesce(s.abstract_sections, []), w.languages,
+       w.journal, w.pub_year, w.publication_types, coalesce(h.mesh_headings, []), w.keywords,
+       w.doi, w.date_revised, w.status, $file_name, w.content_hash, $now
+FROM _winners AS w
+LEFT JOIN sections AS s USING (seq)
+LEFT JOIN headings AS h USING (seq)
+ON CONFLICT (pmid) DO UPDATE SET
+    version = excluded.version, title = excluded.title, abstract = excluded.abstract,
+    abstract_sections = excluded.abstract_sections, languages = excluded.languages,
+    journal = excluded.journal, pub_year = excluded.pub_year,
+    publication_types = excluded.publication_types, mesh_headings = excluded.mesh_headings,
+    keywords = excluded.keywords, doi = excluded.doi, date_revised = excluded.date_revised,
+    status = excluded.status, source_file = excluded.source_file,
+    content_hash = excluded.content_hash, loaded_at = excluded.loaded_at
+"""
+
+_REWRITE_MESH_SQL = (
+    "DELETE FROM citation_mesh WHERE pmid IN (SELECT pmid FROM _winners WHERE is_new OR is_changed)",
+    """INSERT INTO citation_mesh (pmid, descriptor_ui, major_topic)
+       SELECT w.pmid, h.descriptor_ui, bool_or(h.major_topic)
+       FROM _winners AS w JOIN _stage_headings AS h USING (seq)
+       WHERE w.is_new OR w.is_changed
+       GROUP BY w.pmid, h.descriptor_ui""",
+)
+
+
+def _apply_stage(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
+    """Set-based: winners, upsert, MeSH rows, resurrections, then deletions."""
+    staged, distinct = con.execute(
+        "SELECT count(*), count(DISTINCT pmid) FROM _stage_citations"
+    ).fetchone()
+    report.duplicates_in_file = staged - distinct
+    con.execute(_WINNERS_SQL)
+    report.citations_upserted = con.execute("SELECT count(*) FROM _winners").fetchone()[0]
+    report.citations_skipped_older = distinct - report.citations_upserted
+    now = con.execute("SELECT now()::TIMESTAMP").fetchone()[0]
+    con.execute(_UPSERT_SQL, {"file_name": report.file_name, "now": now})
+    for statement in _REWRITE_MESH_SQL:
+        con.execute(statement)
+    # A later file that brings a deleted PMID back un-deletes it.
+    con.execute("DELETE FROM deleted_citations WHERE pmid IN (SELECT pmid FROM _winners)")
+    changed = {
+        row[0]
+        for row in con.execute("SELECT pmid FROM _winners WHERE is_new OR is_changed").fetchall()
+    }
+    report.deletions, deleted_known = _apply_deletions(con, report.file_name, now)
+    changed.update(deleted_known)
+    report.changed_pmids = sorted(changed)
+
+
+def _apply_deletions(
+    con: duckdb.DuckDBPyConnection, file_name: str, now: Any
+) -> tuple[int, list[int]]:
+    """Remove deleted PMIDs (after the upserts) and record them with whether we knew them."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _deleted AS "
+        "SELECT DISTINCT d.pmid, c.pmid IS NOT NULL AS was_known "
+        "FROM _stage_deletions AS d LEFT JOIN citations AS c USING (pmid)"
+    )
+    try:
+        con.execute("DELETE FROM citation_mesh WHERE pmid IN (SELECT pmid FROM _deleted)")
+        con.execute("DELETE FROM citations WHERE pmid IN (SELECT pmid FROM _deleted)")
+        con.execute(
+            "INSERT INTO deleted_citations (pmid, file_name, was_known, deleted_at) "
+            "SELECT pmid, ?, was_known, ? FROM _deleted "
+            "ON CONFLICT (pmid) DO UPDATE SET file_name = excluded.file_name, "
+            "was_known = excluded.was_known OR deleted_citations.was_known, "
+            "deleted_at = excluded.deleted_at",
+            [file_name, now],
+        )
+        count = con.execute("SELECT count(*) FROM _deleted").fetchone()[0]
+        known = [r[0] for r in con.execute("SELECT pmid FROM _deleted WHERE was_known").fetchall()]
+    finally:
+        con.execute("DROP TABLE IF EXISTS _deleted")
+    return count, known
+
+
+def _write_quarantine(
+    con: duckdb.DuckDBPyConnection, file_name: str, records: list[QuarantinedRecord]
+) -> None:
+    # A re-load of a changed file replaces that file's earlier quarantine rows.
+    con.execute(
+        "DELETE FROM quarantine WHERE asset = ? AND source = ?", [QUARANTINE_ASSET, file_name]
+    )
+    if not records:
+        return
+    rows = [
+        (
+            QUARANTINE_ASSET,
+            file_name,
+            f"line {r.line}" if r.line else None,
+            r.record_key,
+            r.reason,
+            r.raw_excerpt,
+        )
+        for r in records
+    ]
+    con.executemany(
+        "INSERT INTO quarantine (asset, source, position, record_key, reason, raw_excerpt,"
+        " quarantined_at) VALUES (?, ?, ?, ?, ?, ?, now())",
+        rows,
+    )
+
+
+def _write_ledger(
+    con: duckdb.DuckDBPyConnection,
+    report: LoadReport,
+    source: str,
+    expected_md5: str | None,
+    size: int,
+) -> None:
+    con.execute("DELETE FROM pubmed_files WHERE file_name = ?", [report.file_name])
+    con.execute(
+        "INSERT INTO pubmed_files (file_name, kind, source, md5, md5_verified, sha256, bytes,"
+        " articles_read, citations_upserted, citations_skipped_older, duplicates_in_file,"
+        " deletions, quarantined, changed_pmids, loaded_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [
+            report.file_name,
+            report.kind,
+            source,
+            expected_md5.lower() if expected_md5 else None,
+            expected_md5 is not None,
+            report.sha256,
+            size,
+            report.articles_read,
+            report.citations_upserted,
+            report.citations_skipped_older,
+            report.duplicates_in_file,
+            report.deletions,
+            report.quarantined,
+            report.changed_pmids,
+        ],
+    )

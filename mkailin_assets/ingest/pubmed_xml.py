@@ -1,0 +1,760 @@
+"""Streaming parser for NLM PubMed XML release files (baseline and update files).
+
+We read what we know and ignore the rest: one `iterparse` pass over PubmedArticle,
+PubmedBookArticle and DeleteCitation, clearing each element (and its preceding siblings) once
+read, so memory stays bounded whatever the file size. Records that cannot be keyed (no PMID, a
+non-numeric PMID) come out as `QuarantinedRecord`s, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from lxml import etree
+
+from mkailin_assets.ingest.errors import PubMedFormatError
+
+ROOT_TAG = "PubmedArticleSet"
+ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
+DELETE_TAG = "DeleteCitation"
+_YEAR = re.compile(r"(1[0-9]{3}|20[0-9]{2})")
+_EXCERPT_CHARS = 500
+# Big reads: lxml pulls from the Python file object, so fewer calls means less overhead.
+_READ_BUFFER = 1 << 20
+
+
+@dataclass(slots=True)
+class Citation:
+    """One citation as stored in `citations` (plus its line in the file)."""
+
+    pmid: int
+    version: int
+    title: str | None
+    abstract: str | None
+    abstract_sections: list[dict[str, str | None]]
+    languages: list[str]
+    journal: str | None
+    pub_year: int | None
+    publication_types: list[str]
+    mesh_headings: list[dict[str, Any]]
+    keywords: list[str]
+    doi: str | None
+    date_revised: date | None
+    status: str | None
+    content_hash: str
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class Deletion:
+    """A DeleteCitation block: the PMIDs NLM withdrew."""
+
+    pmids: list[int]
+    line: int | None = None
+
+
+@dataclass(slots=True)
+class QuarantinedRecord:
+    """A record we could not key; kept with its reason and position for the quarantine table."""
+
+    line: int | None
+    record_key: str | None
+    reason: str
+    raw_excerpt: str
+
+
+@dataclass(slots=True)
+class ParseStats:
+    articles_read: int = 0
+    deletion_blocks: int = 0
+    quarantined: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+ParsedItem = Citation | Deletion | QuarantinedRecord
+
+
+def open_release_file(path: Path) -> IO[bytes]:
+    """Open .xml or .xml.gz by magic number, not by name (NLM files are always gzipped)."""
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes the returned stream
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def normalise_space(text: str) -> str:
+    return " ".join(text.split())
+
+
+def flat_text(element: Any) -> str:
+    """Text of an element with inline markup (<b>, <i>, <sub>, <sup>, MathML) flattened."""
+    if len(element) == 0:
+        text = element.text
+        return normalise_space(text) if text else ""
+    return normalise_space("".join(element.itertext()))
+
+
+def _optional_text(element: Any) -> str | None:
+    if element is None:
+        return None
+    text = flat_text(element)
+    return text or None
+
+
+def _year_of(pub_date: Any) -> int | None:
+    """PubDate/Year, else the first 4-digit year in MedlineDate (e.g. '1998 Dec-1999 Jan')."""
+    if pub_date is None:
+        return None
+    for child in pub_date:
+        if child.tag == "Year" and child.text and child.text.strip().isdigit():
+            return int(child.text.strip())
+    for child in pub_date:
+        if child.tag == "MedlineDate" and child.text:
+            match = _YEAR.search(child.text)
+            if match:
+                return int(match.group(1))
+    return None
+
+
+def _date_of(element: Any) -> date | None:
+    if element is None:
+        return None
+    parts = {child.tag: (child.text or "").strip() for child in element}
+    try:
+        return date(int(parts["Year"]), int(parts.get("Month") or 1), int(parts.get("Day") or 1))
+    except (KeyError, ValueError):
+        return None
+
+
+def _abstract_sections(abstract: Any) -> list[dict[str, str | None]]:
+    sections = []
+    if abstract is None:
+        return sections
+    for child in abstract:
+        if child.tag != "AbstractText":
+            continue
+        text = flat_text(child)
+        label = child.get("Label")
+        category = child.get("NlmCategory")
+        if text or label:
+            sections.append({"label": label, "nlm_category": category, "text": text})
+    return sections
+
+
+def _abstract_text(sections: list[dict[str, str | None]]) -> str | None:
+    """Sections joined one per line, each prefixed by its Label (or NlmCategory) when it has one."""
+    lines = []
+    for section in sections:
+        label = section["label"] or (
+            section["nlm_category"] if section["nlm_category"] not in (None, "UNASSIGNED") else None
+        )
+        text = section["text"] or ""
+        lines.append(f"{label}: {text}" if label else text)
+    joined = "\n".join(line for line in lines if line)
+    return joined or None
+
+
+def _plain_text(element: Any) -> str:
+    """Names (MeSH, publication types) carry no markup: take .text, fall back to flattening."""
+    text = element.text
+    if len(element) == 0 and text is not None and "\n" not in text and text == text.strip():
+        return text
+    return flat_text(element)
+
+
+def _mesh_headings(heading_list: Any) -> list[dict[str, Any]]:
+    """Descriptor UI, name, qualifiers; a heading is major if it or any qualifier is major.
+
+    This runs ~10 times per citation, so it avoids per-element helper calls where it can."""
+    headings = []
+    if heading_list is None:
+        return headings
+    for heading in heading_list:
+        descriptor = heading.find("DescriptorName")
+        if descriptor is None:
+            continue
+        descriptor_ui = descriptor.get("UI")
+        if descriptor_ui is None:
+            continue
+        major = descriptor.get("MajorTopicYN") == "Y"
+        qualifiers = []
+        if len(heading) > 1:
+            for part in heading:
+                if part.tag == "QualifierName":
+                    qualifier_major = part.get("MajorTopicYN") == "Y"
+                    major = major or qualifier_major
+                    qualifiers.append(
+                        {
+                            "ui": part.get("UI"),
+                            "name": _plain_text(part),
+                            "major_topic": qualifier_major,
+                        }
+                    )
+        headings.append(
+            {
+                "descriptor_ui": descriptor_ui,
+                "name": _plain_text(descriptor),
+                "major_topic": major,
+                "qualifiers": qualifiers,
+            }
+        )
+    return headings
+
+
+def content_hash(title: str | None, abstract: str | None, mesh: list[dict[str, Any]]) -> str:
+    """sha256 over what downstream assets derive from: title, abstract, MeSH UIs and major flags."""
+    digest = hashlib.sha256()
+    digest.update((title or "").encode())
+    digest.update(b"\x1f")
+    digest.update((abstract or "").encode())
+    for heading in mesh:
+        digest.update(b"\x1f")
+        digest.update(heading["descriptor_ui"].encode())
+        digest.update(b"Y" if heading["major_topic"] else b"N")
+    return digest.hexdigest()
+
+
+def _excerpt(element: Any) -> str:
+    return etree.tostring(element, encoding="unicode")[:_EXCERPT_CHARS]
+
+
+def _doi_from_ids(article_id_list: Any) -> str | None:
+    if article_id_list is None:
+        return None
+    for article_id in article_id_list:
+        if article_id.get("IdType") == "doi" and article_id.text:
+            return article_id.text.strip()
+    return None
+
+
+def _parse_pmid(pmid_element: Any) -> tuple[int | None, str | None]:
+    if pmid_element is None:
+        return None, None
+    raw = (pmid_element.text or "").strip()
+    return (int(raw) if raw.isdigit() else None), raw
+
+
+def _parse_version(pmid_element: Any) -> int:
+    raw = (pmid_element.get("Version") or "1").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
+    """One PubmedArticle: walk MedlineCitation's children once, dispatching on tag."""
+    citation = element.find("MedlineCitation")
+    if citation is None:
+        return QuarantinedRecord(element.sourceline, None, "no MedlineCitation", _excerpt(element))
+    pmid_element = citation.find("PMID")
+    pmid, raw_pmid = _parse_pmid(pmid_element)
+    if pmid is None:
+        reason = "no PMID" if pmid_element is None else f"non-numeric PMID {raw_pmid!r}"
+        return QuarantinedRecord(element.sourceline, raw_pmid, reason, _excerpt(element))
+
+    title = abstract_element = journal = pub_year = doi = None
+    languages: list[str] = []
+    publication_types: list[str] = []
+    keywords: list[str] = []
+    mesh: list[dict[str, Any]] = []
+    date_revised = None
+    for child in citation:
+        tag = child.tag
+        if tag == "Article":
+            for part in child:
+                ptag = part.tag
+                if ptag == "ArticleTitle":
+                    title = _optional_text(part)
+                elif ptag == "Abstract":
+                    abstract_element = part
+                elif ptag == "Language":
+                    if part.text:
+                        languages.append(part.text.strip())
+                elif ptag == "Journal":
+                    journal = _optional_text(part.find("Title"))
+                    pub_year = _year_of(part.find("JournalIssue/PubDate"))
+                elif ptag == "PublicationTypeList":
+                    publication_types = [_plain_text(p) for p in part]
+                elif (
+                    ptag == "ELocationID"
+                    and doi is None
+                    and part.get("EIdType") == "doi"
+                    and part.text
+                ):
+                    doi = part.text.strip()
+        elif tag == "MeshHeadingList":
+            mesh = _mesh_headings(child)
+        elif tag == "KeywordList":
+            keywords.extend(text for text in (flat_text(k) for k in child) if text)
+        elif tag == "DateRevised":
+            date_revised = _date_of(child)
+    pubmed_data = element.find("PubmedData")
+    if pubmed_data is not None:
+        doi = _doi_from_ids(pubmed_data.find("ArticleIdList")) or doi
+
+    sections = _abstract_sections(abstract_element)
+    abstract = _abstract_text(sections)
+    return Citation(
+        pmid=pmid,
+        version=_parse_version(pmid_element),
+        title=title,
+        abstract=abstract,
+        abstract_sections=sections,
+        languages=languages,
+        journal=journal,
+        pub_year=pub_year,
+        publication_types=publication_types,
+        mesh_headings=mesh,
+        keywords=keywords,
+        doi=doi,
+        date_revised=date_revised,
+        status=citation.get("Status"),
+        content_hash=content_hash(title, abstract, mesh),
+        line=element.sourceline,
+    )
+
+
+def parse_book_article(element: Any) -> Citation | QuarantinedRecord:
+    """One PubmedBookArticle: title is the chapter's ArticleTitle, else the BookTitle."""
+    document = element.find("BookDocument")
+    if document is None:
+        return QuarantinedRecord(element.sourceline, None, "no BookDocument", _excerpt(element))
+    pmid_element = document.find("PMID")
+    pmid, raw_pmid = _parse_pmid(pmid_element)
+    if pmid is None:
+        reason = "no PMID" if pmid_element is None else f"non-numeric PMID {raw_pmid!r}"
+        return QuarantinedRecord(element.sourceline, raw_pmid, reason, _excerpt(element))
+    book = document.find("Book")
+    title = _optional_text(document.find("ArticleTitle"))
+    if title is None and book is not None:
+        title = _optional_text(book.find("BookTitle"))
+    sections = _abstract_sections(document.find("Abstract"))
+    abstract = _abstract_text(sections)
+    mesh: list[dict[str, Any]] = []
+    keywords = [
+        text for kl in document.iter("KeywordList") for text in (flat_text(k) for k in kl) if text
+    ]
+    doi = None
+    book_data = element.find("PubmedBookData")
+    if book_data is not None:
+        doi = _doi_from_ids(book_data.find("ArticleIdList"))
+    if doi is None:
+        doi = _doi_from_ids(document.find("ArticleIdList"))
+    return Citation(
+        pmid=pmid,
+        version=_parse_version(pmid_element),
+        title=title,
+        abstract=abstract,
+        abstract_sections=sections,
+        languages=[lang.text.strip() for lang in document.findall("Language") if lang.text],
+        journal=None,
+        pub_year=_year_of(book.find("PubDate")) if book is not None else None,
+        publication_types=[flat_text(p) for p in document.findall("PublicationType")],
+        mesh_headings=mesh,
+        keywords=keywords,
+        doi=doi,
+        date_revised=_date_of(document.find("DateRevised")),
+        status=None,
+        content_hash=content_hash(title, abstract, mesh),
+        line=element.sourceline,
+    )
+
+
+def parse_delete_citation(element: Any) -> list[Deletion | QuarantinedRecord]:
+    items: list[Deletion | QuarantinedRecord] = []
+    pmids = []
+    for pmid_element in element.iter("PMID"):
+        pmid, raw = _parse_pmid(pmid_element)
+        if pmid is None:
+            items.append(
+                QuarantinedRecord(
+                    pmid_element.sourceline,
+                    raw,
+                    f"DeleteCitation: non-numeric PMID {raw!r}",
+                    _excerpt(pmid_element),
+                )
+            )
+        else:
+            pmids.append(pmid)
+    items.append(Deletion(pmids, element.sourceline))
+    return items
+
+
+def _check_root(path: Path, name: str) -> None:
+    """Read just the first start tag: refuse non-PubMed XML before parsing a byte more."""
+    try:
+        with open_release_file(path) as stream:
+            for _, element in etree.iterparse(stream, events=("start",), resolve_entities=False):
+                if element.tag != ROOT_TAG:
+                    raise PubMedFormatError(
+                        name,
+                        f"not a PubMed XML file: root element is <{element.tag}>, expected <{ROOT_TAG}>",
+                        element.sourceline,
+                    )
+                return
+    except etree.XMLSyntaxError as error:
+        raise PubMedFormatError(name, syntax_reason(error), _error_line(error)) from error
+    except (EOFError, OSError, zlib.error) as error:
+        raise PubMedFormatError(
+            name, f"unreadable (corrupt or truncated gzip?): {error}"
+        ) from error
+    raise PubMedFormatError(name, "empty file: no XML element found")
+
+
+def syntax_reason(error: etree.XMLSyntaxError) -> str:
+    message = error.msg or str(error)
+    if "Document is empty" in message or "no element found" in message:
+        return f"empty file or not XML: {message}"
+    return f"malformed XML: {message}"
+
+
+def _error_line(error: etree.XMLSyntaxError) -> int | None:
+    return error.lineno if getattr(error, "lineno", None) else None
+
+
+def iter_pubmed_file(path: str | Path, *, file_name: str | None = None) -> Iterator[ParsedItem]:
+    """Yield Citations, Deletions and QuarantinedRecords in file order.
+
+    Raises PubMedFormatError (naming the file and line) for a truncated or corrupt gzip,
+    malformed XML, an empty file, or a root element other than PubmedArticleSet."""
+    path = Path(path)
+    name = file_name or path.name
+    _check_root(path, name)
+    last_line: int | None = None
+    try:
+        with open_release_file(path) as raw_stream:
+            stream = _BufferedStream(raw_stream)
+            context = etree.iterparse(
+                stream,
+                events=("end",),
+                tag=(*ARTICLE_TAGS, DELETE_TAG),
+                huge_tree=True,
+                resolve_entities=False,
+                no_network=True,
+            )
+            for _, element in context:
+                last_line = element.sourceline
+                tag = element.tag
+                if tag == "PubmedArticle":
+                    yield parse_pubmed_article(element)
+                elif tag == "PubmedBookArticle":
+                    yield parse_book_article(element)
+                else:
+                    yield from parse_delete_citation(element)
+                # Free what we have read: the element's content and every earlier sibling.
+                element.clear(keep_tail=True)
+                parent = element.getparent()
+                if parent is not None:
+                    while element.getprevious() is not None:
+                        del parent[0]
+    except etree.XMLSyntaxError as error:
+        raise PubMedFormatError(
+            name, syntax_reason(error), _error_line(error) or last_line
+        ) from error
+    except (EOFError, OSError, zlib.error) as error:
+        where = f" after the record at line {last_line}" if last_line else ""
+        raise PubMedFormatError(
+            name, f"unreadable (corrupt or truncated gzip?){where}: {error}", last_line
+        ) from error
+
+
+class _BufferedStream:
+    """Hands lxml large chunks whatever size it asks for (fewer Python-level read calls)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(max(size, _READ_BUFFER) if size and size > 0 else size)
+
+
+def parse_pubmed_file(path: str | Path) -> list[ParsedItem]:
+    """Whole-file convenience for tests and small files; loaders should stream instead."""
+    return list(iter_pubmed_file(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Column batches: the loader's fast path. Nested fields travel as flat child tables (sections,
+# headings, qualifiers keyed by the record's sequence number) because building nested Python
+# objects into frames is slow; DuckDB nests them again set-wise.
+
+CITATION_COLUMNS = (
+    "seq", "pmid", "version", "title", "abstract", "languages", "journal", "pub_year",
+    "publication_types", "keywords", "doi", "date_revised", "status", "content_hash",
+)  # fmt: skip
+SECTION_COLUMNS = ("seq", "ord", "label", "nlm_category", "text")
+HEADING_COLUMNS = ("seq", "ord", "descriptor_ui", "name", "major_topic")
+QUALIFIER_COLUMNS = ("seq", "heading_ord", "ord", "ui", "name", "major_topic")
+# Sequence numbers order records within a file: chunk index * stride + position in the chunk.
+SEQ_STRIDE = 10_000_000
+DEFAULT_CHUNK_BYTES = 4 << 20
+_RECORD_ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>", b"</DeleteCitation>")
+_ROOT_START = re.compile(rb"<PubmedArticleSet(?:\s[^>]*)?(/?)>")
+_ROOT_END = b"</PubmedArticleSet>"
+
+
+def _arrow_schemas() -> dict[str, Any]:
+    import pyarrow as pa
+
+    text, text_list = pa.string(), pa.list_(pa.string())
+    return {
+        "citations": pa.schema(
+            [("seq", pa.int64()), ("pmid", pa.int64()), ("version", pa.int32()),
+             ("title", text), ("abstract", text), ("languages", text_list), ("journal", text),
+             ("pub_year", pa.int32()), ("publication_types", text_list),
+             ("keywords", text_list), ("doi", text), ("date_revised", pa.date32()),
+             ("status", text), ("content_hash", text)]
+        ),
+        "sections": pa.schema(
+            [("seq", pa.int64()), ("ord", pa.int32()), ("label", text),
+             ("nlm_category", text), ("text", text)]
+        ),
+        "headings": pa.schema(
+            [("seq", pa.int64()), ("ord", pa.int32()), ("descriptor_ui", text),
+             ("name", text), ("major_topic", pa.bool_())]
+        ),
+        "qualifiers": pa.schema(
+            [("seq", pa.int64()), ("heading_ord", pa.int32()), ("ord", pa.int32()),
+             ("ui", text), ("name", text), ("major_topic", pa.bool_())]
+        ),
+    }  # fmt: skip
+
+
+@dataclass(slots=True)
+class ParsedBatch:
+    """Column lists for the staging tables, plus deletions and quarantined records."""
+
+    citations: dict[str, list[Any]] = field(
+        default_factory=lambda: {c: [] for c in CITATION_COLUMNS}
+    )
+    sections: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in SECTION_COLUMNS})
+    headings: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in HEADING_COLUMNS})
+    qualifiers: dict[str, list[Any]] = field(
+        default_factory=lambda: {c: [] for c in QUALIFIER_COLUMNS}
+    )
+    deleted_pmids: list[int] = field(default_factory=list)
+    quarantined: list[QuarantinedRecord] = field(default_factory=list)
+    articles_read: int = 0
+
+    tables: dict[str, Any] | None = None
+
+    def __len__(self) -> int:
+        return self.articles_read
+
+    def freeze(self) -> ParsedBatch:
+        """Turn the column lists into Arrow tables (C++ conversion; done in the worker)."""
+        if self.tables is None:
+            import pyarrow as pa
+
+            schemas = _arrow_schemas()
+            self.tables = {
+                name: pa.table(getattr(self, name), schema=schemas[name]) for name in schemas
+            }
+            for name in schemas:
+                setattr(self, name, {c: [] for c in schemas[name].names})
+        return self
+
+    def add(self, seq: int, item: ParsedItem) -> None:
+        if isinstance(item, Citation):
+            self.articles_read += 1
+            self._add_citation(seq, item)
+        elif isinstance(item, Deletion):
+            self.deleted_pmids.extend(item.pmids)
+        else:
+            if not item.reason.startswith("DeleteCitation"):
+                self.articles_read += 1
+            self.quarantined.append(item)
+
+    def _add_citation(self, seq: int, c: Citation) -> None:
+        cols = self.citations
+        for name, value in (
+            ("seq", seq), ("pmid", c.pmid), ("version", c.version), ("title", c.title),
+            ("abstract", c.abstract), ("languages", c.languages), ("journal", c.journal),
+            ("pub_year", c.pub_year), ("publication_types", c.publication_types),
+            ("keywords", c.keywords), ("doi", c.doi), ("date_revised", c.date_revised),
+            ("status", c.status), ("content_hash", c.content_hash),
+        ):  # fmt: skip
+            cols[name].append(value)
+        sections = self.sections
+        for ord_, section in enumerate(c.abstract_sections):
+            sections["seq"].append(seq)
+            sections["ord"].append(ord_)
+            sections["label"].append(section["label"])
+            sections["nlm_category"].append(section["nlm_category"])
+            sections["text"].append(section["text"])
+        headings, qualifiers = self.headings, self.qualifiers
+        for h_ord, heading in enumerate(c.mesh_headings):
+            headings["seq"].append(seq)
+            headings["ord"].append(h_ord)
+            headings["descriptor_ui"].append(heading["descriptor_ui"])
+            headings["name"].append(heading["name"])
+            headings["major_topic"].append(heading["major_topic"])
+            for q_ord, qualifier in enumerate(heading["qualifiers"]):
+                qualifiers["seq"].append(seq)
+                qualifiers["heading_ord"].append(h_ord)
+                qualifiers["ord"].append(q_ord)
+                qualifiers["ui"].append(qualifier["ui"])
+                qualifiers["name"].append(qualifier["name"])
+                qualifiers["major_topic"].append(qualifier["major_topic"])
+
+
+def iter_pubmed_batches(
+    path: str | Path,
+    *,
+    file_name: str | None = None,
+    batch_size: int = 5_000,
+    workers: int = 0,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[ParsedBatch]:
+    """Yield ParsedBatches in file order.
+
+    workers=0 parses in this process with iterparse. workers>0 cuts the decompressed stream into
+    chunks at top-level record boundaries and parses them in that many processes (the records
+    are independent, so two cores nearly halve the time); at most 2 chunks per worker are in
+    flight, so memory stays bounded. Both raise PubMedFormatError like iter_pubmed_file."""
+    path = Path(path)
+    name = file_name or path.name
+    if workers <= 0:
+        batch = ParsedBatch()
+        for seq, item in enumerate(iter_pubmed_file(path, file_name=name)):
+            batch.add(seq, item)
+            if batch.articles_read >= batch_size:
+                yield batch
+                batch = ParsedBatch()
+        if batch.articles_read or batch.deleted_pmids or batch.quarantined:
+            yield batch
+        return
+    yield from _iter_parallel_batches(path, name, workers, chunk_bytes)
+
+
+def _iter_parallel_batches(
+    path: Path, name: str, workers: int, chunk_bytes: int
+) -> Iterator[ParsedBatch]:
+    import multiprocessing
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    _check_root(path, name)
+    # spawn, not fork: the parent may hold DuckDB and Polars threads, unsafe to fork.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: list[Future[ParsedBatch]] = []
+        try:
+            for index, (chunk, first_line) in enumerate(
+                iter_record_chunks(path, name, chunk_bytes)
+            ):
+                pending.append(pool.submit(parse_chunk, chunk, first_line, index, name))
+                while len(pending) > 2 * workers:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def iter_record_chunks(path: Path, name: str, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Cut the decompressed file into runs of whole top-level records: (bytes, first line).
+
+    The prolog and the root's tags are cut away; what lies between records is kept, so a
+    malformed file still fails when its chunk is parsed. NLM files are UTF-8 without CDATA."""
+    buffer = b""
+    line = 1
+    in_root = False
+    try:
+        with open_release_file(path) as stream:
+            while True:
+                data = stream.read(chunk_bytes)
+                buffer += data
+                if not in_root:
+                    match = _ROOT_START.search(buffer)
+                    if match is None:
+                        if not data:
+                            raise PubMedFormatError(name, f"no <{ROOT_TAG}> start tag", line)
+                        continue
+                    line += buffer.count(b"\n", 0, match.end())
+                    if match.group(1):  # <PubmedArticleSet/>: an empty set
+                        return
+                    buffer = buffer[match.end() :]
+                    in_root = True
+                cut = max(_last_end(buffer, tag) for tag in _RECORD_ENDS)
+                if cut > 0 and (len(buffer) >= chunk_bytes or not data):
+                    chunk, buffer = buffer[:cut], buffer[cut:]
+                    yield chunk, line
+                    line += chunk.count(b"\n")
+                if not data:
+                    break
+    except (EOFError, OSError, zlib.error) as error:
+        raise PubMedFormatError(
+            name, f"unreadable (corrupt or truncated gzip?) near line {line}: {error}", line
+        ) from error
+    tail = buffer.strip()
+    if not tail.endswith(_ROOT_END):
+        raise PubMedFormatError(name, f"truncated: no closing </{ROOT_TAG}>", line)
+    rest = tail[: -len(_ROOT_END)]
+    if rest.strip():
+        yield rest, line  # whatever sits there is parsed (and fails) like any record
+
+
+def _last_end(buffer: bytes, closing_tag: bytes) -> int:
+    position = buffer.rfind(closing_tag)
+    return position + len(closing_tag) if position >= 0 else -1
+
+
+def parse_chunk(chunk: bytes, first_line: int, index: int, name: str) -> ParsedBatch:
+    """Parse one run of whole records (in a worker process); lines are made file-relative."""
+    batch = ParsedBatch()
+    base = index * SEQ_STRIDE
+    wrapped = b"<" + ROOT_TAG.encode() + b">" + chunk + _ROOT_END
+    offset = first_line - 1
+    try:
+        context = etree.iterparse(
+            _BytesReader(wrapped),
+            events=("end",),
+            tag=(*ARTICLE_TAGS, DELETE_TAG),
+            huge_tree=True,
+            resolve_entities=False,
+            no_network=True,
+        )
+        position = 0
+        for _, element in context:
+            for item in _parse_element(element):
+                if item.line is not None:
+                    item.line += offset
+                batch.add(base + position, item)
+                position += 1
+            element.clear(keep_tail=True)
+    except etree.XMLSyntaxError as error:
+        line = _error_line(error)
+        raise PubMedFormatError(
+            name, syntax_reason(error), line + offset if line else None
+        ) from None
+    return batch.freeze()
+
+
+def _parse_element(element: Any) -> list[ParsedItem]:
+    tag = element.tag
+    if tag == "PubmedArticle":
+        return [parse_pubmed_article(element)]
+    if tag == "PubmedBookArticle":
+        return [parse_book_article(element)]
+    return list(parse_delete_citation(element))
+
+
+class _BytesReader:
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+        self._pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._data) if size is None or size < 0 else self._pos + max(size, _READ_BUFFER)
+        piece = bytes(self._data[self._pos : end])
+        self._pos = min(end, len(self._data))
+        return piece
