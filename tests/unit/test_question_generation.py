@@ -264,6 +264,12 @@ def test_offline_results_through_the_row_builder():
         ),
         ("TNF-alpha blockade can prevent uveitis", "Can TNF-alpha blockade prevent uveitis?"),
         ("Reduced expression of p53 in breast tumours", None),
+        ("Smoking increases the risk of stroke", "Does smoking increase the risk of stroke?"),
+        # Noun phrases that contain verb look-alikes stay noun phrases.
+        ("Current anaplasmosis control techniques in the United States", None),
+        ("Age-related increases in blood pressure", None),
+        ("Parental coping in raising children who have spina bifida", None),
+        ("Scrub typhus: a common cause of illness", None),
     ],
 )
 def test_statement_to_yes_no(statement, question):
@@ -286,3 +292,37 @@ def test_sections_in_both_layouts_ingest_lines_and_inline_labels():
         ot.Section(None, "No labels here. pH was 7.4: stable.")
     ]
     assert ot.conclusion_sentences(lines) == ["It matters."]
+
+
+@pytest.mark.slow
+def test_offline_questions_on_the_real_baseline_file(baseline_file):
+    """The first 500 real citations with an abstract and MeSH: every one yields two questions."""
+    from mkailin_assets.ingest.pubmed_xml import Citation, iter_pubmed_file
+
+    citations = []
+    for item in iter_pubmed_file(baseline_file):
+        if isinstance(item, Citation) and item.abstract and item.mesh_headings and item.title:
+            citations.append(item)
+            if len(citations) == 500:
+                break
+    frame = pl.DataFrame(
+        {
+            "pmid": [c.pmid for c in citations],
+            "title": [c.title for c in citations],
+            "abstract": [c.abstract for c in citations],
+            "descriptor_uis": [[h["descriptor_ui"] for h in c.mesh_headings] for c in citations],
+            "descriptor_names": [[h["name"] for h in c.mesh_headings] for c in citations],
+            "major_descriptor_uis": [
+                [h["descriptor_ui"] for h in c.mesh_headings if h["major_topic"]] for c in citations
+            ],
+        }
+    )
+    out = _offline_questions(frame)
+    assert len(out) == 1000
+    own = {c.pmid: {h["descriptor_ui"] for h in c.mesh_headings} for c in citations}
+    for item_id, questions in out.items():
+        assert len(questions) == 1, item_id
+        question = questions[0]["question"]
+        assert question.endswith("?") and len(question) > 15 and "??" not in question, question
+        assert questions[0]["descriptor_uis"], item_id
+        assert set(questions[0]["descriptor_uis"]) <= own[int(item_id.split(":")[0])]
