@@ -1,20 +1,24 @@
 """The response cache in DuckDB (`llm_calls`): keys, lookups and one-row-at-a-time durable writes.
 
-The cache writes through its own cursor (a separate DuckDB connection to the same database), in
-autocommit mode: each row is committed as it arrives, so a crash loses nothing already paid
-for, even while the caller holds an open transaction on its own connection.
+The cache writes through its own cursor (a separate DuckDB connection to the same database): each
+row is committed as soon as it arrives (rows arriving together share one commit, see
+CacheWriter), so a crash loses nothing already paid for, even while the caller holds an open
+transaction on its own connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from mkailin_assets.resources.duckdb_store import apply_schema
 
@@ -118,13 +122,17 @@ class LLMCache:
         self._writer = con.cursor()
         self._write_lock = threading.Lock()
         if not self._has_table():
-            apply_schema(self._writer)
+            # A throwaway cursor: DuckDB 2.0 leaves a fetchone() result open, which makes a
+            # later register() on the same connection fail.
+            schema_cursor = con.cursor()
+            apply_schema(schema_cursor)
+            schema_cursor.close()
 
     def _has_table(self) -> bool:
-        row = self._reader.execute(
+        rows = self._reader.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'llm_calls'"
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()
+        return bool(rows[0][0])
 
     def lookup_ok(self, call_ids: list[str]) -> dict[str, CallRecord]:
         """Cached successful rows among `call_ids` (one set-based query)."""
@@ -138,31 +146,30 @@ class LLMCache:
         return {row[0]: _record_from_row(row) for row in rows}
 
     def write(self, record: CallRecord) -> None:
-        """Insert or replace one row, committed at once (autocommit on the writer cursor)."""
-        placeholders = ", ".join("?" for _ in _COLUMNS)
-        with self._write_lock:
-            self._writer.execute(
-                f"INSERT OR REPLACE INTO llm_calls ({', '.join(_COLUMNS)}) VALUES ({placeholders})",
-                record.row(),
-            )
+        """Insert or replace one row, committed at once."""
+        self.write_many([record])
 
     def write_many(self, records: list[CallRecord]) -> None:
-        """Free rows (offline, cache-rebuilt) in one transaction: nothing paid is at stake."""
+        """Insert or replace rows in one transaction (an Arrow frame, by replacement scan)."""
         if not records:
             return
-        placeholders = ", ".join("?" for _ in _COLUMNS)
+        latest = {record.call_id: record for record in records}  # one row per key
+        frame = _arrow_rows(list(latest.values()))
+        columns = ", ".join(_COLUMNS)
         with self._write_lock:
-            self._writer.execute("BEGIN TRANSACTION")
+            self._writer.register("_llm_rows", frame)
             try:
-                self._writer.executemany(
-                    f"INSERT OR REPLACE INTO llm_calls ({', '.join(_COLUMNS)})"
-                    f" VALUES ({placeholders})",
-                    [record.row() for record in records],
-                )
-                self._writer.execute("COMMIT")
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
+                self._writer.execute("BEGIN TRANSACTION")
+                try:
+                    self._writer.execute(
+                        f"INSERT OR REPLACE INTO llm_calls ({columns}) SELECT {columns} FROM _llm_rows"
+                    )
+                    self._writer.execute("COMMIT")
+                except BaseException:
+                    self._writer.execute("ROLLBACK")
+                    raise
+            finally:
+                self._writer.unregister("_llm_rows")
 
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -172,6 +179,84 @@ class LLMCache:
     @property
     def write_lock(self) -> threading.Lock:
         return self._write_lock
+
+
+_ARROW_SCHEMA = pa.schema(
+    [
+        ("call_id", pa.string()),
+        ("kind", pa.string()),
+        ("role", pa.string()),
+        ("item_id", pa.string()),
+        ("model", pa.string()),
+        ("prompt_version", pa.string()),
+        ("request", pa.string()),
+        ("response_content", pa.string()),
+        ("response_json", pa.string()),
+        ("embedding", pa.list_(pa.float32())),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("finish_reason", pa.string()),
+        ("prompt_tokens", pa.int32()),
+        ("completion_tokens", pa.int32()),
+        ("cached_tokens", pa.int32()),
+        ("cost_usd", pa.float64()),
+        ("latency_ms", pa.float64()),
+        ("attempts", pa.int32()),
+        ("via", pa.string()),
+        ("batch_id", pa.string()),
+        ("created_at", pa.timestamp("us")),
+    ]
+)
+
+
+def _arrow_rows(records: list[CallRecord]) -> pa.Table:
+    rows = [record.row() for record in records]
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(_COLUMNS)}
+    return pa.table(columns, schema=_ARROW_SCHEMA)
+
+
+class CacheWriter:
+    """Group commit: one thread writes whatever rows are waiting in one transaction.
+
+    A row's future resolves once its transaction has committed, so 'done' means 'durable'; under
+    load many rows share one commit instead of queueing behind one commit each."""
+
+    def __init__(self, cache: LLMCache) -> None:
+        self._cache = cache
+        self._queue: queue.Queue[tuple[CallRecord, Future[None]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._loop, name="llm-cache-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, record: CallRecord) -> Future[None]:
+        future: Future[None] = Future()
+        self._queue.put((record, future))
+        return future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        stopping = False
+        while not stopping:
+            waiting = [self._queue.get()]
+            while True:
+                try:
+                    waiting.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stopping = None in waiting
+            batch = [item for item in waiting if item is not None]
+            if not batch:
+                continue
+            try:
+                self._cache.write_many([record for record, _ in batch])
+            except BaseException as error:  # the callers see why their row was not stored
+                for _, future in batch:
+                    future.set_exception(error)
+                continue
+            for _, future in batch:
+                future.set_result(None)
 
 
 def _record_from_row(row: tuple[Any, ...]) -> CallRecord:

@@ -27,7 +27,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from mkailin_assets.llm.accounting import Accounting, Budget, BudgetExhausted
-from mkailin_assets.llm.cache import CallRecord, LLMCache, call_key
+from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache, call_key
 from mkailin_assets.llm.concurrency import AdaptiveLimiter, backoff_seconds, retry_after_seconds
 from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.llm.offline import OfflineError, hashed_embedding, offline_content
@@ -269,7 +269,7 @@ class LLMClient:
     # ---- the HTTP path -------------------------------------------------------------------
     async def _send_all(self, calls: list[PreparedCall]) -> dict[str, CallRecord]:
         limiter = AdaptiveLimiter(self.config.max_concurrency)
-        writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llm-cache")
+        writer = CacheWriter(self._cache)
         api = self._openai()
         try:
             if calls[0].kind == "embeddings":
@@ -286,7 +286,7 @@ class LLMClient:
         finally:
             self.max_in_flight = max(self.max_in_flight, limiter.max_in_flight)
             await api.close()
-            writer.shutdown(wait=True)
+            writer.close()
         return records
 
     def _openai(self) -> openai.AsyncOpenAI:
@@ -301,7 +301,7 @@ class LLMClient:
         self,
         api: openai.AsyncOpenAI,
         limiter: AdaptiveLimiter,
-        writer: concurrent.futures.Executor,
+        writer: CacheWriter,
         call: PreparedCall,
     ) -> CallRecord | None:
         record = self._new_record(call, via="request")
@@ -348,7 +348,7 @@ class LLMClient:
         self,
         api: openai.AsyncOpenAI,
         limiter: AdaptiveLimiter,
-        writer: concurrent.futures.Executor,
+        writer: CacheWriter,
         chunk: list[PreparedCall],
     ) -> list[CallRecord]:
         model = chunk[0].model
@@ -471,7 +471,7 @@ class LLMClient:
         record.cost_usd += cost
         self._accounting.record_usage(call.model, prompt, completion, cached, cost)
 
-    async def _finish(self, record: CallRecord, writer: concurrent.futures.Executor) -> None:
+    async def _finish(self, record: CallRecord, writer: CacheWriter) -> None:
         """Commit the row before the item counts as done (the writer thread keeps the loop free)."""
         if record.error is not None:
             record.error = self._redact(record.error)
@@ -479,7 +479,7 @@ class LLMClient:
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1
-        await asyncio.get_running_loop().run_in_executor(writer, self._cache.write, record)
+        await asyncio.wrap_future(writer.submit(record))
 
     def _cause(self, call: PreparedCall, cause: str | None, attempts: int) -> str:
         return self._redact(

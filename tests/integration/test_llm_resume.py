@@ -1,0 +1,75 @@
+"""Resume after a crash: SIGKILL a run midway; the re-run sends only what was not yet cached."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mkailin_assets.llm.client import LLMClient
+from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.resources.duckdb_store import open_connection
+from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
+from tests.integration.test_llm_client import make_requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOTAL = 200
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from mkailin_assets.llm.client import LLMClient
+    from mkailin_assets.llm.config import LLMConfig
+    from mkailin_assets.resources.duckdb_store import open_connection
+    from tests.integration.test_llm_client import make_requests
+
+    db, url, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    con = open_connection(db)
+    config = LLMConfig(backend="openai", base_url=url, api_key="sk-resume", max_concurrency=4)
+    LLMClient(config, con).run(make_requests(total))
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigkill_midway_then_rerun_sends_only_the_rest(tmp_db: Path) -> None:
+    with FakeOpenAIServer(latency_s=0.02, seed=5) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        child = subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(tmp_db), server.url, str(TOTAL)],
+            cwd=REPO_ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while server.stats.by_path[CHAT_PATH] < TOTAL // 3:
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the run never got going"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        assert child.returncode == -signal.SIGKILL
+        sent_before_kill = server.stats.by_path[CHAT_PATH]
+
+        con = open_connection(tmp_db)
+        cached = con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0]
+        assert 0 < cached < TOTAL
+        # Lost at the kill: at most the 4 requests in flight plus the answers waiting for their
+        # (group) commit, a few milliseconds' worth.
+        assert sent_before_kill - cached <= 2 * 4 + 4
+
+        server.reset_stats()
+        config = LLMConfig(
+            backend="openai", base_url=server.url, api_key="sk-resume", max_concurrency=4
+        )
+        results = LLMClient(config, con).run(make_requests(TOTAL))
+        assert all(r.ok for r in results)
+        assert server.stats.by_path[CHAT_PATH] == TOTAL - cached  # nothing cached is re-sent
+        assert sum(r.cached for r in results) == cached
+        con.close()
