@@ -170,6 +170,17 @@ def test_schema_is_strict_json_schema():
         assert set(node["required"]) == set(node["properties"])
 
 
+def test_every_response_model_is_already_strict_for_openai():
+    """The openai SDK's strict converter (what the client sends) changes nothing in our schemas."""
+    from openai.lib._pydantic import to_strict_json_schema
+
+    from mkailin_assets.agents.answer import GroundedAnswer
+    from mkailin_assets.agents.judge import JudgeVerdict
+
+    for model in (QuestionSet, JudgeVerdict, GroundedAnswer):
+        assert to_strict_json_schema(model) == model.model_json_schema()
+
+
 def test_validate_descriptors_keeps_own_known_uis_and_counts_the_rest():
     kept, dropped = validate_descriptors(
         ["D001241", "D999999", "D015179", "D001241", "D006801", " "],
