@@ -153,11 +153,15 @@ def _similarity_sql(pairs: str, measure: Measure) -> str:
             FROM prefixes
         ),
         distinct_pairs AS (SELECT DISTINCT a, b FROM {pairs} WHERE a <> b),
+        -- Join a's prefixes first, then b's on (b, prefix): joining the two prefix sets on
+        -- prefix alone would pair every descriptor under the same top-level heading.
+        a_prefixes AS MATERIALIZED (
+            SELECT p.a, p.b, x.prefix, x.depth, x.own_depth AS depth_a
+            FROM distinct_pairs p JOIN ancestors x ON x.ui = p.a
+        ),
         common AS (
-            SELECT p.a, p.b, x.prefix, x.depth, x.own_depth AS depth_a, y.own_depth AS depth_b
-            FROM distinct_pairs p
-            JOIN ancestors x ON x.ui = p.a
-            JOIN ancestors y ON y.ui = p.b AND y.prefix = x.prefix
+            SELECT x.a, x.b, x.prefix, x.depth, x.depth_a, y.own_depth AS depth_b
+            FROM a_prefixes x JOIN ancestors y ON y.ui = x.b AND y.prefix = x.prefix
         )"""
     if measure == "wu_palmer":
         chosen = """
@@ -170,11 +174,14 @@ def _similarity_sql(pairs: str, measure: Measure) -> str:
         )"""
     else:
         chosen = """
+        ic AS MATERIALIZED (
+            SELECT descriptor_ui, ic, p FROM mesh_ic WHERE snapshot_id = $snapshot
+        ),
         lca_ic AS (
             SELECT c.a, c.b, t.descriptor_ui AS lca, i.ic AS ic_lca, i.p AS p_lca
             FROM common c
             JOIN mesh_tree t ON t.tree_number = c.prefix
-            JOIN mesh_ic i ON i.snapshot_id = $snapshot AND i.descriptor_ui = t.descriptor_ui
+            JOIN ic i ON i.descriptor_ui = t.descriptor_ui
             QUALIFY row_number() OVER (PARTITION BY c.a, c.b
                 ORDER BY c.depth DESC, i.ic DESC, t.descriptor_ui) = 1
         ),
@@ -184,8 +191,8 @@ def _similarity_sql(pairs: str, measure: Measure) -> str:
                    CASE WHEN ia.ic + ib.ic > 0 THEN 2 * l.ic_lca / (ia.ic + ib.ic) ELSE 0 END
                        AS lin
             FROM lca_ic l
-            JOIN mesh_ic ia ON ia.snapshot_id = $snapshot AND ia.descriptor_ui = l.a
-            JOIN mesh_ic ib ON ib.snapshot_id = $snapshot AND ib.descriptor_ui = l.b
+            JOIN ic ia ON ia.descriptor_ui = l.a
+            JOIN ic ib ON ib.descriptor_ui = l.b
         ),
         lca AS (
             SELECT a, b, lca,
@@ -246,38 +253,69 @@ def descriptor_similarity(
 # --------------------------------------------------------------------------- candidates
 
 _DOC_SIMILARITY = {
-    # mean of (avg over a of max over b) and (avg over b of max over a)
+    # Pairs absent from _mesh_pair_sims have sim 0: they add nothing to a sum, and a descriptor
+    # with no such pair has max 0. So sums over the kept pairs, divided by set sizes, suffice.
     "best_match": """
-        SELECT s, c, (avg(best) FILTER (side = 'a') + avg(best) FILTER (side = 'b')) / 2 AS sim
-        FROM (
-            SELECT s, c, 'a' AS side, max(sim) AS best FROM pair_sims GROUP BY s, c, a
-            UNION ALL
-            SELECT s, c, 'b' AS side, max(sim) AS best FROM pair_sims GROUP BY s, c, b
-        ) GROUP BY s, c""",
-    "all_pairs": "SELECT s, c, avg(sim) AS sim FROM pair_sims GROUP BY s, c",
+        SELECT d.s, d.c,
+               (coalesce(fwd.total, 0) / ns.n + coalesce(bwd.total, 0) / nc.n) / 2 AS sim
+        FROM _mesh_docs d
+        JOIN _mesh_set_sizes ns ON ns.pmid = d.s
+        JOIN _mesh_set_sizes nc ON nc.pmid = d.c
+        LEFT JOIN (SELECT s, c, sum(best) AS total FROM (
+                       SELECT s, c, a, max(sim) AS best FROM _mesh_pair_sims GROUP BY s, c, a)
+                   GROUP BY s, c) fwd ON fwd.s = d.s AND fwd.c = d.c
+        LEFT JOIN (SELECT s, c, sum(best) AS total FROM (
+                       SELECT s, c, b, max(sim) AS best FROM _mesh_pair_sims GROUP BY s, c, b)
+                   GROUP BY s, c) bwd ON bwd.s = d.s AND bwd.c = d.c""",
+    "all_pairs": """
+        SELECT d.s, d.c, coalesce(t.total, 0) / (ns.n * nc.n) AS sim
+        FROM _mesh_docs d
+        JOIN _mesh_set_sizes ns ON ns.pmid = d.s
+        JOIN _mesh_set_sizes nc ON nc.pmid = d.c
+        LEFT JOIN (SELECT s, c, sum(sim) AS total FROM _mesh_pair_sims GROUP BY s, c) t
+               ON t.s = d.s AND t.c = d.c""",
 }
 
+_SCORE_TEMP_TABLES = (
+    "_mesh_docs", "_mesh_sets", "_mesh_set_sizes", "_mesh_doc_keys", "_mesh_doc_pairs",
+    "_mesh_distinct_pairs", "_mesh_pair_sims", "_mesh_doc_sims",
+)  # fmt: skip
 
-def _score_sql(setsim: SetSim, measure: Measure) -> str:
-    return f"""
-        CREATE OR REPLACE TEMP TABLE _mesh_doc_pairs AS
-        SELECT DISTINCT s.pmid AS s, c.pmid AS c,
-               ms.descriptor_ui AS a, mc.descriptor_ui AS b
-        FROM (SELECT DISTINCT source_pmid AS pmid, unnest(context_pmids) AS context
-              FROM _mesh_candidates) pc
-        JOIN (SELECT DISTINCT pmid FROM citation_mesh) s ON s.pmid = pc.pmid
-        JOIN (SELECT DISTINCT pmid FROM citation_mesh) c ON c.pmid = pc.context
-        JOIN citation_mesh ms ON ms.pmid = s.pmid
-        JOIN citation_mesh mc ON mc.pmid = c.pmid;
 
-        CREATE OR REPLACE TEMP TABLE _mesh_doc_sims AS
-        WITH descriptor_sims AS ({_similarity_sql("_mesh_doc_pairs", measure)}),
-        pair_sims AS (
-            SELECT d.s, d.c, d.a, d.b, x.sim
-            FROM _mesh_doc_pairs d JOIN descriptor_sims x USING (a, b)
-        )
-        {_DOC_SIMILARITY[setsim]};
-    """
+def _score_statements(setsim: SetSim, measure: Measure) -> list[str]:
+    """Temp-table steps from _mesh_candidates to _mesh_doc_sims(s, c, sim)."""
+    return [
+        # (source, context) document pairs where both sides have MeSH
+        """CREATE OR REPLACE TEMP TABLE _mesh_docs AS
+        SELECT DISTINCT pc.s, pc.c FROM (
+            SELECT source_pmid AS s, unnest(context_pmids) AS c FROM _mesh_candidates) pc
+        WHERE pc.s IN (SELECT pmid FROM citation_mesh) AND pc.c IN (SELECT pmid FROM citation_mesh)""",
+        """CREATE OR REPLACE TEMP TABLE _mesh_sets AS
+        SELECT DISTINCT pmid, descriptor_ui AS ui FROM citation_mesh
+        WHERE pmid IN (SELECT s FROM _mesh_docs UNION SELECT c FROM _mesh_docs)""",
+        """CREATE OR REPLACE TEMP TABLE _mesh_set_sizes AS
+        SELECT pmid, count(*)::DOUBLE AS n FROM _mesh_sets GROUP BY pmid""",
+        # Only pairs sharing a top-level tree number can have sim > 0 (and a = b has 1): key
+        # each descriptor by its first segments and by itself, and pair documents on those keys.
+        """CREATE OR REPLACE TEMP TABLE _mesh_doc_keys AS
+        SELECT DISTINCT s.pmid, s.ui, split_part(t.tree_number, '.', 1) AS key
+        FROM _mesh_sets s JOIN mesh_tree t ON t.descriptor_ui = s.ui
+        UNION ALL
+        SELECT pmid, ui, '=' || ui FROM _mesh_sets""",
+        """CREATE OR REPLACE TEMP TABLE _mesh_doc_pairs AS
+        SELECT DISTINCT d.s, d.c, x.ui AS a, y.ui AS b
+        FROM _mesh_docs d
+        JOIN _mesh_doc_keys x ON x.pmid = d.s
+        JOIN _mesh_doc_keys y ON y.pmid = d.c AND y.key = x.key""",
+        """CREATE OR REPLACE TEMP TABLE _mesh_distinct_pairs AS
+        SELECT DISTINCT a, b FROM _mesh_doc_pairs""",
+        f"""CREATE OR REPLACE TEMP TABLE _mesh_pair_sims AS
+        WITH descriptor_sims AS ({_similarity_sql("_mesh_distinct_pairs", measure)})
+        SELECT d.s, d.c, d.a, d.b, x.sim
+        FROM _mesh_doc_pairs d JOIN descriptor_sims x USING (a, b)
+        WHERE x.sim > 0""",
+        f"CREATE OR REPLACE TEMP TABLE _mesh_doc_sims AS {_DOC_SIMILARITY[setsim]}",
+    ]
 
 
 _CANDIDATE_SCORES_SQL = """
@@ -325,14 +363,13 @@ def score_candidates(
         return pl.DataFrame(schema=SCORE_SCHEMA)
     con.register("_mesh_candidates", frame)
     try:
-        for statement in _score_sql(setsim, measure).split(";"):
-            if statement.strip():
-                con.execute(statement, {"snapshot": snapshot} if "$snapshot" in statement else None)
+        for statement in _score_statements(setsim, measure):
+            con.execute(statement, {"snapshot": snapshot} if "$snapshot" in statement else None)
         scores = con.sql(_CANDIDATE_SCORES_SQL, params={"snapshot": snapshot}).pl()
     finally:
         con.unregister("_mesh_candidates")
-        con.execute("DROP TABLE IF EXISTS _mesh_doc_pairs")
-        con.execute("DROP TABLE IF EXISTS _mesh_doc_sims")
+        for table in _SCORE_TEMP_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     ordered = frame.select("candidate_id").join(
         scores, on="candidate_id", how="left", maintain_order="left"
     )
