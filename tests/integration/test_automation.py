@@ -1,0 +1,182 @@
+"""Automation on a real Dagster instance: a loaded file refreshes only the category partitions it
+changed, and the QA stages follow their parents but never past a failed blocking check."""
+
+import dagster as dg
+import pytest
+
+from mkailin_assets.automation.conditions import (
+    AUTOMATION_SENSOR_NAME,
+    automation_condition_sensor,
+    automation_mode,
+    downstream_condition,
+)
+from mkailin_assets.automation.sensors import (
+    CATEGORY_PIPELINE_JOB,
+    RAW_ABSTRACTS_JOB,
+    build_affected_categories_sensor,
+    parse_categories,
+)
+from mkailin_assets.partitions import category_partitions
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def load_file(instance: dg.DagsterInstance, name: str, affected: str) -> None:
+    """A pubmed_files materialization as the asset records it (its metadata is the contract)."""
+    instance.add_dynamic_partitions("pubmed_files", [name])
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key="pubmed_files", partition=name, metadata={"affected_categories": affected}
+        )
+    )
+
+
+def evaluate(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None):
+    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def test_only_the_affected_categories_are_requested(instance):
+    sensor = build_affected_categories_sensor("sensor")
+    assert isinstance(evaluate(sensor, instance, None), dg.SkipReason)
+
+    load_file(instance, "pubmed25n0001.xml.gz", "C,D")
+    result = evaluate(sensor, instance, None)
+    assert [r.partition_key for r in result.run_requests] == ["C", "D"]
+    storage_id = int(result.cursor)
+    assert [r.run_key for r in result.run_requests] == [f"C:{storage_id}", f"D:{storage_id}"]
+
+    # Restarted with the saved cursor: nothing new.
+    assert isinstance(evaluate(sensor, instance, result.cursor), dg.SkipReason)
+
+    # Two more files: the union of what they changed, once each, in category order.
+    load_file(instance, "pubmed25n0002.xml.gz", "Z,D")
+    load_file(instance, "pubmed25n0003.xml.gz", "A")
+    later = evaluate(sensor, instance, result.cursor)
+    assert [r.partition_key for r in later.run_requests] == ["A", "D", "Z"]
+    assert int(later.cursor) > storage_id
+
+
+def test_a_file_that_changes_no_category_moves_the_cursor_without_runs(instance):
+    sensor = build_affected_categories_sensor("sensor")
+    load_file(instance, "pubmed25n0001.xml.gz", "")
+    result = evaluate(sensor, instance, None)
+    assert list(result.run_requests or []) == []
+    assert result.cursor is not None
+    assert isinstance(evaluate(sensor, instance, result.cursor), dg.SkipReason)
+
+
+def test_mode_chooses_the_refresh_job(monkeypatch):
+    assert build_affected_categories_sensor("sensor").job_name == CATEGORY_PIPELINE_JOB
+    assert build_affected_categories_sensor("eager").job_name == RAW_ABSTRACTS_JOB
+    off = build_affected_categories_sensor("off")
+    assert off.default_status == dg.DefaultSensorStatus.STOPPED
+    assert automation_condition_sensor("off").default_status == dg.DefaultSensorStatus.STOPPED
+    assert automation_condition_sensor("sensor").default_status == dg.DefaultSensorStatus.RUNNING
+    monkeypatch.setenv("MKAILIN_AUTOMATION", "sometimes")
+    with pytest.raises(ValueError, match="MKAILIN_AUTOMATION"):
+        automation_mode()
+
+
+def test_category_metadata_is_parsed_strictly():
+    assert parse_categories("C, D,,X,zz") == {"C", "D"}
+    assert parse_categories(dg.MetadataValue.text("V")) == {"V"}
+    assert parse_categories(None) == set()
+
+
+# ---- declarative conditions over the category chain --------------------------------------
+# Stand-ins with the project's keys and partitions: the conditions are what is under test.
+FAILING_CATEGORIES: set[str] = set()
+
+
+@dg.asset(partitions_def=category_partitions)
+def raw_abstracts() -> None:
+    return None
+
+
+@dg.asset(
+    partitions_def=category_partitions,
+    deps=[raw_abstracts],
+    automation_condition=downstream_condition(),
+    check_specs=[dg.AssetCheckSpec("questions_valid", asset="candidate_qa", blocking=True)],
+)
+def candidate_qa(context: dg.AssetExecutionContext):
+    yield dg.MaterializeResult()
+    yield dg.AssetCheckResult(
+        check_name="questions_valid",
+        passed=context.partition_key not in FAILING_CATEGORIES,
+        severity=dg.AssetCheckSeverity.ERROR,
+    )
+
+
+@dg.asset(
+    partitions_def=category_partitions,
+    deps=[candidate_qa],
+    automation_condition=downstream_condition(),
+)
+def evaluated_qa() -> None:
+    return None
+
+
+@dg.asset(
+    partitions_def=category_partitions,
+    deps=[evaluated_qa],
+    automation_condition=downstream_condition(),
+)
+def training_set() -> None:
+    return None
+
+
+CHAIN = [raw_abstracts, candidate_qa, evaluated_qa, training_set]
+
+
+def requested(result, key: str) -> set[str]:
+    return set(result.get_requested_partitions(dg.AssetKey(key)))
+
+
+def materialize(instance, assets, category: str):
+    return dg.materialize(
+        assets,
+        instance=instance,
+        partition_key=category,
+        raise_on_error=False,
+        selection=[a.key for a in assets],
+    )
+
+
+@pytest.mark.slow
+def test_only_affected_partitions_go_stale_and_failed_checks_block(instance):
+    FAILING_CATEGORIES.clear()
+    defs = dg.Definitions(assets=CHAIN, sensors=[automation_condition_sensor("sensor")])
+    for category in ("C", "D", "E"):
+        assert materialize(instance, CHAIN, category).success
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert result.total_requested == 0
+
+    # The refresh sensor reloaded C and D only: exactly their downstream partitions go stale
+    # (eager requests the whole chain in one tick; the run orders the steps).
+    for category in ("C", "D"):
+        materialize(instance, [raw_abstracts], category)
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    for stage in ("candidate_qa", "evaluated_qa", "training_set"):
+        assert requested(result, stage) == {"C", "D"}, stage
+
+    # Those runs: C's chain passes; D's candidate_qa runs on its own and its blocking check
+    # fails. A later tick must not carry D on (plain eager() would request evaluated_qa D here).
+    FAILING_CATEGORIES.add("D")
+    materialize(instance, CHAIN[1:], "C")
+    materialize(instance, [candidate_qa], "D")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert result.total_requested == 0
+
+    # Once D's check passes again, D (only D) resumes.
+    FAILING_CATEGORIES.clear()
+    materialize(instance, [candidate_qa], "D")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result, "evaluated_qa") == {"D"}
+    assert requested(result, "training_set") == {"D"}
+    assert requested(result, "candidate_qa") == set()
+    assert defs.get_sensor_def(AUTOMATION_SENSOR_NAME) is not None

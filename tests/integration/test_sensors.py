@@ -1,0 +1,166 @@
+"""The PubMed release sensor and schedule on a real Dagster instance: new files become
+pubmed_files partitions and runs, in NLM's order, exactly once; a restart resumes from the cursor."""
+
+from __future__ import annotations
+
+import gzip
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from mkailin_assets.automation.schedules import build_release_schedule
+from mkailin_assets.automation.sensors import (
+    RELEASE_SEQUENCE_TAG,
+    build_pubmed_release_sensor,
+    check_releases,
+)
+from mkailin_assets.partitions import pubmed_file_partitions
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release file as list_release_files describes it (name and kind are what the sensor reads)."""
+
+    name: str
+    kind: str = "updatefiles"
+
+
+def baseline(year: int, count: int) -> list[Release]:
+    return [Release(f"pubmed{year}n{n:04d}.xml.gz", "baseline") for n in range(1, count + 1)]
+
+
+def updates(year: int, first: int, count: int) -> list[Release]:
+    return [Release(f"pubmed{year}n{n:04d}.xml.gz") for n in range(first, first + count)]
+
+
+class Source:
+    """A PubMed source whose listing grows between sensor ticks, as NLM's does."""
+
+    def __init__(self, files: list[Release]):
+        self.files = list(files)
+
+    def __call__(self, source: str) -> list[Release]:
+        return list(self.files)
+
+
+def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None):
+    """Evaluate the sensor once and apply its partition requests, as the sensor daemon does."""
+    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+    if isinstance(result, dg.SkipReason):
+        return [], cursor
+    for request in result.dynamic_partitions_requests:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result.run_requests, result.cursor
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def registered(instance: dg.DagsterInstance) -> list[str]:
+    return list(instance.get_dynamic_partitions(pubmed_file_partitions.name))
+
+
+def test_new_files_are_registered_and_requested_once_in_order(instance):
+    source = Source(baseline(25, 3))
+    sensor = build_pubmed_release_sensor(list_files=source)
+
+    requests, cursor = tick(sensor, instance, None)
+    names = [f.name for f in source.files]
+    assert [r.partition_key for r in requests] == names
+    assert [r.run_key for r in requests] == names
+    sequences = [int(r.tags[RELEASE_SEQUENCE_TAG]) for r in requests]
+    assert sequences == sorted(sequences) == [1, 2, 3]
+    assert registered(instance) == names
+    assert cursor == names[-1]
+
+    # Two update files appear: exactly those, in order.
+    source.files += updates(25, 4, 2)
+    requests, cursor = tick(sensor, instance, cursor)
+    assert [r.partition_key for r in requests] == ["pubmed25n0004.xml.gz", "pubmed25n0005.xml.gz"]
+    assert cursor == "pubmed25n0005.xml.gz"
+    assert len(registered(instance)) == 5
+
+
+def test_restart_with_saved_cursor_requests_nothing_new(instance):
+    source = Source(baseline(25, 2) + updates(25, 3, 2))
+    sensor = build_pubmed_release_sensor(list_files=source)
+    _, cursor = tick(sensor, instance, None)
+
+    # A restarted daemon builds a new context from the stored cursor.
+    restarted = build_pubmed_release_sensor(list_files=source)
+    result = restarted(dg.build_sensor_context(instance=instance, cursor=cursor))
+    assert isinstance(result, dg.SkipReason)
+    assert len(registered(instance)) == 4
+
+
+def test_cursor_alone_resumes_after_the_last_registered_file(instance):
+    # A fresh instance (no partitions yet) with the cursor of an earlier one: only later files.
+    source = Source(baseline(25, 3) + updates(25, 4, 2))
+    requests, cursor = tick(
+        build_pubmed_release_sensor(list_files=source), instance, "pubmed25n0003.xml.gz"
+    )
+    assert [r.partition_key for r in requests] == ["pubmed25n0004.xml.gz", "pubmed25n0005.xml.gz"]
+    assert cursor == "pubmed25n0005.xml.gz"
+
+
+def test_new_yearly_baseline_is_registered_in_order_when_last_years_files_are_gone(instance):
+    source = Source(baseline(25, 2) + updates(25, 3, 1))
+    sensor = build_pubmed_release_sensor(list_files=source)
+    _, cursor = tick(sensor, instance, None)
+
+    # NLM replaces the listing: last year's files disappear, the new baseline set appears.
+    source.files = baseline(26, 3)
+    requests, cursor = tick(sensor, instance, cursor)
+    assert [r.partition_key for r in requests] == [f"pubmed26n000{n}.xml.gz" for n in (1, 2, 3)]
+    assert {r.tags["mkailin/release_kind"] for r in requests} == {"baseline"}
+    assert cursor == "pubmed26n0003.xml.gz"
+
+
+def test_a_large_first_listing_is_registered_over_several_ticks():
+    listing = baseline(25, 7)
+    first = check_releases(listing, registered=[], cursor=None, limit=3)
+    assert [f.name for f in first.new_files] == [f.name for f in listing[:3]]
+    second = check_releases(
+        listing, registered=[f.name for f in listing[:3]], cursor=first.cursor, limit=3
+    )
+    assert [f.name for f in second.new_files] == [f.name for f in listing[3:6]]
+
+
+def test_daily_schedule_registers_and_requests_the_same_files(instance):
+    source = Source(baseline(25, 2))
+    schedule = build_release_schedule(list_files=source)
+
+    requests = schedule(dg.build_schedule_context(instance=instance))
+    assert [r.run_key for r in requests] == [f.name for f in source.files]
+    assert registered(instance) == [f.name for f in source.files]
+
+    again = schedule(dg.build_schedule_context(instance=instance))
+    assert isinstance(again, dg.SkipReason)
+    # The sensor, after the schedule registered them, does not request them again.
+    requests, _ = tick(build_pubmed_release_sensor(list_files=source), instance, None)
+    assert requests == []
+
+
+def _write_release(directory: Path, name: str) -> None:
+    with gzip.open(directory / name, "wt") as out:
+        out.write('<?xml version="1.0"?>\n<PubmedArticleSet></PubmedArticleSet>\n')
+
+
+def test_sensor_over_a_real_directory_listing(instance, tmp_path, monkeypatch):
+    sources = pytest.importorskip("mkailin_assets.ingest.sources")
+    for name in ["pubmed25n0002.xml.gz", "pubmed25n0001.xml.gz"]:
+        _write_release(tmp_path, name)
+    monkeypatch.setenv("MKAILIN_PUBMED_SOURCE", str(tmp_path))
+    sensor = build_pubmed_release_sensor(list_files=sources.list_release_files)
+
+    requests, cursor = tick(sensor, instance, None)
+    assert [r.partition_key for r in requests] == ["pubmed25n0001.xml.gz", "pubmed25n0002.xml.gz"]
+
+    _write_release(tmp_path, "pubmed25n0003.xml.gz")
+    requests, _ = tick(sensor, instance, cursor)
+    assert [r.partition_key for r in requests] == ["pubmed25n0003.xml.gz"]
