@@ -42,6 +42,7 @@ MESH_DOCTYPE = (
     '"https://www.nlm.nih.gov/databases/dtd/nlmdescriptorrecordset_20240101.dtd">'
 )
 DOI_PREFIX = "10.5555/mkailin-sample."  # 10.5555 is the DOI test prefix: never a real article
+MESH_YEAR = 2024  # the vocabulary of ../shared/data/mesh/mesh2024-trees.xml.gz
 CHECK_TAGS = {"D008297": "Male", "D005260": "Female"}  # check tags: no tree numbers
 NLM_CATEGORIES = {
     "BACKGROUND": "BACKGROUND",
@@ -386,7 +387,9 @@ def mesh_sample_xml(descriptors: list[Descriptor]) -> bytes:
         sub(record, "DescriptorUI", descriptor.ui)
         sub(sub(record, "DescriptorName"), "String", descriptor.name)
         # The reduced 2024 tree carries no dates: this DateCreated is a placeholder, not NLM's.
-        sub_date(record, "DateCreated", 2000, 1, 1)
+        # It is the vocabulary's year, because readers infer the MeSH year from the latest date
+        # when the file name (desc_sample.xml) carries none.
+        sub_date(record, "DateCreated", MESH_YEAR, 1, 1)
         if descriptor.tree_numbers:
             tree_list = sub(record, "TreeNumberList")
             for tree_number in descriptor.tree_numbers:
@@ -395,7 +398,7 @@ def mesh_sample_xml(descriptors: list[Descriptor]) -> bytes:
     comment = (
         "<!-- mkailin sample: MeSH 2024 descriptors (NLM, desc2024) used by the sample citations "
         "and all their ancestors; UIs, names and tree numbers are NLM's, DateCreated is a "
-        "placeholder. -->"
+        "placeholder (the vocabulary year). -->"
     )
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{MESH_DOCTYPE}\n{comment}\n{body}'.encode()
 

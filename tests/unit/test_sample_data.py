@@ -228,6 +228,8 @@ def test_mesh_sample_is_nlm_descriptor_xml() -> None:
     assert {"Male", "Female"} <= names
     assert mesh_records()["D008297"] == ("Male", ())
     assert "MeSH 2024" in MESH_FILE.read_text(encoding="utf-8")[:500]
+    # The name carries no year, so readers fall back to the latest date: it must be 2024.
+    assert {int(y.text) for y in root.iterfind("DescriptorRecord/DateCreated/Year")} == {2024}
 
 
 def test_every_heading_descriptor_is_in_the_mesh_sample_with_its_name() -> None:
