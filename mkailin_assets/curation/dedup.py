@@ -161,6 +161,34 @@ def _estimated_jaccard(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     return out
 
 
+def _exact_jaccard(
+    doc: np.ndarray, hashes: np.ndarray, present: np.ndarray, pairs: np.ndarray
+) -> np.ndarray:
+    """True Jaccard of the shingle sets of each pair (pair indices are into `present`)."""
+    if pairs.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    shingles = pl.DataFrame({"doc": doc, "h": hashes}).unique()
+    sizes = shingles.group_by("doc").len()
+    candidates = pl.DataFrame(
+        {"pair": np.arange(pairs.shape[0]), "a": present[pairs[:, 0]], "b": present[pairs[:, 1]]}
+    )
+    shared = (
+        candidates.join(shingles, left_on="a", right_on="doc")
+        .join(shingles, left_on=["b", "h"], right_on=["doc", "h"])
+        .group_by("pair")
+        .len("shared")
+    )
+    scored = (
+        candidates.join(sizes.rename({"len": "size_a"}), left_on="a", right_on="doc")
+        .join(sizes.rename({"len": "size_b"}), left_on="b", right_on="doc")
+        .join(shared, on="pair", how="left")
+        .with_columns(pl.col("shared").fill_null(0))
+        .sort("pair")
+    )
+    union = scored["size_a"] + scored["size_b"] - scored["shared"]
+    return (scored["shared"] / union).to_numpy().astype(np.float64)
+
+
 def connected_minimum(num_nodes: int, edges: np.ndarray) -> np.ndarray:
     """Label of each node = smallest node of its connected component (union-find result).
 
@@ -188,6 +216,7 @@ def near_duplicates(
     shingle_size: int = 3,
     seed: int = 1,
     weights: tuple[float, float] = (0.5, 0.5),
+    verify: str = "estimate",
 ) -> pl.DataFrame:
     """Near-duplicate rows to remove: record_id, twin_id (kept), jaccard_estimate (vs the twin).
 
@@ -195,19 +224,30 @@ def near_duplicates(
     Jaccard reaches `threshold`, the smallest record_id is kept. A member joined to its cluster
     through another member may estimate below the threshold against the kept twin itself.
     `weights` (false positive, false negative) steer the band/row choice as in datasketch:
-    (0.2, 0.8) trades LSH precision for recall near the threshold.
+    (0.2, 0.8) trades LSH precision for recall near the threshold. `verify="exact"` checks
+    LSH candidates by the true Jaccard of their shingle sets instead of the MinHash estimate
+    (no false positives, and pairs just above the threshold are not lost to estimate noise);
+    jaccard_estimate then holds the true value.
     """
+    if verify not in ("estimate", "exact"):
+        raise ValueError(f"verify must be 'estimate' or 'exact', not {verify!r}")
     _require_unique_ids(frame)
     ordered = frame.select(pl.col("record_id").cast(pl.String), pl.col("text")).sort("record_id")
     doc, hashes = shingle_hashes(ordered["text"], shingle_size)
     present, signatures = minhash_signatures(doc, hashes, ordered.height, num_perm, seed)
     bands, rows = lsh_parameters(threshold, num_perm, tuple(weights))
     pairs = _candidate_pairs(_band_keys(signatures, bands, rows))
-    similar = pairs[_estimated_jaccard(signatures, pairs) >= threshold]
+
+    def similarity(pairs_: np.ndarray) -> np.ndarray:
+        if verify == "exact":
+            return _exact_jaccard(doc, hashes, present, pairs_)
+        return _estimated_jaccard(signatures, pairs_)
+
+    similar = pairs[similarity(pairs) >= threshold]
     labels = connected_minimum(present.size, similar)
     removed = np.flatnonzero(labels != np.arange(present.size))
     twins = labels[removed]
-    estimate = _estimated_jaccard(signatures, np.stack([removed, twins], axis=1))
+    estimate = similarity(np.stack([removed, twins], axis=1))
     ids = ordered["record_id"]
     return pl.DataFrame(
         {

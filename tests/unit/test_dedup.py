@@ -144,3 +144,12 @@ def test_estimates_track_the_true_jaccard():
     )
     found = near_duplicates(frame(texts), threshold=0.5, num_perm=256)
     assert found["jaccard_estimate"][0] == pytest.approx(true, abs=0.1)
+
+
+def test_exact_verification_reports_the_true_jaccard():
+    texts = {"a": BASE, "b": BASE.replace("elderly", "older") + " overall", "c": unrelated(4)}
+    sa, sb = word_shingles(texts["a"]), word_shingles(texts["b"])
+    found = near_duplicates(frame(texts), threshold=0.5, verify="exact")
+    assert found.rows() == [("b", "a", pytest.approx(len(sa & sb) / len(sa | sb)))]
+    with pytest.raises(ValueError, match="verify"):
+        near_duplicates(frame(texts), verify="guess")
