@@ -87,8 +87,10 @@ def all_citations() -> tuple[sc.SampleCitation, ...]:
 
 
 def used_descriptor_uis() -> set[str]:
-    """UIs of every descriptor in a sample heading (not publication types)."""
-    return {sc.DESCRIPTOR_UIS[parse_heading(h).descriptor] for c in all_citations() for h in c.mesh}
+    """UIs of every descriptor the sample uses: headings and publication types (MeSH's V tree)."""
+    headings = {parse_heading(h).descriptor for c in all_citations() for h in c.mesh}
+    publication_types = {t for c in all_citations() for t in c.publication_types} | {"Review"}
+    return {sc.DESCRIPTOR_UIS[name] for name in headings | publication_types}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -232,17 +232,24 @@ def test_mesh_sample_is_nlm_descriptor_xml() -> None:
     assert {int(y.text) for y in root.iterfind("DescriptorRecord/DateCreated/Year")} == {2024}
 
 
-def test_every_heading_descriptor_is_in_the_mesh_sample_with_its_name() -> None:
+def test_every_heading_and_publication_type_is_in_the_mesh_sample_with_its_name() -> None:
     records = mesh_records()
     headings = [
         d
         for path in RELEASE_FILES
-        for d in release_root(path).iterfind(".//MeshHeading/DescriptorName")
+        for xpath in (".//MeshHeading/DescriptorName", ".//PublicationType")
+        for d in release_root(path).iterfind(xpath)
     ]
     assert len(headings) > 300
     for descriptor in headings:
         assert descriptor.get("UI") in records, descriptor.text
         assert records[descriptor.get("UI")][0] == descriptor.text
+
+
+def test_mesh_sample_tree_covers_all_sixteen_categories() -> None:
+    # Every mesh_tree partition (V included, through publication types) must be non-empty.
+    letters = {t[0] for _, trees in mesh_records().values() for t in trees}
+    assert letters == set("ABCDEFGHIJKLMNVZ")
 
 
 def test_mesh_sample_tree_is_closed_under_parents() -> None:
