@@ -10,12 +10,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mkailin_assets.assets.pubmed import pubmed_files
+from mkailin_assets.automation.jobs import pubmed_file_job
 from mkailin_assets.automation.schedules import build_release_schedule
 from mkailin_assets.automation.sensors import (
     RELEASE_SEQUENCE_TAG,
     build_pubmed_release_sensor,
     check_releases,
 )
+from mkailin_assets.definitions import build_resources
 from mkailin_assets.partitions import pubmed_file_partitions
 
 
@@ -46,13 +49,19 @@ class Source:
 
 
 def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None):
-    """Evaluate the sensor once and apply its partition requests, as the sensor daemon does."""
-    result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
-    if isinstance(result, dg.SkipReason):
-        return [], cursor
-    for request in result.dynamic_partitions_requests:
+    """One tick as the daemon runs it: evaluate against the project's pubmed_files asset and job
+    (which resolves and validates the requested partitions), then apply the partition requests."""
+    defs = dg.Definitions(
+        assets=[pubmed_files], jobs=[pubmed_file_job], sensors=[sensor], resources=build_resources()
+    )
+    context = dg.build_sensor_context(
+        instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs
+    )
+    with dg.partition_loading_context(dynamic_partitions_store=instance):
+        data = sensor.evaluate_tick(context)
+    for request in data.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-    return result.run_requests, result.cursor
+    return list(data.run_requests or []), data.cursor if data.cursor is not None else cursor
 
 
 @pytest.fixture
@@ -93,8 +102,9 @@ def test_restart_with_saved_cursor_requests_nothing_new(instance):
 
     # A restarted daemon builds a new context from the stored cursor.
     restarted = build_pubmed_release_sensor(list_files=source)
-    result = restarted(dg.build_sensor_context(instance=instance, cursor=cursor))
-    assert isinstance(result, dg.SkipReason)
+    requests, same_cursor = tick(restarted, instance, cursor)
+    assert requests == []
+    assert same_cursor == cursor
     assert len(registered(instance)) == 4
 
 
