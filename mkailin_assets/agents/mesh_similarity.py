@@ -40,13 +40,15 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 # --------------------------------------------------------------------------- IC snapshot
 
-# Every descriptor owning a prefix of one of m's tree numbers is an ancestor of m (m included).
+# Every descriptor owning a prefix of one of m's tree numbers is an ancestor of m (m included);
+# only annotated descriptors (CTE `annotated`) need their ancestors.
 _ANCESTOR_DESCRIPTORS_SQL = """
     SELECT DISTINCT t.ui, m.descriptor_ui AS ancestor_ui
     FROM (
         SELECT descriptor_ui AS ui, string_split(tree_number, '.') AS parts,
                unnest(generate_series(1, len(string_split(tree_number, '.')))) AS depth
         FROM mesh_tree
+        WHERE descriptor_ui IN (SELECT descriptor_ui FROM annotated)
     ) t
     JOIN mesh_tree m ON m.tree_number = array_to_string(t.parts[1:t.depth], '.')
 """
