@@ -268,7 +268,9 @@ class LLMClient:
 
     # ---- the HTTP path -------------------------------------------------------------------
     async def _send_all(self, calls: list[PreparedCall]) -> dict[str, CallRecord]:
-        limiter = AdaptiveLimiter(self.config.max_concurrency)
+        limiter = AdaptiveLimiter(
+            self.config.max_concurrency, cooldown_s=self.config.pressure_cooldown_s
+        )
         writer = CacheWriter(self._cache)
         api = self._openai()
         try:
@@ -310,7 +312,11 @@ class LLMClient:
         schema_failures = 0
         while True:
             outcome = await self._attempt(
-                api, limiter, call, lambda: api.chat.completions.create(**call.body)
+                api,
+                limiter,
+                call,
+                lambda: api.chat.completions.create(**call.body),
+                transport_failures,
             )
             if outcome is None:  # budget stop before sending: nothing recorded
                 return None
@@ -358,7 +364,11 @@ class LLMClient:
         transport_failures = 0
         while True:
             outcome = await self._attempt(
-                api, limiter, chunk[0], lambda: api.embeddings.create(model=model, input=texts)
+                api,
+                limiter,
+                chunk[0],
+                lambda: api.embeddings.create(model=model, input=texts),
+                transport_failures,
             )
             if outcome is None:
                 return []
@@ -398,6 +408,7 @@ class LLMClient:
         limiter: AdaptiveLimiter,
         call: PreparedCall,
         send: Callable[[], Awaitable[Any]],
+        failures_so_far: int,
     ) -> tuple[Any, str | None, float | None] | None:
         """One HTTP attempt under the limiter and the budget.
 
@@ -416,24 +427,34 @@ class LLMClient:
                 if error.status_code in _PRESSURE_STATUS:
                     limiter.on_pressure(epoch)
                 retryable = error.status_code in _RETRYABLE_STATUS
-                delay = self._retry_delay(error.response.headers, call) if retryable else None
+                delay = (
+                    self._retry_delay(error.response.headers, failures_so_far)
+                    if retryable
+                    else None
+                )
                 return None, f"HTTP {error.status_code}: {error.message}", delay
             except openai.APIConnectionError as error:  # timeouts included
                 self._budget.settle(estimate_tokens, estimate_usd, 0, 0.0)
-                return None, f"{type(error).__name__}: {error}", self._retry_delay(None, call)
+                return (
+                    None,
+                    f"{type(error).__name__}: {error}",
+                    self._retry_delay(None, failures_so_far),
+                )
             self._accounting.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
             self._budget.settle(estimate_tokens, estimate_usd, *self._spent(call, response))
             await limiter.on_success()
             return response, None, None
 
     # ---- helpers -------------------------------------------------------------------------
-    def _retry_delay(self, headers: Any, call: PreparedCall) -> float:
+    def _retry_delay(self, headers: Any, failures_so_far: int) -> float:
         asked = retry_after_seconds(headers)
         if asked is not None:
             return asked + self._rng.uniform(0, 0.05 + asked * 0.1)  # spread the herd
-        attempt = self._accounting.retries % 8
         return backoff_seconds(
-            attempt, self.config.retry_base_delay_s, self.config.retry_max_delay_s, self._rng
+            failures_so_far,
+            self.config.retry_base_delay_s,
+            self.config.retry_max_delay_s,
+            self._rng,
         )
 
     def _estimate(self, call: PreparedCall) -> tuple[int, float]:

@@ -15,10 +15,14 @@ class AdaptiveLimiter:
     """A semaphore whose limit halves under pressure (429/503) and grows back by 1 per window.
 
     Only one halving per 'window': a pressure signal from a request that started before the last
-    halving is old news and does not halve again (TCP's rule). The limit never exceeds `maximum`."""
+    halving is old news and does not halve again (TCP's rule), and at most one per `cooldown_s`:
+    scattered 429s (a 10% rate) would otherwise pin the limit near 1/sqrt(rate), as they do
+    TCP's window. The limit never exceeds `maximum`."""
 
-    def __init__(self, maximum: int, minimum: int = 1) -> None:
+    def __init__(self, maximum: int, minimum: int = 1, cooldown_s: float = 1.0) -> None:
         self.maximum = maximum
+        self.cooldown_s = cooldown_s
+        self._last_decrease = -float("inf")
         self.minimum = minimum
         self.limit = float(maximum)
         self.in_flight = 0
@@ -43,8 +47,10 @@ class AdaptiveLimiter:
                 self._condition.notify(1)
 
     def on_pressure(self, epoch: int) -> None:
-        if epoch != self._epoch:
+        now = time.monotonic()
+        if epoch != self._epoch or now - self._last_decrease < self.cooldown_s:
             return
+        self._last_decrease = now
         self.limit = max(float(self.minimum), self.limit / 2)
         self._epoch += 1
         self.decreases += 1

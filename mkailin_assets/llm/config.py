@@ -76,6 +76,7 @@ class LLMConfig(BaseModel):
     max_schema_retries: int = Field(default=2, ge=0)
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 30.0
+    pressure_cooldown_s: float = 1.0  # at most one halving of concurrency per this many seconds
     max_failure_rate: float = Field(default=0.2, ge=0.0, le=1.0)
     budget_tokens: int | None = None
     budget_usd: float | None = None

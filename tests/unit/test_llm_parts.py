@@ -83,17 +83,31 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_limiter_halves_once_per_window_and_grows_back_below_max() -> None:
     async def scenario() -> AdaptiveLimiter:
-        limiter = AdaptiveLimiter(8)
+        limiter = AdaptiveLimiter(8, cooldown_s=0.0)
         async with limiter.slot() as epoch:
             limiter.on_pressure(epoch)
             limiter.on_pressure(epoch)  # same window: no second halving
         assert limiter.limit == 4.0
+        async with limiter.slot() as epoch:
+            limiter.on_pressure(epoch)  # a new window halves again
+        assert limiter.limit == 2.0
         for _ in range(200):
             await limiter.on_success()
         return limiter
 
     limiter = asyncio.run(scenario())
-    assert limiter.limit == 8.0 and limiter.decreases == 1
+    assert limiter.limit == 8.0 and limiter.decreases == 2
+
+
+def test_limiter_cooldown_limits_halvings() -> None:
+    async def scenario() -> AdaptiveLimiter:
+        limiter = AdaptiveLimiter(64, cooldown_s=60.0)
+        for _ in range(5):
+            async with limiter.slot() as epoch:
+                limiter.on_pressure(epoch)
+        return limiter
+
+    assert asyncio.run(scenario()).limit == 32.0
 
 
 def test_limiter_bounds_concurrency() -> None:
