@@ -107,7 +107,7 @@ def raw_abstracts_checks(
 ) -> list[dg.AssetCheckResult]:
     rows = con.execute(
         """SELECT pmid, length(abstract) AS abstract_chars, content_hash,
-                  len(list_filter(tree_numbers, t -> starts_with(t, ?))) > 0 AS reachable
+                  len(list_filter(tree_numbers, lambda t: starts_with(t, ?))) > 0 AS reachable
            FROM raw_abstracts WHERE category = ?""",
         [category, category],
     ).df()

@@ -33,8 +33,8 @@ def candidate_qa_checks(
     ok_rows = con.execute(
         """SELECT q.candidate_id, q.question, length(q.question) AS question_chars,
                   len(q.context_pmids) AS contexts,
-                  len(list_filter(q.question_descriptors,
-                      d -> d NOT IN (SELECT descriptor_ui FROM mesh_descriptors))) AS unknown_descriptors,
+                  (SELECT count(*) FROM unnest(q.question_descriptors) AS u(d)
+                   WHERE u.d NOT IN (SELECT descriptor_ui FROM mesh_descriptors)) AS unknown_descriptors,
                   (SELECT count(*) FROM unnest(q.context_pmids) AS u(p)
                    WHERE u.p NOT IN (SELECT pmid FROM citations)) AS missing_contexts
            FROM candidate_qa q WHERE q.category = ? AND q.status = 'ok'""",
@@ -97,7 +97,7 @@ def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[d
     answers = con.execute(
         """SELECT candidate_id, length(trim(coalesce(answer, ''))) AS answer_chars,
                   len(cited_pmids) AS cited,
-                  len(list_filter(cited_pmids, p -> NOT list_contains(context_pmids, p))) AS cited_outside
+                  len(list_filter(cited_pmids, lambda p: NOT list_contains(context_pmids, p))) AS cited_outside
            FROM evaluated_qa WHERE category = ? AND is_preferred AND answer_flag IS NULL""",
         [category],
     ).df()

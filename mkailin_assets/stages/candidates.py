@@ -47,8 +47,9 @@ def select_sources(con: duckdb.DuckDBPyConnection, category: str, sample: int) -
     return query_pl(
         con,
         f"""SELECT r.pmid, r.title, r.abstract, r.descriptor_uis, r.major_descriptor_uis,
-                   list_transform(r.descriptor_uis, u -> coalesce(
-                       (SELECT name FROM mesh_descriptors d WHERE d.descriptor_ui = u), '')) AS descriptor_names,
+                   (SELECT list(coalesce(d.name, '') ORDER BY u.i)
+                    FROM unnest(r.descriptor_uis) WITH ORDINALITY AS u(ui, i)
+                    LEFT JOIN mesh_descriptors d ON d.descriptor_ui = u.ui) AS descriptor_names,
                    r.content_hash
             FROM raw_abstracts r WHERE r.category = $category
             ORDER BY hash(r.pmid), r.pmid {limit}""",

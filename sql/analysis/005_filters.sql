@@ -1,0 +1,14 @@
+-- What each filter removed, per category: deduplication, decontamination, flagged answers, quarantine.
+CREATE OR REPLACE VIEW filter_report AS
+SELECT category, filter, count(*) AS removed
+FROM training_filtered
+GROUP BY ALL
+UNION ALL
+SELECT category, 'answer_flag:' || answer_flag, count(*)
+FROM evaluated_qa WHERE is_preferred AND answer_flag IS NOT NULL
+GROUP BY ALL
+UNION ALL
+SELECT asset, 'quarantine:' || split_part(reason, ' ', 1), count(*)
+FROM quarantine
+GROUP BY ALL
+ORDER BY 1, 2;
