@@ -17,7 +17,9 @@ import polars as pl
 from mkailin_assets.curation.text import normalize_series, shingle_hashes
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_CHUNK_CELLS = 1 << 23  # shingle x permutation cells per MinHash chunk (64 MiB of uint64)
+_CHUNK_CELLS = (
+    1 << 20
+)  # shingle x permutation cells per MinHash chunk (an 8 MiB buffer, cache-friendly)
 _MAX_BUCKET_CLIQUE = 64  # larger LSH buckets are linked as stars to stay linear
 
 
@@ -89,19 +91,22 @@ def minhash_signatures(
     x = (hashes ^ (hashes >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
     present = np.flatnonzero(np.bincount(doc, minlength=num_docs))
     starts = np.searchsorted(doc, present)
+    ends = np.append(starts[1:], hashes.size)
     signatures = np.empty((present.size, num_perm), dtype=np.uint32)
-    docs_per_chunk = max(
-        1, _CHUNK_CELLS // (num_perm * max(1, hashes.size // max(1, present.size)))
-    )
-    shift = np.uint64(32)
-    with np.errstate(over="ignore"):
-        for first in range(0, present.size, docs_per_chunk):
-            last = min(first + docs_per_chunk, present.size)
-            lo = starts[first]
-            hi = starts[last] if last < present.size else hashes.size
-            permuted = (a[:, None] * x[None, lo:hi] + b[:, None]) >> shift
-            mins = np.minimum.reduceat(permuted, starts[first:last] - lo, axis=1)
-            signatures[first:last] = mins.T
+    # Chunks of whole documents holding at most `budget` shingles (a longer document alone).
+    budget = max(_CHUNK_CELLS // num_perm, int((ends - starts).max(initial=1)))
+    buffer = np.empty(num_perm * budget, dtype=np.uint64)
+    first = 0
+    while first < present.size:
+        last = int(np.searchsorted(ends, starts[first] + budget, side="right"))
+        lo, hi = starts[first], ends[last - 1]
+        # In place in one reused buffer: temporaries of this size cost more than the arithmetic.
+        permuted = buffer[: num_perm * (hi - lo)].reshape(num_perm, hi - lo)
+        np.multiply(a[:, None], x[None, lo:hi], out=permuted)
+        np.add(permuted, b[:, None], out=permuted)
+        np.right_shift(permuted, np.uint64(32), out=permuted)
+        signatures[first:last] = np.minimum.reduceat(permuted, starts[first:last] - lo, axis=1).T
+        first = last
     return present, signatures
 
 
@@ -167,11 +172,14 @@ def _exact_jaccard(
     """True Jaccard of the shingle sets of each pair (pair indices are into `present`)."""
     if pairs.shape[0] == 0:
         return np.empty(0, dtype=np.float64)
-    shingles = pl.DataFrame({"doc": doc, "h": hashes}).unique()
-    sizes = shingles.group_by("doc").len()
     candidates = pl.DataFrame(
         {"pair": np.arange(pairs.shape[0]), "a": present[pairs[:, 0]], "b": present[pairs[:, 1]]}
     )
+    involved = np.zeros(int(doc.max(initial=0)) + 1, dtype=bool)
+    involved[present[pairs.ravel()]] = True
+    keep = involved[doc]  # only the shingle sets of documents in some pair
+    shingles = pl.DataFrame({"doc": doc[keep], "h": hashes[keep]}).unique()
+    sizes = shingles.group_by("doc").len()
     shared = (
         candidates.join(shingles, left_on="a", right_on="doc")
         .join(shingles, left_on=["b", "h"], right_on=["doc", "h"])
