@@ -84,15 +84,28 @@ def mesh_tree_rows() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row")
 
 
-def add_citation(con: duckdb.DuckDBPyConnection, pmid: int, descriptors: list[str]) -> None:
-    digest = hashlib.sha256(str(pmid).encode()).hexdigest()
+def add_citations(con: duckdb.DuckDBPyConnection, corpus: dict[int, list[str]]) -> None:
+    """Insert citations (only the columns we read) and their MeSH headings, set-wise."""
+    citations = pl.DataFrame(
+        {
+            "pmid": list(corpus),
+            "content_hash": [hashlib.sha256(str(p).encode()).hexdigest() for p in corpus],
+        }
+    )
+    headings = pl.DataFrame(
+        [(pmid, ui) for pmid, uis in corpus.items() for ui in uis],
+        schema={"pmid": pl.Int64, "descriptor_ui": pl.String},
+        orient="row",
+    )
+    con.register("_new_citations", citations)
+    con.register("_new_headings", headings)
     con.execute(
         "INSERT INTO citations (pmid, version, title, source_file, content_hash, loaded_at)"
-        " VALUES (?, 1, 'a title', 'test.xml', ?, now())",
-        [pmid, digest],
+        " SELECT pmid, 1, 'a title', 'test.xml', content_hash, now() FROM _new_citations"
     )
-    for ui in descriptors:
-        con.execute("INSERT INTO citation_mesh VALUES (?, ?, false)", [pmid, ui])
+    con.execute("INSERT INTO citation_mesh SELECT pmid, descriptor_ui, false FROM _new_headings")
+    con.unregister("_new_citations")
+    con.unregister("_new_headings")
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +126,7 @@ def template_db(tmp_path_factory) -> Path:
 def con(tmp_db, template_db) -> duckdb.DuckDBPyConnection:
     shutil.copyfile(template_db, tmp_db)
     connection = open_connection(tmp_db)
-    for pmid, descriptors in CORPUS.items():
-        add_citation(connection, pmid, descriptors)
+    add_citations(connection, CORPUS)
     yield connection
     connection.close()
 
@@ -152,7 +164,7 @@ def test_ic_snapshot_is_reused_until_counts_change(con):
     first = build_ic_snapshot(con)
     assert build_ic_snapshot(con) == first
     assert con.execute("SELECT count(*) FROM mesh_ic_snapshots").fetchall()[0][0] == 1
-    add_citation(con, 7, [GLANDULAR])
+    add_citations(con, {7: [GLANDULAR]})
     second = build_ic_snapshot(con)
     assert second != first and latest_ic_snapshot(con) == second
     # the old snapshot is kept: scores that used it stay explainable
@@ -271,7 +283,7 @@ def test_wu_palmer_candidate_scores_need_no_snapshot(con):
 
 def test_scores_use_the_given_snapshot(con):
     before = build_ic_snapshot(con)
-    add_citation(con, 8, [P388])  # changes the counts of P388 and its ancestors
+    add_citations(con, {8: [P388]})  # changes the counts of P388 and its ancestors
     old = score_candidates(con, CANDIDATES.head(1), snapshot_id=before)
     new = score_candidates(con, CANDIDATES.head(1))
     assert old["mesh_score"][0] == pytest.approx(
@@ -280,3 +292,96 @@ def test_scores_use_the_given_snapshot(con):
     assert new["ic_snapshot"][0] != before and new["mesh_score"][0] != old["mesh_score"][0]
     with pytest.raises(ValueError, match="setsim"):
         score_candidates(con, CANDIDATES, setsim="mean")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ against a plain reference
+
+
+def reference_scores(con, candidates: pl.DataFrame, setsim: str, measure: str, snapshot):
+    """Per-pair Python straight from METHOD.md, to check the set-wise SQL on a random corpus."""
+    trees: dict[str, list[list[str]]] = {}
+    for ui, tn in con.execute(
+        "SELECT descriptor_ui, tree_number FROM mesh_tree"
+        " WHERE descriptor_ui IN (SELECT descriptor_ui FROM citation_mesh)"
+    ).fetchall():
+        trees.setdefault(ui, []).append(tn.split("."))
+    owner = dict(con.execute("SELECT tree_number, descriptor_ui FROM mesh_tree").fetchall())
+    ic, p = {}, {}
+    if snapshot:
+        for ui, pv, icv in con.execute(
+            "SELECT descriptor_ui, p, ic FROM mesh_ic WHERE snapshot_id = ?", [snapshot]
+        ).fetchall():
+            ic[ui], p[ui] = icv, pv
+    mesh: dict[int, list[str]] = {}
+    for pmid, ui in con.execute("SELECT pmid, descriptor_ui FROM citation_mesh").fetchall():
+        mesh.setdefault(pmid, []).append(ui)
+
+    def sim(a: str, b: str) -> float:
+        if a == b:
+            return 1.0
+        options = []
+        for ta in trees.get(a, []):
+            for tb in trees.get(b, []):
+                depth = next((i for i, (x, y) in enumerate(zip(ta, tb, strict=False)) if x != y), min(len(ta), len(tb)))  # fmt: skip
+                if depth:
+                    options.append((depth, owner[".".join(ta[:depth])], len(ta) + len(tb)))
+        if not options:
+            return 0.0
+        top = max(d for d, _, _ in options)
+        best = [o for o in options if o[0] == top]
+        if measure == "wu_palmer":
+            return max(2 * top / total for _, _, total in best)
+        lca = max(best, key=lambda o: (ic[o[1]], [-ord(ch) for ch in o[1]]))[1]
+        return ic_mean(ic[a], ic[b], ic[lca], p[lca]) if ic[a] + ic[b] > 0 else 0.0
+
+    def set_similarity(s: list[str], c: list[str]) -> float:
+        if setsim == "all_pairs":
+            return sum(sim(a, b) for a in s for b in c) / (len(s) * len(c))
+        forward = sum(max(sim(a, b) for b in c) for a in s) / len(s)
+        return (forward + sum(max(sim(a, b) for a in s) for b in c) / len(c)) / 2
+
+    scores = []
+    for source, contexts in zip(
+        candidates["source_pmid"], candidates["context_pmids"], strict=True
+    ):
+        values = [
+            set_similarity(mesh[source], mesh[c]) for c in contexts if c in mesh and source in mesh
+        ]
+        scores.append(sum(values) / len(values) if source in mesh and values else None)
+    return scores
+
+
+@pytest.mark.parametrize("measure", ["ic_mean", "wu_palmer"])
+def test_set_wise_scores_equal_a_per_pair_reference_on_a_random_corpus(con, measure):
+    import random
+
+    rng = random.Random(4)
+    pool = [
+        ui
+        for (ui,) in con.execute(
+            "SELECT DISTINCT descriptor_ui FROM mesh_tree WHERE tree_number LIKE 'C04.557%'"
+            " OR tree_number LIKE 'C15.378%' OR tree_number LIKE 'B01.050.150.900%'"
+            " ORDER BY 1"
+        ).fetchall()
+    ]
+    pool = rng.sample(pool, 150) + [MALE, FEMALE, HUMANS, "D999999"]
+    corpus = {pmid: rng.sample(pool, rng.randint(1, 9)) for pmid in range(100, 260)}
+    add_citations(con, corpus | {300: []})
+    pmids = [*range(100, 260), 300, 99999]
+    candidates = pl.DataFrame(
+        {
+            "candidate_id": [f"c{i}" for i in range(120)],
+            "source_pmid": [rng.choice(pmids) for _ in range(120)],
+            "context_pmids": [rng.sample(pmids, 4) for _ in range(120)],
+        }
+    )
+    for setsim in ("best_match", "all_pairs"):
+        scores = score_candidates(con, candidates, setsim=setsim, measure=measure)
+        snapshot = scores["ic_snapshot"][0]
+        expected = reference_scores(con, candidates, setsim, measure, snapshot)
+        got = scores["mesh_score"].to_list()
+        assert [g is None for g in got] == [e is None for e in expected]
+        assert [g for g in got if g is not None] == pytest.approx(
+            [e for e in expected if e is not None]
+        )
+        assert sum(g is not None and 0 < g < 1 for g in got) > 50  # the case is not trivial
