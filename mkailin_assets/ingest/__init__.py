@@ -1,56 +1,48 @@
 """Ingestion: NLM PubMed and MeSH XML parsers, DuckDB loaders, release-file sources.
 
 Callers (the Dagster assets) use:
-    list_release_files / fetch_release_file / fetch_mesh_source   (sources)
-    load_pubmed_file -> LoadReport                                (pubmed_loader)
+    list_release_files / fetch_release_file / fetch_mesh_source        (sources)
+    load_pubmed_file -> LoadReport                                     (pubmed_loader)
     load_mesh_descriptors -> MeshLoadReport, write_mesh_tree_partition (mesh_xml)
+
+Names are imported lazily: the PubMed parser's worker processes import
+`mkailin_assets.ingest.pubmed_xml`, and must not pay for dagster/duckdb imports they never use.
 """
 
-from mkailin_assets.ingest.errors import (
-    ChecksumMismatchError,
-    IngestError,
-    MeshFormatError,
-    MeshYearMismatchError,
-    PubMedFormatError,
-    SourceError,
-    UnsafeFileNameError,
-)
-from mkailin_assets.ingest.mesh_xml import (
-    MeshLoadReport,
-    load_mesh_descriptors,
-    mesh_tree_rows_sql,
-    write_mesh_tree_partition,
-)
-from mkailin_assets.ingest.pubmed_loader import LoadReport, load_pubmed_file, read_md5_file
-from mkailin_assets.ingest.pubmed_xml import Citation, iter_pubmed_file
-from mkailin_assets.ingest.sources import (
-    LocalReleaseFile,
-    ReleaseFile,
-    fetch_mesh_source,
-    fetch_release_file,
-    list_release_files,
-)
+from __future__ import annotations
 
-__all__ = [
-    "ChecksumMismatchError",
-    "Citation",
-    "IngestError",
-    "LoadReport",
-    "LocalReleaseFile",
-    "MeshFormatError",
-    "MeshLoadReport",
-    "MeshYearMismatchError",
-    "PubMedFormatError",
-    "ReleaseFile",
-    "SourceError",
-    "UnsafeFileNameError",
-    "fetch_mesh_source",
-    "fetch_release_file",
-    "iter_pubmed_file",
-    "list_release_files",
-    "load_mesh_descriptors",
-    "load_pubmed_file",
-    "mesh_tree_rows_sql",
-    "read_md5_file",
-    "write_mesh_tree_partition",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ChecksumMismatchError": "errors",
+    "IngestError": "errors",
+    "MeshFormatError": "errors",
+    "MeshYearMismatchError": "errors",
+    "PubMedFormatError": "errors",
+    "SourceError": "errors",
+    "UnsafeFileNameError": "errors",
+    "MeshLoadReport": "mesh_xml",
+    "load_mesh_descriptors": "mesh_xml",
+    "mesh_tree_rows_sql": "mesh_xml",
+    "write_mesh_tree_partition": "mesh_xml",
+    "LoadReport": "pubmed_loader",
+    "load_pubmed_file": "pubmed_loader",
+    "read_md5_file": "pubmed_loader",
+    "Citation": "pubmed_xml",
+    "iter_pubmed_file": "pubmed_xml",
+    "LocalReleaseFile": "sources",
+    "ReleaseFile": "sources",
+    "fetch_mesh_source": "sources",
+    "fetch_release_file": "sources",
+    "list_release_files": "sources",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

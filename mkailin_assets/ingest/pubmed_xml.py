@@ -499,6 +499,7 @@ DEFAULT_CHUNK_BYTES = 4 << 20
 _RECORD_ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>", b"</DeleteCitation>")
 _ROOT_START = re.compile(rb"<PubmedArticleSet(?:\s[^>]*)?(/?)>")
 _ROOT_END = b"</PubmedArticleSet>"
+_CHUNK_LINE = re.compile(r",? line \d+(?:, column \d+)?")
 
 
 def _arrow_schemas() -> dict[str, Any]:
@@ -695,7 +696,7 @@ def iter_record_chunks(path: Path, name: str, chunk_bytes: int) -> Iterator[tupl
         raise PubMedFormatError(
             name, f"unreadable (corrupt or truncated gzip?) near line {line}: {error}", line
         ) from error
-    tail = buffer.strip()
+    tail = buffer.rstrip()
     if not tail.endswith(_ROOT_END):
         raise PubMedFormatError(name, f"truncated: no closing </{ROOT_TAG}>", line)
     rest = tail[: -len(_ROOT_END)]
@@ -733,9 +734,9 @@ def parse_chunk(chunk: bytes, first_line: int, index: int, name: str) -> ParsedB
             element.clear(keep_tail=True)
     except etree.XMLSyntaxError as error:
         line = _error_line(error)
-        raise PubMedFormatError(
-            name, syntax_reason(error), line + offset if line else None
-        ) from None
+        # libxml2's own "line N" refers to the chunk, not the file: drop it, keep ours.
+        reason = _CHUNK_LINE.sub("", syntax_reason(error))
+        raise PubMedFormatError(name, reason, line + offset if line else None) from None
     return batch.freeze()
 
 

@@ -202,7 +202,7 @@ def _download_resuming(url: str, partial: Path) -> None:
                     # 200 to a Range request: the server ignored it, so start over.
                     mode = "ab" if response.status_code == 206 and have else "wb"
                     with open(partial, mode) as out:
-                        for block in response.iter_bytes(_CHUNK):
+                        for block in response.iter_bytes():  # write as it arrives
                             out.write(block)
                 return
             except (httpx.TransportError, httpx.RemoteProtocolError) as error:
