@@ -345,3 +345,23 @@ def test_api_key_never_leaks(con, server, caplog, capfd) -> None:
     for text in texts:  # ...and never kept anywhere else
         assert KEY not in text
         assert "LEAKCANARY" not in text
+
+
+def test_mixed_faults_at_30_percent_complete_and_rerun_resends_only_failures(con, server) -> None:
+    server.hang_s = 2.0
+    for kind in ("429", "500", "hang", "malformed", "schema", "length"):
+        server.add_fault(Fault(kind, probability=0.05, retry_after="0" if kind == "429" else None))
+    client = make_client(con, server, timeout_s=0.3, max_retries=1, max_schema_retries=0)
+    results = client.run(make_requests(60))
+    failed = {r.item_id for r in results if not r.ok}
+    assert failed, "with one retry at a 30% fault rate some items must fail"
+    assert {
+        row[0]
+        for row in con.execute("SELECT item_id FROM llm_calls WHERE status = 'failed'").fetchall()
+    } == failed
+    assert client.accounting()["llm.failures"] == len(failed)
+    server.clear_faults()
+    server.reset_stats()
+    rerun = make_client(con, server).run(make_requests(60))
+    assert all(r.ok for r in rerun)
+    assert server.stats.total == len(failed)
