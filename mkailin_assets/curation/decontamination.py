@@ -126,6 +126,14 @@ def _benchmark_ngrams(benchmark: Benchmark, ngram: int) -> np.ndarray:
     return np.unique(ngram_hashes(tokens, ngram)[2])
 
 
+def _member(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """values in sorted_set, by binary search (no sort of the large side, unlike np.isin)."""
+    if sorted_set.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), sorted_set.size - 1)
+    return sorted_set[at] == values
+
+
 def find_contamination(
     frame: pl.DataFrame, benchmarks: list[Benchmark], ngram: int = 13
 ) -> pl.DataFrame:
@@ -142,7 +150,7 @@ def find_contamination(
     found = []
     for benchmark in benchmarks:
         hits = _pmid_hits(frame, benchmark)
-        matched = np.isin(seg_hash, _benchmark_ngrams(benchmark, ngram), assume_unique=False)
+        matched = _member(seg_hash, _benchmark_ngrams(benchmark, ngram))
         overlap = _overlap_hits(segments, tokens, seg_doc[matched], seg_start[matched], ngram)
         found.append(
             pl.concat(
@@ -179,3 +187,22 @@ def removed_per_benchmark(contamination: pl.DataFrame) -> dict[str, int]:
     """How many distinct records each benchmark removed (for the report and the dataset card)."""
     counts = contamination.group_by("benchmark").agg(pl.col("record_id").n_unique().alias("n"))
     return {row["benchmark"]: row["n"] for row in counts.sort("benchmark").iter_rows(named=True)}
+
+
+def contamination_filters(contamination: pl.DataFrame) -> pl.DataFrame:
+    """training_filtered rows from `find_contamination`: one per record and benchmark.
+
+    Returns record_id, filter ('decontamination:<benchmark>'), reason ('<reason>: <detail>',
+    all reasons of that benchmark joined by '; '), twin_id (null).
+    """
+    return (
+        contamination.group_by("record_id", "benchmark", maintain_order=True)
+        .agg(pl.format("{}: {}", "reason", "detail").str.join("; ").alias("reason"))
+        .select(
+            "record_id",
+            pl.format("decontamination:{}", "benchmark").alias("filter"),
+            "reason",
+            pl.lit(None, dtype=pl.String).alias("twin_id"),
+        )
+        .sort("record_id", "filter")
+    )

@@ -1,10 +1,11 @@
 """Exact and near-duplicate detection over (record_id, text) frames.
 
 Near duplicates: MinHash signatures over word shingles and LSH banding, vectorised with numpy.
-The band/row split is chosen exactly as datasketch's MinHashLSH chooses it (minimising the equally
-weighted false-positive and false-negative areas), so a threshold and num_perm mean the same here
-as there. Candidate pairs are kept when their estimated Jaccard reaches the threshold; clusters
-are the connected components of the kept pairs, and each cluster keeps its smallest record_id.
+The band/row split is chosen exactly as datasketch's MinHashLSH chooses it (minimising the
+weighted false-positive and false-negative areas), so threshold, num_perm and weights mean the
+same here as there. Candidate pairs are kept when their estimated (or, optionally, exact)
+Jaccard reaches the threshold; clusters are the connected components of the kept pairs, and
+each cluster keeps its smallest record_id.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ import polars as pl
 from mkailin_assets.curation.text import normalize_series, shingle_hashes
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
-_CHUNK_CELLS = (
-    1 << 20
-)  # shingle x permutation cells per MinHash chunk (an 8 MiB buffer, cache-friendly)
+# Shingle x permutation cells per MinHash chunk: an 8 MiB buffer stays cache-friendly.
+_CHUNK_CELLS = 1 << 20
 _MAX_BUCKET_CLIQUE = 64  # larger LSH buckets are linked as stars to stay linear
 
 
@@ -265,3 +265,55 @@ def near_duplicates(
         },
         schema={"record_id": pl.String, "twin_id": pl.String, "jaccard_estimate": pl.Float64},
     )
+
+
+FILTERED_SCHEMA = {
+    "record_id": pl.String,
+    "filter": pl.String,
+    "reason": pl.String,
+    "twin_id": pl.String,
+}
+
+
+def deduplicate(
+    frame: pl.DataFrame,
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    shingle_size: int = 3,
+    seed: int = 1,
+    weights: tuple[float, float] = (0.5, 0.5),
+    verify: str = "estimate",
+) -> pl.DataFrame:
+    """Exact, then near-duplicate removal over (record_id, text), as training_filtered rows.
+
+    Returns record_id, filter ('exact_dup' | 'near_dup'), reason, twin_id. Call it once per
+    record kind with all categories' rows (an SFT question and the DPO pair built from the same
+    candidate are meant to share their text).
+    """
+    exact = exact_duplicates(frame)
+    remaining = frame.filter(
+        ~pl.col("record_id").cast(pl.String).is_in(exact["record_id"].implode())
+    )
+    near = near_duplicates(remaining, threshold, num_perm, shingle_size, seed, weights, verify)
+    measure = "Jaccard" if verify == "exact" else "estimated Jaccard"
+    return pl.concat(
+        [
+            exact.select(
+                "record_id",
+                pl.lit("exact_dup").alias("filter"),
+                pl.lit("normalised text equals the twin's").alias("reason"),
+                "twin_id",
+            ),
+            near.select(
+                "record_id",
+                pl.lit("near_dup").alias("filter"),
+                pl.format(
+                    "{} {} >= {} with the twin",
+                    pl.lit(measure),
+                    pl.col("jaccard_estimate").round(3),
+                    pl.lit(threshold),
+                ).alias("reason"),
+                "twin_id",
+            ),
+        ]
+    ).cast(FILTERED_SCHEMA)

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from mkailin_assets.curation.decontamination import (
+    contamination_filters,
     find_contamination,
     load_benchmarks,
     removed_per_benchmark,
@@ -138,3 +139,15 @@ def test_shipped_pubmedqa_list_matches_the_original(shared_data):
         }
     )
     assert find_contamination(frame, [shipped])["reason"].to_list() == ["13-gram overlap"]
+
+
+def test_contamination_becomes_one_filtered_row_per_record_and_benchmark(
+    pubmedqa_json, bioasq_jsonl
+):
+    found = find_contamination(records(), load_benchmarks([str(pubmedqa_json), str(bioasq_jsonl)]))
+    rows = contamination_filters(found)
+    assert rows.height == 4
+    both = rows.filter(pl.col("record_id") == "by_both").row(0, named=True)
+    assert both["filter"] == "decontamination:bioasq_sample"
+    assert both["reason"] == "context_pmid: 111; source_pmid: 111"
+    assert both["twin_id"] is None

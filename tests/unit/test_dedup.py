@@ -10,6 +10,7 @@ import pytest
 
 from mkailin_assets.curation.dedup import (
     connected_minimum,
+    deduplicate,
     exact_duplicates,
     lsh_parameters,
     near_duplicates,
@@ -153,3 +154,18 @@ def test_exact_verification_reports_the_true_jaccard():
     assert found.rows() == [("b", "a", pytest.approx(len(sa & sb) / len(sa | sb)))]
     with pytest.raises(ValueError, match="verify"):
         near_duplicates(frame(texts), verify="guess")
+
+
+def test_deduplicate_reports_exact_then_near_with_reasons_and_twins():
+    texts = {
+        "a": BASE,
+        "b": BASE.upper() + "?",
+        "c": BASE.replace("five years", "five decades"),
+        "d": unrelated(5),
+    }
+    removed = deduplicate(frame(texts), threshold=0.5)
+    assert removed.select("record_id", "filter", "twin_id").rows() == [
+        ("b", "exact_dup", "a"),
+        ("c", "near_dup", "a"),
+    ]
+    assert removed["reason"][1].startswith("estimated Jaccard 0.")
