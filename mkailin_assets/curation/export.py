@@ -164,7 +164,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _front_matter(counts: dict[str, dict[str, int]], name: str) -> str:
-    lines = ["---", f"pretty_name: {json.dumps(name)}", "license: other", "configs:"]
+    configs = "configs:" if counts else "configs: []"
+    lines = ["---", f"pretty_name: {json.dumps(name)}", "license: other", configs]
     for kind, splits in counts.items():
         lines.append(f"- config_name: {kind}")
         lines.append("  data_files:")

@@ -211,3 +211,16 @@ def test_export_replaces_atomically_and_a_failure_keeps_the_previous_export(tmp_
         export_training_set(pl.DataFrame([{**row, "kind": "bogus"}]), empty, out, {})
     assert (out / "pretrain/train.txt").read_text() == "line two\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]
+
+
+def test_an_empty_training_set_exports_a_card_that_says_so(tmp_path):
+    training = pl.DataFrame(
+        schema={"category": pl.String, "record_id": pl.String, "kind": pl.String,
+                "split": pl.String, "source_pmid": pl.Int64, "record": pl.String,
+                "provenance": pl.String}
+    )  # fmt: skip
+    filtered = pl.DataFrame(schema={"filter": pl.String, "kind": pl.String})
+    report = export_training_set(training, filtered, tmp_path / "empty", {"name": "demo"})
+    assert report.counts == {}
+    card = report.card_path.read_text()
+    assert "configs: []" in card and "No records." in card
