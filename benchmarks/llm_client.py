@@ -79,8 +79,9 @@ def server_stats(url: str) -> dict:
     return httpx.get(url.removesuffix("/v1") + "/_fake/stats").json()
 
 
-def config_for(url: str, concurrency: int) -> LLMConfig:
+def config_for(url: str, concurrency: int, cooldown_s: float = 1.0) -> LLMConfig:
     return LLMConfig(
+        pressure_cooldown_s=cooldown_s,
         backend="openai",
         base_url=url,
         api_key="sk-bench",
@@ -109,10 +110,12 @@ async def bare_gather(url: str, requests: list[LLMRequest], concurrency: int) ->
     return elapsed
 
 
-def client_run(url: str, db: Path, requests: list[LLMRequest], concurrency: int):
+def client_run(
+    url: str, db: Path, requests: list[LLMRequest], concurrency: int, cooldown_s: float = 1.0
+):
     con = open_connection(db)
     apply_schema(con)
-    client = LLMClient(config_for(url, concurrency), con)
+    client = LLMClient(config_for(url, concurrency, cooldown_s), con)
     started = time.perf_counter()
     results = client.run(requests)
     elapsed = time.perf_counter() - started
@@ -125,9 +128,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument(
+        "--cooldown", type=float, default=1.0, help="pressure_cooldown_s for run (c)"
+    )
     args = parser.parse_args()
     n, concurrency = args.requests, args.concurrency
     figures: dict = {"requests": n, "concurrency": concurrency, "latency_s": args.latency}
+    figures["c_pressure_cooldown_s"] = args.cooldown
 
     with tempfile.TemporaryDirectory() as tmp, fake_server(args.latency) as url:
         tmp_path = Path(tmp)
@@ -159,7 +166,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, fake_server(args.latency, rate_429=0.1) as url:
         requests = make_requests(n, "pressure")
-        elapsed, results, meta = client_run(url, Path(tmp) / "c.duckdb", requests, concurrency)
+        elapsed, results, meta = client_run(
+            url, Path(tmp) / "c.duckdb", requests, concurrency, args.cooldown
+        )
         stats = server_stats(url)
         figures["c_s"] = round(elapsed, 3)
         figures["c_ok"] = sum(r.ok for r in results)
