@@ -168,36 +168,47 @@ def bm25_top_k(
     frame = _query_frame(queries)
     if frame.is_empty():
         return empty_result()
-    excluded = _exclusion_frame(frame, exclude_pmids)
+    # Integer query keys keep the big (query, pmid) aggregation cheap.
+    indexed = frame.with_row_index("qidx")
+    excluded = _exclusion_frame(frame, exclude_pmids).join(
+        indexed.select("query_id", "qidx"), on="query_id"
+    )
     tokens = sql_tokens_expression("text")
     sql = f"""
         WITH stats AS (SELECT count(*)::DOUBLE AS n, avg(doc_len)::DOUBLE AS avgdl FROM bm25_docs),
-        qtokens AS (SELECT query_id, unnest({tokens}) AS term FROM _bm25_queries),
+        qtokens AS (SELECT qidx, unnest({tokens}) AS term FROM _bm25_queries),
         qterms AS (
-            SELECT query_id, term, count(*) AS qtf
+            SELECT qidx, term, count(*) AS qtf
             FROM qtokens ANTI JOIN _mk_stopwords s ON s.word = qtokens.term
-            GROUP BY query_id, term
+            GROUP BY qidx, term
         ),
         weighted AS (
-            SELECT q.query_id, q.term,
+            SELECT q.qidx, q.term,
                    q.qtf * ln(1 + (s.n - t.df + 0.5) / (t.df + 0.5)) AS idf
             FROM qterms q JOIN bm25_terms t USING (term) CROSS JOIN stats s
         ),
         scored AS (
-            SELECT w.query_id, p.pmid,
+            SELECT w.qidx, p.pmid,
                    sum(w.idf * p.tf / (p.tf + $k1 * (1 - $b + $b * p.doc_len / s.avgdl))) AS score
             FROM weighted w JOIN bm25_postings p USING (term) CROSS JOIN stats s
-            GROUP BY w.query_id, p.pmid
+            GROUP BY w.qidx, p.pmid
+        ),
+        kept AS (
+            SELECT * FROM scored ANTI JOIN _bm25_exclude e
+            ON e.qidx = scored.qidx AND e.pmid = scored.pmid
+        ),
+        -- top k per query, best score first, ties to the lower pmid (hence -pmid in the key)
+        best AS (
+            SELECT qidx, max_by({{'score': score, 'neg_pmid': -pmid}},
+                                {{'score': score, 'neg_pmid': -pmid}}, $k) AS top
+            FROM kept GROUP BY qidx
         )
-        SELECT query_id, row_number() OVER (PARTITION BY query_id ORDER BY score DESC, pmid) AS rank,
-               pmid, score
-        FROM scored
-        WHERE NOT EXISTS (SELECT 1 FROM _bm25_exclude e
-                          WHERE e.query_id = scored.query_id AND e.pmid = scored.pmid)
-        QUALIFY rank <= $k
-        ORDER BY query_id, rank
+        SELECT q.query_id, r.rank, -r.hit.neg_pmid AS pmid, r.hit.score AS score
+        FROM (SELECT qidx, unnest(top) AS hit, generate_subscripts(top, 1) AS rank FROM best) r
+        JOIN _bm25_queries q USING (qidx)
+        ORDER BY q.query_id, r.rank
     """
-    con.register("_bm25_queries", frame)
+    con.register("_bm25_queries", indexed)
     con.register("_bm25_exclude", excluded)
     con.register("_mk_stopwords", stopword_frame())
     try:
