@@ -171,6 +171,11 @@ class LLMCache:
             finally:
                 self._writer.unregister("_llm_rows")
 
+    def close(self) -> None:
+        with self._write_lock:
+            self._reader.close()
+            self._writer.close()
+
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """The writer cursor, for the batch ledger (same durability rules)."""

@@ -195,6 +195,16 @@ class LLMClient:
         self._check_outcome_embeddings(calls, records)
         return vectors
 
+    def close(self) -> None:
+        """Close the client's own DuckDB cursors (the caller's connection stays open)."""
+        self._cache.close()
+
+    def __enter__(self) -> LLMClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def accounting(self) -> dict[str, Any]:
         metadata = self._accounting.metadata(self._budget)
         metadata["llm.max_in_flight"] = self.max_in_flight

@@ -86,7 +86,9 @@ def test_results_in_order_cached_and_never_resent(con, server) -> None:
     assert [r.item_id for r in first] == [r.item_id for r in requests]
     assert all(r.ok and not r.cached and isinstance(r.parsed, Question) for r in first)
     assert server.stats.by_path[CHAT_PATH] == 20
-    again = make_client(con, server).run(list(reversed(requests)))
+    client.close()
+    with make_client(con, server) as second:
+        again = second.run(list(reversed(requests)))
     assert all(r.ok and r.cached for r in again)
     assert [r.call_id for r in again] == [r.call_id for r in reversed(first)]
     assert server.stats.by_path[CHAT_PATH] == 20  # the server saw nothing new
