@@ -193,6 +193,17 @@ def run(n_queries: int, k: int) -> dict[str, object]:
     )
     agreement = tokenizer_agreement(con, corpus)
 
+    # An update-file-sized change: 1,000 citations revised, 100 deleted.
+    con.execute(
+        "UPDATE citations SET abstract = abstract || ' revised erratum',"
+        " content_hash = content_hash || 'r' WHERE pmid IN"
+        " (SELECT pmid FROM citations WHERE abstract IS NOT NULL ORDER BY pmid LIMIT 1000)"
+    )
+    con.execute(
+        "DELETE FROM citations WHERE pmid IN (SELECT pmid FROM citations ORDER BY pmid DESC LIMIT 100)"
+    )
+    update = refresh_bm25_index(con)
+
     figures: dict[str, object] = {
         "benchmark": "retrieval",
         "documents": corpus.height,
@@ -202,6 +213,7 @@ def run(n_queries: int, k: int) -> dict[str, object]:
         "parse_s": round(parse_s, 2),
         "ours_index_s": round(ours_index_s, 3),
         "ours_refresh_nothing_new_s": second["seconds"],
+        "ours_refresh_1000_changed_100_deleted_s": update["seconds"],
         "bm25s_tokenize_s": round(tokenize_s, 3),
         "bm25s_index_s": round(bm25s_index_s, 3),
         "ours_query_s": round(ours_query_s, 3),

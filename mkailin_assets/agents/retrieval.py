@@ -61,7 +61,10 @@ def refresh_bm25_index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _refresh_bm25_in_transaction(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _bm25_wanted AS {_INDEXABLE_SQL}")
+    # Only hashes are compared; text is built for the fresh citations alone.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _bm25_wanted AS SELECT pmid, content_hash FROM ({_INDEXABLE_SQL})"
+    )
     # Stale: indexed under another hash, or no longer indexable (deleted / emptied).
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _bm25_stale AS
@@ -71,7 +74,8 @@ def _refresh_bm25_in_transaction(con: duckdb.DuckDBPyConnection) -> dict[str, An
     """)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _bm25_fresh AS
-        SELECT w.* FROM _bm25_wanted w
+        SELECT c.pmid, c.content_hash, concat_ws(' ', c.title, c.abstract) AS text
+        FROM _bm25_wanted w JOIN citations c USING (pmid)
         WHERE NOT EXISTS (SELECT 1 FROM bm25_docs d
                           WHERE d.pmid = w.pmid AND d.content_hash = w.content_hash)
     """)

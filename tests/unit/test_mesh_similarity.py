@@ -22,6 +22,7 @@ from mkailin_assets.agents.mesh_similarity import (
     descriptor_similarity,
     latest_ic_snapshot,
     score_candidates,
+    score_report,
 )
 from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from tests.conftest import MESH_2024, require_shared
@@ -385,3 +386,11 @@ def test_set_wise_scores_equal_a_per_pair_reference_on_a_random_corpus(con, meas
             [e for e in expected if e is not None]
         )
         assert sum(g is not None and 0 < g < 1 for g in got) > 50  # the case is not trivial
+
+
+def test_score_report_summarises_the_distribution():
+    scores = pl.DataFrame({"candidate_id": ["a", "b", "c"], "mesh_score": [0.2, None, 0.6]})
+    report = score_report(scores)
+    assert (report["candidates"], report["scored"], report["unscored"]) == (3, 2, 1)
+    assert report["mean"] == pytest.approx(0.4)
+    assert score_report(scores.head(0))["mean"] is None
