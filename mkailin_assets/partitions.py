@@ -36,7 +36,9 @@ _RELEASE_FILE = re.compile(r"^pubmed\d{2}n\d{4}\.xml(\.gz)?$")
 def validate_category(key: str) -> str:
     """Reject anything that is not one of the 16 letters (keys reach SQL only as parameters)."""
     if key not in MESH_CATEGORIES:
-        raise ValueError(f"unknown MeSH category partition {key!r}; expected one of {''.join(CATEGORY_LETTERS)}")
+        raise ValueError(
+            f"unknown MeSH category partition {key!r}; expected one of {''.join(CATEGORY_LETTERS)}"
+        )
     return key
 
 

@@ -45,3 +45,7 @@ def tmp_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "mkailin.duckdb"
     monkeypatch.setenv("MKAILIN_DUCKDB_PATH", str(path))
     return path
+
+
+# The local OpenAI-compatible server, for every test that speaks to an LLM endpoint.
+from tests.fakes.openai_server import fake_openai  # noqa: E402, F401

@@ -1,14 +1,16 @@
 """raw_abstracts: the citations of one MeSH category, with what the agents need."""
 
-from __future__ import annotations
-
 import dagster as dg
 import duckdb
 
 from mkailin_assets.assets.metadata import query_preview
 from mkailin_assets.checks.ingest_checks import RAW_ABSTRACTS_CHECKS, raw_abstracts_checks
 from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
-from mkailin_assets.resources.duckdb_store import DuckDBStore, sync_partition_from_query, transaction
+from mkailin_assets.resources.duckdb_store import (
+    DuckDBStore,
+    sync_partition_from_query,
+    transaction,
+)
 from mkailin_assets.resources.method import MethodConfig
 
 # METHOD.md: a citation belongs to the categories of its major-topic headings; when it has no
@@ -63,12 +65,11 @@ def quarantine_bad_lengths(
     return int(row[0])
 
 
-def sync_raw_abstracts(con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int) -> dict[str, int]:
+def sync_raw_abstracts(
+    con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
+) -> dict[str, int]:
     quarantined = quarantine_bad_lengths(con, category, min_chars, max_chars)
-    select = (
-        f"SELECT * FROM ({CATEGORY_MEMBERS_SQL}) "
-        "WHERE length(abstract) BETWEEN $min AND $max"
-    )
+    select = f"SELECT * FROM ({CATEGORY_MEMBERS_SQL}) WHERE length(abstract) BETWEEN $min AND $max"
     con.execute("DROP TABLE IF EXISTS _raw_abstracts_new")
     con.execute(
         f"CREATE TEMP TABLE _raw_abstracts_new AS {select}",
@@ -100,18 +101,26 @@ def sync_raw_abstracts(con: duckdb.DuckDBPyConnection, category: str, min_chars:
         "is major) fall in the category; only rows whose content changed are rewritten."
     ),
 )
-def raw_abstracts(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, method: MethodConfig):
+def raw_abstracts(
+    context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, method: MethodConfig
+):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
-        changes = sync_raw_abstracts(con, category, method.min_abstract_chars, method.max_abstract_chars)
-        total = con.execute("SELECT count(*) FROM raw_abstracts WHERE category = ?", [category]).fetchone()[0]
+        changes = sync_raw_abstracts(
+            con, category, method.min_abstract_chars, method.max_abstract_chars
+        )
+        total = con.execute(
+            "SELECT count(*) FROM raw_abstracts WHERE category = ?", [category]
+        ).fetchone()[0]
         preview = query_preview(
             con,
             "SELECT pmid, title, len(descriptor_uis) AS headings, left(abstract, 100) AS abstract "
             "FROM raw_abstracts WHERE category = ? ORDER BY pmid",
             [category],
         )
-        results = raw_abstracts_checks(con, category, method.min_abstract_chars, method.max_abstract_chars)
+        results = raw_abstracts_checks(
+            con, category, method.min_abstract_chars, method.max_abstract_chars
+        )
     yield dg.MaterializeResult(
         metadata={
             "category": f"{category} — {MESH_CATEGORIES[category]}",

@@ -1,7 +1,5 @@
 """mesh_tree: the MeSH descriptor hierarchy, one partition per top-level category."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 from mkailin_assets import settings

@@ -8,7 +8,9 @@ import dagster as dg
 import duckdb
 
 
-def markdown_table(rows: list[tuple[Any, ...]], headers: list[str], max_chars: int = 120) -> dg.MetadataValue:
+def markdown_table(
+    rows: list[tuple[Any, ...]], headers: list[str], max_chars: int = 120
+) -> dg.MetadataValue:
     """A markdown preview; long cells are cut so the UI stays readable."""
 
     def cell(value: Any) -> str:
@@ -21,7 +23,9 @@ def markdown_table(rows: list[tuple[Any, ...]], headers: list[str], max_chars: i
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def query_preview(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], limit: int = 5) -> dg.MetadataValue:
+def query_preview(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], limit: int = 5
+) -> dg.MetadataValue:
     cursor = con.execute(f"{sql} LIMIT {int(limit)}", params)
     headers = [d[0] for d in cursor.description]
     return markdown_table(cursor.fetchall(), headers)
@@ -32,7 +36,16 @@ def distribution(values: list[float], buckets: int = 10) -> dict[str, float]:
     clean = sorted(v for v in values if v is not None)
     if not clean:
         return {"count": 0}
+
     def q(p: float) -> float:
         return round(clean[min(len(clean) - 1, int(p * (len(clean) - 1)))], 4)
-    return {"count": len(clean), "min": q(0), "p25": q(0.25), "median": q(0.5), "p75": q(0.75), "max": q(1.0),
-            "mean": round(sum(clean) / len(clean), 4)}
+
+    return {
+        "count": len(clean),
+        "min": q(0),
+        "p25": q(0.25),
+        "median": q(0.5),
+        "p75": q(0.75),
+        "max": q(1.0),
+        "mean": round(sum(clean) / len(clean), 4),
+    }

@@ -1,6 +1,5 @@
 """pubmed_files: one dynamic partition per PubMed release file, upserted into `citations`."""
 
-
 import dagster as dg
 import duckdb
 
@@ -36,7 +35,9 @@ def affected_categories(con: duckdb.DuckDBPyConnection, changed_pmids: list[int]
     where they (or deleted ones) were before."""
     if not changed_pmids:
         return []
-    return [row[0] for row in con.execute(AFFECTED_CATEGORIES_SQL, [list(changed_pmids)]).fetchall()]
+    return [
+        row[0] for row in con.execute(AFFECTED_CATEGORIES_SQL, [list(changed_pmids)]).fetchall()
+    ]
 
 
 def ensure_in_order(loaded: set[str], ordered_names: list[str], file_name: str) -> None:

@@ -38,14 +38,22 @@ def _embed_function(client, method: MethodConfig):
     ),
 )
 def candidate_qa(
-    context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, llm: LLMResource, method: MethodConfig
+    context: dg.AssetExecutionContext,
+    duckdb_store: DuckDBStore,
+    llm: LLMResource,
+    method: MethodConfig,
 ):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
         client = llm.client(con, logger=context.log)
         frame, report = build_candidates(
-            con, client, category, sample=method.sample_per_category, method=method.retrieval_method,
-            k=method.top_k, embed=_embed_function(client, method),
+            con,
+            client,
+            category,
+            sample=method.sample_per_category,
+            method=method.retrieval_method,
+            k=method.top_k,
+            embed=_embed_function(client, method),
         )
         changes = write_candidates(con, category, frame)
         results = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
@@ -65,7 +73,10 @@ def candidate_qa(
             "rows_deleted": changes["deleted"],
             "first_errors": dg.MetadataValue.json(report.errors),
             "preview": markdown_table(
-                [(r["source_pmid"], r["agent"], r["question"], r["context_pmids"]) for r in preview.iter_rows(named=True)],
+                [
+                    (r["source_pmid"], r["agent"], r["question"], r["context_pmids"])
+                    for r in preview.iter_rows(named=True)
+                ],
                 ["source_pmid", "agent", "question", "contexts"],
             ),
             **accounting,
@@ -89,20 +100,37 @@ def candidate_qa(
     ),
 )
 def evaluated_qa(
-    context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, llm: LLMResource, method: MethodConfig
+    context: dg.AssetExecutionContext,
+    duckdb_store: DuckDBStore,
+    llm: LLMResource,
+    method: MethodConfig,
 ):
     category = validate_category(context.partition_key)
-    band = None if method.band_min is None and method.band_max is None else (method.band_min, method.band_max)
+    band = (
+        None
+        if method.band_min is None and method.band_max is None
+        else (method.band_min, method.band_max)
+    )
     with duckdb_store.connect() as con:
         client = llm.client(con, logger=context.log)
         evaluated, preferences, report = evaluate_category(
-            con, client, category, setsim=method.setsim, measure=method.measure, margin=method.margin,
-            band=band, judge_enabled=method.judge_enabled,
+            con,
+            client,
+            category,
+            setsim=method.setsim,
+            measure=method.measure,
+            margin=method.margin,
+            band=band,
+            judge_enabled=method.judge_enabled,
         )
         changes = write_evaluation(con, category, evaluated, preferences)
         results = evaluated_qa_checks(con, category)
         accounting = client.accounting()
-    kept = evaluated.filter(pl.col("is_preferred") & pl.col("answer_flag").is_null()).head(3) if evaluated.height else evaluated
+    kept = (
+        evaluated.filter(pl.col("is_preferred") & pl.col("answer_flag").is_null()).head(3)
+        if evaluated.height
+        else evaluated
+    )
     yield dg.MaterializeResult(
         metadata={
             "category": f"{category} — {MESH_CATEGORIES[category]}",
@@ -122,7 +150,10 @@ def evaluated_qa(
             "answers_flagged": dg.MetadataValue.json(report.answers_flagged),
             "rows_changed": dg.MetadataValue.json(changes),
             "preview": markdown_table(
-                [(r["source_pmid"], r["question"], r["answer"], r["cited_pmids"]) for r in kept.iter_rows(named=True)],
+                [
+                    (r["source_pmid"], r["question"], r["answer"], r["cited_pmids"])
+                    for r in kept.iter_rows(named=True)
+                ],
                 ["source_pmid", "question", "answer", "cited"],
             ),
             **accounting,

@@ -28,7 +28,9 @@ def _ephemeral_context() -> Any:
     return context
 
 
-def validate_frame(suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]) -> dict[str, Any]:
+def validate_frame(
+    suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]
+) -> dict[str, Any]:
     """Validate a pandas (or Polars) frame; returns GX's describe_dict()."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
@@ -66,7 +68,9 @@ def _summarise(expectation: dict[str, Any]) -> str:
 
 
 def check_result_from_gx(
-    described: dict[str, Any], extra_metadata: dict[str, Any] | None = None, check_name: str | None = None
+    described: dict[str, Any],
+    extra_metadata: dict[str, Any] | None = None,
+    check_name: str | None = None,
 ) -> dg.AssetCheckResult:
     """Map a GX result to an AssetCheckResult (severity ERROR, so blocking checks stop downstream)."""
     stats = described["statistics"]

@@ -8,22 +8,46 @@ import duckdb
 from mkailin_assets.checks.gx_runner import run_check
 
 MESH_TREE_CHECKS = [
-    dg.AssetCheckSpec("tree_numbers_well_formed", asset="mesh_tree", blocking=True,
-                      description="Tree numbers match the category letter, depth and parent are consistent"),
-    dg.AssetCheckSpec("descriptor_uis_well_formed", asset="mesh_tree", blocking=True,
-                      description="Descriptor UIs are D + digits and every tree row names a loaded descriptor"),
+    dg.AssetCheckSpec(
+        "tree_numbers_well_formed",
+        asset="mesh_tree",
+        blocking=True,
+        description="Tree numbers match the category letter, depth and parent are consistent",
+    ),
+    dg.AssetCheckSpec(
+        "descriptor_uis_well_formed",
+        asset="mesh_tree",
+        blocking=True,
+        description="Descriptor UIs are D + digits and every tree row names a loaded descriptor",
+    ),
 ]
 PUBMED_FILES_CHECKS = [
-    dg.AssetCheckSpec("citations_valid", asset="pubmed_files", blocking=True,
-                      description="The file's citations: PMIDs unique and non-null, versions >= 1, years sane"),
-    dg.AssetCheckSpec("ledger_reconciles", asset="pubmed_files", blocking=True,
-                      description="read = upserted + older versions skipped + in-file duplicates + quarantined"),
+    dg.AssetCheckSpec(
+        "citations_valid",
+        asset="pubmed_files",
+        blocking=True,
+        description="The file's citations: PMIDs unique and non-null, versions >= 1, years sane",
+    ),
+    dg.AssetCheckSpec(
+        "ledger_reconciles",
+        asset="pubmed_files",
+        blocking=True,
+        description="read = upserted + older versions skipped + in-file duplicates + quarantined",
+    ),
 ]
 RAW_ABSTRACTS_CHECKS = [
-    dg.AssetCheckSpec("abstracts_valid", asset="raw_abstracts", blocking=True,
-                      description="PMIDs unique/non-null, abstracts within sane lengths, hashes well formed"),
-    dg.AssetCheckSpec("abstracts_reachable_from_category", asset="raw_abstracts", blocking=True,
-                      description="Every row has a heading whose tree number lies in the partition's category"),
+    dg.AssetCheckSpec(
+        "abstracts_valid",
+        asset="raw_abstracts",
+        blocking=True,
+        description="PMIDs unique/non-null, abstracts within sane lengths, hashes well formed",
+    ),
+    dg.AssetCheckSpec(
+        "abstracts_reachable_from_category",
+        asset="raw_abstracts",
+        blocking=True,
+        description="Every row has a heading whose tree number lies in the partition's category",
+    ),
 ]
 
 
@@ -45,9 +69,15 @@ def mesh_tree_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.A
             [
                 ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
                 ("ExpectColumnValuesToBeUnique", {"column": "tree_number"}),
-                ("ExpectColumnValuesToMatchRegex", {"column": "tree_number", "regex": letter_pattern}),
+                (
+                    "ExpectColumnValuesToMatchRegex",
+                    {"column": "tree_number", "regex": letter_pattern},
+                ),
                 ("ExpectColumnPairValuesToBeEqual", {"column_A": "depth", "column_B": "parts"}),
-                ("ExpectColumnValuesToBeInSet", {"column": "parent_consistent", "value_set": [True]}),
+                (
+                    "ExpectColumnValuesToBeInSet",
+                    {"column": "parent_consistent", "value_set": [True]},
+                ),
             ],
             {"category": category},
         ),
@@ -56,16 +86,25 @@ def mesh_tree_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.A
             rows,
             [
                 ("ExpectColumnValuesToNotBeNull", {"column": "descriptor_ui"}),
-                ("ExpectColumnValuesToMatchRegex", {"column": "descriptor_ui", "regex": r"^D\d{6,9}$"}),
-                ("ExpectColumnValuesToBeInSet", {"column": "descriptor_known", "value_set": [True]}),
+                (
+                    "ExpectColumnValuesToMatchRegex",
+                    {"column": "descriptor_ui", "regex": r"^D\d{6,9}$"},
+                ),
+                (
+                    "ExpectColumnValuesToBeInSet",
+                    {"column": "descriptor_known", "value_set": [True]},
+                ),
             ],
         ),
     ]
 
 
-def pubmed_files_checks(con: duckdb.DuckDBPyConnection, file_name: str) -> list[dg.AssetCheckResult]:
+def pubmed_files_checks(
+    con: duckdb.DuckDBPyConnection, file_name: str
+) -> list[dg.AssetCheckResult]:
     citations = con.execute(
-        "SELECT pmid, version, pub_year, content_hash FROM citations WHERE source_file = ?", [file_name]
+        "SELECT pmid, version, pub_year, content_hash FROM citations WHERE source_file = ?",
+        [file_name],
     ).df()
     ledger = con.execute(
         """SELECT articles_read,
@@ -84,8 +123,14 @@ def pubmed_files_checks(con: duckdb.DuckDBPyConnection, file_name: str) -> list[
                 ("ExpectColumnValuesToBeUnique", {"column": "pmid"}),
                 ("ExpectColumnValuesToBeBetween", {"column": "pmid", "min_value": 1}),
                 ("ExpectColumnValuesToBeBetween", {"column": "version", "min_value": 1}),
-                ("ExpectColumnValuesToBeBetween", {"column": "pub_year", "min_value": 1600, "max_value": 2100}),
-                ("ExpectColumnValuesToMatchRegex", {"column": "content_hash", "regex": r"^[0-9a-f]{64}$"}),
+                (
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": "pub_year", "min_value": 1600, "max_value": 2100},
+                ),
+                (
+                    "ExpectColumnValuesToMatchRegex",
+                    {"column": "content_hash", "regex": r"^[0-9a-f]{64}$"},
+                ),
             ],
             {"file": file_name},
         ),
@@ -94,7 +139,10 @@ def pubmed_files_checks(con: duckdb.DuckDBPyConnection, file_name: str) -> list[
             ledger,
             [
                 ("ExpectTableRowCountToEqual", {"value": 1}),
-                ("ExpectColumnPairValuesToBeEqual", {"column_A": "articles_read", "column_B": "accounted"}),
+                (
+                    "ExpectColumnPairValuesToBeEqual",
+                    {"column_A": "articles_read", "column_B": "accounted"},
+                ),
                 ("ExpectColumnValuesToBeInSet", {"column": "md5_ok", "value_set": [True]}),
             ],
             {"file": file_name},
@@ -118,9 +166,14 @@ def raw_abstracts_checks(
             [
                 ("ExpectColumnValuesToNotBeNull", {"column": "pmid"}),
                 ("ExpectColumnValuesToBeUnique", {"column": "pmid"}),
-                ("ExpectColumnValuesToBeBetween",
-                 {"column": "abstract_chars", "min_value": min_chars, "max_value": max_chars}),
-                ("ExpectColumnValuesToMatchRegex", {"column": "content_hash", "regex": r"^[0-9a-f]{64}$"}),
+                (
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": "abstract_chars", "min_value": min_chars, "max_value": max_chars},
+                ),
+                (
+                    "ExpectColumnValuesToMatchRegex",
+                    {"column": "content_hash", "regex": r"^[0-9a-f]{64}$"},
+                ),
             ],
             {"category": category},
         ),

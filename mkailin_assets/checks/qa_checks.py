@@ -8,22 +8,50 @@ import duckdb
 from mkailin_assets.checks.gx_runner import run_check
 
 CANDIDATE_QA_CHECKS = [
-    dg.AssetCheckSpec("questions_well_formed", asset="candidate_qa", blocking=True,
-                      description="Generated questions are non-empty, of sane length and interrogative"),
-    dg.AssetCheckSpec("question_descriptors_in_tree", asset="candidate_qa", blocking=True,
-                      description="Every descriptor a question is tagged with exists in the MeSH tree"),
-    dg.AssetCheckSpec("contexts_exist", asset="candidate_qa", blocking=True,
-                      description="Every question has 1..k contexts and each context PMID is in citations"),
-    dg.AssetCheckSpec("failure_rate_acceptable", asset="candidate_qa", blocking=True,
-                      description="Failed LLM items stay under the configured rate"),
+    dg.AssetCheckSpec(
+        "questions_well_formed",
+        asset="candidate_qa",
+        blocking=True,
+        description="Generated questions are non-empty, of sane length and interrogative",
+    ),
+    dg.AssetCheckSpec(
+        "question_descriptors_in_tree",
+        asset="candidate_qa",
+        blocking=True,
+        description="Every descriptor a question is tagged with exists in the MeSH tree",
+    ),
+    dg.AssetCheckSpec(
+        "contexts_exist",
+        asset="candidate_qa",
+        blocking=True,
+        description="Every question has 1..k contexts and each context PMID is in citations",
+    ),
+    dg.AssetCheckSpec(
+        "failure_rate_acceptable",
+        asset="candidate_qa",
+        blocking=True,
+        description="Failed LLM items stay under the configured rate",
+    ),
 ]
 EVALUATED_QA_CHECKS = [
-    dg.AssetCheckSpec("scores_in_range", asset="evaluated_qa", blocking=True,
-                      description="MeSH scores lie in [0, 1]; exactly one preferred candidate per source"),
-    dg.AssetCheckSpec("preference_pairs_valid", asset="evaluated_qa", blocking=True,
-                      description="chosen != rejected, known label sources, margins in [-1, 1]"),
-    dg.AssetCheckSpec("answers_grounded", asset="evaluated_qa", blocking=True,
-                      description="Kept answers are non-empty and cite at least one of their context PMIDs"),
+    dg.AssetCheckSpec(
+        "scores_in_range",
+        asset="evaluated_qa",
+        blocking=True,
+        description="MeSH scores lie in [0, 1]; exactly one preferred candidate per source",
+    ),
+    dg.AssetCheckSpec(
+        "preference_pairs_valid",
+        asset="evaluated_qa",
+        blocking=True,
+        description="chosen != rejected, known label sources, margins in [-1, 1]",
+    ),
+    dg.AssetCheckSpec(
+        "answers_grounded",
+        asset="evaluated_qa",
+        blocking=True,
+        description="Kept answers are non-empty and cite at least one of their context PMIDs",
+    ),
 ]
 
 
@@ -52,7 +80,10 @@ def candidate_qa_checks(
             ok_rows,
             [
                 ("ExpectColumnValuesToNotBeNull", {"column": "question"}),
-                ("ExpectColumnValuesToBeBetween", {"column": "question_chars", "min_value": 10, "max_value": 1000}),
+                (
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": "question_chars", "min_value": 10, "max_value": 1000},
+                ),
                 ("ExpectColumnValuesToMatchRegex", {"column": "question", "regex": r"\?\s*$"}),
                 ("ExpectColumnValuesToBeUnique", {"column": "candidate_id"}),
             ],
@@ -67,14 +98,22 @@ def candidate_qa_checks(
             "contexts_exist",
             ok_rows,
             [
-                ("ExpectColumnValuesToBeBetween", {"column": "contexts", "min_value": 1, "max_value": k}),
+                (
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": "contexts", "min_value": 1, "max_value": k},
+                ),
                 ("ExpectColumnValuesToBeInSet", {"column": "missing_contexts", "value_set": [0]}),
             ],
         ),
         run_check(
             "failure_rate_acceptable",
             rate,
-            [("ExpectColumnValuesToBeBetween", {"column": "failure_rate", "min_value": 0, "max_value": max_failure_rate})],
+            [
+                (
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": "failure_rate", "min_value": 0, "max_value": max_failure_rate},
+                )
+            ],
             {"items": int(rate["items"][0]), "failed": int(rate["failed"][0])},
         ),
     ]
@@ -112,8 +151,14 @@ def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[d
             pairs,
             [
                 ("ExpectColumnValuesToBeInSet", {"column": "distinct_sides", "value_set": [True]}),
-                ("ExpectColumnValuesToBeInSet", {"column": "label_source", "value_set": ["judge", "cold_start"]}),
-                ("ExpectColumnValuesToBeBetween", {"column": "margin", "min_value": -1.0, "max_value": 1.0}),
+                (
+                    "ExpectColumnValuesToBeInSet",
+                    {"column": "label_source", "value_set": ["judge", "cold_start"]},
+                ),
+                (
+                    "ExpectColumnValuesToBeBetween",
+                    {"column": "margin", "min_value": -1.0, "max_value": 1.0},
+                ),
             ],
         ),
         run_check(
@@ -134,7 +179,12 @@ def _scores_and_preferred(scores, preferred_per_source, category: str) -> dg.Ass
     first = run_check(
         "scores_in_range",
         scores,
-        [("ExpectColumnValuesToBeBetween", {"column": "mesh_score", "min_value": 0.0, "max_value": 1.0})],
+        [
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "mesh_score", "min_value": 0.0, "max_value": 1.0},
+            )
+        ],
         {"category": category},
     )
     second = run_check(

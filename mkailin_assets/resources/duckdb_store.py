@@ -73,14 +73,13 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(path.read_text())
-            con.execute(
-                "INSERT INTO schema_version VALUES (?, ?, now())", [version, path.name]
-            )
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [version, path.name])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    # fetchall, not fetchone: DuckDB 2.0 keeps a result open until it is drained.
+    row = con.execute("SELECT max(version) FROM schema_version").fetchall()[0]
     return int(row[0] or 0)
 
 
@@ -96,9 +95,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def replace_partition(
-    con: duckdb.DuckDBPyConnection, table: str, category: str, frame: Any
-) -> int:
+def replace_partition(con: duckdb.DuckDBPyConnection, table: str, category: str, frame: Any) -> int:
     """Atomically replace one category partition of `table` with the rows of a Polars/Arrow frame.
 
     Columns are matched by name, so the frame may list them in any order."""
@@ -109,7 +106,9 @@ def replace_partition(
         con.execute(f"DELETE FROM {table} WHERE category = ?", [category])
         con.register("_partition_frame", frame)
         try:
-            con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _partition_frame")
+            con.execute(
+                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _partition_frame"
+            )
         finally:
             con.unregister("_partition_frame")
     return len(frame)
@@ -118,8 +117,12 @@ def replace_partition(
 class DuckDBStore(dg.ConfigurableResource):
     """The project's DuckDB file. Writers run in the `duckdb` concurrency pool; readers open read-only."""
 
-    path: str = Field(default_factory=settings.duckdb_path, description="DuckDB file (MKAILIN_DUCKDB_PATH)")
-    lock_timeout_s: float = Field(default=120.0, description="How long to wait for another process's lock")
+    path: str = Field(
+        default_factory=settings.duckdb_path, description="DuckDB file (MKAILIN_DUCKDB_PATH)"
+    )
+    lock_timeout_s: float = Field(
+        default=120.0, description="How long to wait for another process's lock"
+    )
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -210,5 +213,24 @@ def sync_partition_from_query(
 
 
 def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
-    """A parameterised query as a Polars frame (DuckDB 2.0 has no execute(...).pl())."""
-    return con.sql(sql, params=params).pl()
+    """A parameterised query as a Polars frame.
+
+    DuckDB 2.0 has no execute(...).pl(), and con.sql() refuses to run while an earlier execute()
+    result is unconsumed; execute() + an Arrow table has neither problem."""
+    import polars as pl
+
+    return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
+
+
+ANALYSIS_DIR = settings.REPO_ROOT / "sql" / "analysis"
+
+
+def analysis_files() -> list[Path]:
+    """The numbered analysis files (views); other .sql files there are plain queries."""
+    return sorted(p for p in ANALYSIS_DIR.glob("*.sql") if p.name[:3].isdigit())
+
+
+def apply_analysis_views(con: duckdb.DuckDBPyConnection) -> int:
+    for path in analysis_files():
+        con.execute(path.read_text())
+    return len(analysis_files())

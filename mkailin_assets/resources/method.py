@@ -26,15 +26,20 @@ class MethodConfig(dg.ConfigurableResource):
         default_factory=lambda: _env_int("MKAILIN_SAMPLE_PER_CATEGORY", 0),
         description="Source abstracts per category (deterministic sample by PMID hash); 0 = all",
     )
-    questions_per_agent: int = Field(default_factory=lambda: _env_int("MKAILIN_QUESTIONS_PER_AGENT", 1))
+    questions_per_agent: int = Field(
+        default_factory=lambda: _env_int("MKAILIN_QUESTIONS_PER_AGENT", 1)
+    )
     retrieval_method: str = Field(
-        default_factory=lambda: os.environ.get("MKAILIN_RETRIEVAL", "bm25"), description="bm25 | dense | hybrid"
+        default_factory=lambda: os.environ.get("MKAILIN_RETRIEVAL", "bm25"),
+        description="bm25 | dense | hybrid",
     )
     top_k: int = Field(default=4, description="Contexts per question (the authors' k = 4)")
     setsim: str = Field(default="best_match", description="best_match | all_pairs")
     measure: str = Field(default="ic_mean", description="ic_mean | wu_palmer")
     margin: float = Field(default_factory=lambda: _env_float("MKAILIN_MARGIN", 0.1))
-    band_min: float | None = Field(default=None, description="Optional score band filter (off by default)")
+    band_min: float | None = Field(
+        default=None, description="Optional score band filter (off by default)"
+    )
     band_max: float | None = Field(default=None)
     judge_enabled: bool = Field(default=True, description="Run the LLM judge on candidate pairs")
     max_abstract_chars: int = Field(default=20_000, description="Longer abstracts are quarantined")
@@ -49,7 +54,9 @@ class MethodConfig(dg.ConfigurableResource):
         default_factory=lambda: _env_int("MKAILIN_MIN_RECORDS", 1),
         description="training_set check: minimum SFT records in a materialized category",
     )
-    max_failure_rate: float = Field(default=0.3, description="Per-partition LLM item failure rate that fails the asset")
+    max_failure_rate: float = Field(
+        default=0.3, description="Per-partition LLM item failure rate that fails the asset"
+    )
 
     def ratios(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in json.loads(self.split_ratios).items()}

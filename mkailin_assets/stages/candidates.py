@@ -58,7 +58,9 @@ def select_sources(con: duckdb.DuckDBPyConnection, category: str, sample: int) -
 
 
 def known_descriptors(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {row[0] for row in con.execute("SELECT DISTINCT descriptor_ui FROM mesh_tree").fetchall()}
+    return {
+        row[0] for row in con.execute("SELECT DISTINCT descriptor_ui FROM mesh_tree").fetchall()
+    }
 
 
 def reusable_contexts(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame:
@@ -81,14 +83,23 @@ def retrieve_contexts(
     """Top-k contexts per candidate as lists: candidate_id, context_pmids, context_scores."""
     if questions.is_empty():
         return pl.DataFrame(
-            schema={"candidate_id": pl.String, "context_pmids": pl.List(pl.Int64), "context_scores": pl.List(pl.Float64)}
+            schema={
+                "candidate_id": pl.String,
+                "context_pmids": pl.List(pl.Int64),
+                "context_scores": pl.List(pl.Float64),
+            }
         )
-    queries = questions.select(pl.col("candidate_id").alias("query_id"), pl.col("question").alias("text"))
+    queries = questions.select(
+        pl.col("candidate_id").alias("query_id"), pl.col("question").alias("text")
+    )
     hits = retrieve(con, queries, method=method, k=k, embed=embed)
     return (
         hits.sort(["query_id", "rank"])
         .group_by("query_id", maintain_order=True)
-        .agg(pl.col("pmid").cast(pl.Int64).alias("context_pmids"), pl.col("score").cast(pl.Float64).alias("context_scores"))
+        .agg(
+            pl.col("pmid").cast(pl.Int64).alias("context_pmids"),
+            pl.col("score").cast(pl.Float64).alias("context_scores"),
+        )
         .rename({"query_id": "candidate_id"})
     )
 
@@ -115,20 +126,33 @@ def build_candidates(
     now = datetime.now()
     for row in rows:
         row["source_hash"] = hashes[row["source_pmid"]]
-        row["candidate_id"] = candidate_id(row["source_pmid"], row["source_hash"], row["agent"], row["question_index"])
+        row["candidate_id"] = candidate_id(
+            row["source_pmid"], row["source_hash"], row["agent"], row["question_index"]
+        )
         row["category"] = category
         row["created_at"] = now
-    frame = pl.DataFrame(rows, infer_schema_length=None) if rows else _empty_candidates()
+    frame = (
+        pl.DataFrame(rows, infer_schema_length=None).rename(
+            {"descriptor_uis": "question_descriptors"}
+        )
+        if rows
+        else _empty_candidates()
+    )
     ok = frame.filter(pl.col("status") == "ok")
-    reused = reusable_contexts(con, category).join(ok.select("candidate_id", "question"), on=["candidate_id", "question"])
+    reused = reusable_contexts(con, category).join(
+        ok.select("candidate_id", "question"), on=["candidate_id", "question"]
+    )
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
     if not todo.is_empty():
         refresh_bm25_index(con)
-    fresh = retrieve_contexts(con, todo.select("candidate_id", "question"), method, k, embed).with_columns(
-        pl.lit(method).alias("retrieval_method")
-    )
+    fresh = retrieve_contexts(
+        con, todo.select("candidate_id", "question"), method, k, embed
+    ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
-        [reused.select("candidate_id", "context_pmids", "context_scores", "retrieval_method"), fresh],
+        [
+            reused.select("candidate_id", "context_pmids", "context_scores", "retrieval_method"),
+            fresh,
+        ],
         how="vertical_relaxed",
     )
     frame = frame.join(contexts, on="candidate_id", how="left").with_columns(
@@ -144,23 +168,50 @@ def build_candidates(
 
 
 CANDIDATE_COLUMNS = [
-    "category", "candidate_id", "source_pmid", "source_hash", "agent", "model", "prompt_version",
-    "question_index", "question", "question_descriptors", "dropped_descriptors", "context_pmids",
-    "context_scores", "retrieval_method", "llm_call_id", "status", "error", "created_at",
+    "category",
+    "candidate_id",
+    "source_pmid",
+    "source_hash",
+    "agent",
+    "model",
+    "prompt_version",
+    "question_index",
+    "question",
+    "question_descriptors",
+    "dropped_descriptors",
+    "context_pmids",
+    "context_scores",
+    "retrieval_method",
+    "llm_call_id",
+    "status",
+    "error",
+    "created_at",
 ]
 
 
 def _empty_candidates() -> pl.DataFrame:
     return pl.DataFrame(
         schema={
-            "source_pmid": pl.Int64, "agent": pl.String, "model": pl.String, "prompt_version": pl.String,
-            "question_index": pl.Int32, "question": pl.String, "question_descriptors": pl.List(pl.String),
-            "dropped_descriptors": pl.Int32, "llm_call_id": pl.String, "status": pl.String,
-            "error": pl.String, "source_hash": pl.String, "candidate_id": pl.String, "category": pl.String,
+            "source_pmid": pl.Int64,
+            "agent": pl.String,
+            "model": pl.String,
+            "prompt_version": pl.String,
+            "question_index": pl.Int32,
+            "question": pl.String,
+            "question_descriptors": pl.List(pl.String),
+            "dropped_descriptors": pl.Int32,
+            "llm_call_id": pl.String,
+            "status": pl.String,
+            "error": pl.String,
+            "source_hash": pl.String,
+            "candidate_id": pl.String,
+            "category": pl.String,
             "created_at": pl.Datetime("us"),
         }
     )
 
 
-def write_candidates(con: duckdb.DuckDBPyConnection, category: str, frame: pl.DataFrame) -> dict[str, int]:
+def write_candidates(
+    con: duckdb.DuckDBPyConnection, category: str, frame: pl.DataFrame
+) -> dict[str, int]:
     return sync_partition(con, "candidate_qa", category, frame, key=("candidate_id",))

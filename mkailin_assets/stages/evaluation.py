@@ -60,13 +60,27 @@ WHERE q.category = ?
 """
 
 
-def judge_inputs(pairs: pl.DataFrame, candidates: pl.DataFrame, contexts: pl.DataFrame, sources: pl.DataFrame) -> pl.DataFrame:
+def judge_inputs(
+    pairs: pl.DataFrame, candidates: pl.DataFrame, contexts: pl.DataFrame, sources: pl.DataFrame
+) -> pl.DataFrame:
     """The pair frame build_judge_requests reads: both sides' questions and contexts, the source."""
-    side = candidates.select("candidate_id", "question").join(contexts, on="candidate_id", how="left")
+    side = candidates.select("candidate_id", "question").join(
+        contexts, on="candidate_id", how="left"
+    )
     return (
         pairs.join(sources, on="source_pmid", how="left")
-        .join(side.rename({"candidate_id": "a_id", "question": "a_question", "contexts": "a_contexts"}), on="a_id")
-        .join(side.rename({"candidate_id": "b_id", "question": "b_question", "contexts": "b_contexts"}), on="b_id")
+        .join(
+            side.rename(
+                {"candidate_id": "a_id", "question": "a_question", "contexts": "a_contexts"}
+            ),
+            on="a_id",
+        )
+        .join(
+            side.rename(
+                {"candidate_id": "b_id", "question": "b_question", "contexts": "b_contexts"}
+            ),
+            on="b_id",
+        )
     )
 
 
@@ -89,10 +103,15 @@ def evaluate_category(
     snapshot = build_ic_snapshot(con)
     report.ic_snapshot = snapshot
     scores = score_candidates(
-        con, candidates.select("candidate_id", "source_pmid", "context_pmids"),
-        setsim=setsim, measure=measure, snapshot_id=snapshot,
+        con,
+        candidates.select("candidate_id", "source_pmid", "context_pmids"),
+        setsim=setsim,
+        measure=measure,
+        snapshot_id=snapshot,
     )
-    scored = candidates.join(scores.drop("source_pmid", strict=False), on="candidate_id", how="left")
+    scored = candidates.join(
+        scores.drop("source_pmid", strict=False), on="candidate_id", how="left"
+    )
     report.scored = scored["mesh_score"].drop_nulls().len()
     report.unscored = scored.height - report.scored
     report.scores = scored["mesh_score"].drop_nulls().to_list()
@@ -109,25 +128,36 @@ def evaluate_category(
         report.judge = judge_agreement(verdicts, pairs)
     preference_rows, preferred = final_preferences(pairs, verdicts, scores=score_frame)
     report.labelled_judge = preference_rows.filter(pl.col("label_source") == "judge").height
-    report.labelled_cold_start = preference_rows.filter(pl.col("label_source") == "cold_start").height
+    report.labelled_cold_start = preference_rows.filter(
+        pl.col("label_source") == "cold_start"
+    ).height
     report.unlabelled = pairs.height - preference_rows.height
     report.preferred = preferred.height
 
-    answer_input = preferred.select("candidate_id").join(
-        candidates.select("candidate_id", "question"), on="candidate_id"
-    ).join(contexts, on="candidate_id", how="left")
+    answer_input = (
+        preferred.select("candidate_id")
+        .join(candidates.select("candidate_id", "question"), on="candidate_id")
+        .join(contexts, on="candidate_id", how="left")
+    )
     answer_requests = build_answer_requests(answer_input)
     answers = pl.DataFrame(
-        answers_from_results(answer_requests, client.run(answer_requests) if answer_requests else []),
+        answers_from_results(
+            answer_requests, client.run(answer_requests) if answer_requests else []
+        ),
         schema=ANSWER_SCHEMA,
     )
     report.answers_ok = answers.filter(pl.col("answer_flag").is_null()).height
     report.answers_flagged = dict(
-        answers.filter(pl.col("answer_flag").is_not_null()).group_by("answer_flag").len().iter_rows()
+        answers.filter(pl.col("answer_flag").is_not_null())
+        .group_by("answer_flag")
+        .len()
+        .iter_rows()
     )
     now = datetime.now()
     evaluated = (
-        scored.join(preferred.select("candidate_id", "preference_source"), on="candidate_id", how="left")
+        scored.join(
+            preferred.select("candidate_id", "preference_source"), on="candidate_id", how="left"
+        )
         .join(answers.drop("prompt_version", "status", "error"), on="candidate_id", how="left")
         .with_columns(
             pl.lit(category).alias("category"),
@@ -146,21 +176,57 @@ def evaluate_category(
 
 
 ANSWER_SCHEMA = {
-    "candidate_id": pl.String, "answer_model": pl.String, "answer_call_id": pl.String,
-    "prompt_version": pl.String, "answer": pl.String, "final_decision": pl.String,
-    "cited_pmids": pl.List(pl.Int64), "answer_flag": pl.String, "status": pl.String, "error": pl.String,
+    "candidate_id": pl.String,
+    "answer_model": pl.String,
+    "answer_call_id": pl.String,
+    "prompt_version": pl.String,
+    "answer": pl.String,
+    "final_decision": pl.String,
+    "cited_pmids": pl.List(pl.Int64),
+    "answer_flag": pl.String,
+    "status": pl.String,
+    "error": pl.String,
 }
 EVALUATED_COLUMNS = [
-    "category", "candidate_id", "source_pmid", "question", "agent", "model", "prompt_version",
-    "question_descriptors", "context_pmids", "mesh_score", "contexts_with_mesh",
-    "contexts_without_mesh", "ic_snapshot", "is_preferred", "preference_source", "answer",
-    "final_decision", "cited_pmids", "answer_flag", "answer_model", "answer_call_id",
-    "question_call_id", "source_hash", "created_at",
+    "category",
+    "candidate_id",
+    "source_pmid",
+    "question",
+    "agent",
+    "model",
+    "prompt_version",
+    "question_descriptors",
+    "context_pmids",
+    "mesh_score",
+    "contexts_with_mesh",
+    "contexts_without_mesh",
+    "ic_snapshot",
+    "is_preferred",
+    "preference_source",
+    "answer",
+    "final_decision",
+    "cited_pmids",
+    "answer_flag",
+    "answer_model",
+    "answer_call_id",
+    "question_call_id",
+    "source_hash",
+    "created_at",
 ]
 PREFERENCE_TABLE_COLUMNS = [
-    "category", "source_pmid", "chosen_id", "rejected_id", "chosen_score", "rejected_score",
-    "margin", "cold_start_label", "judge_verdict", "judge_consistent", "label_source",
-    "judge_call_ids", "created_at",
+    "category",
+    "source_pmid",
+    "chosen_id",
+    "rejected_id",
+    "chosen_score",
+    "rejected_score",
+    "margin",
+    "cold_start_label",
+    "judge_verdict",
+    "judge_consistent",
+    "label_source",
+    "judge_call_ids",
+    "created_at",
 ]
 
 
@@ -173,7 +239,10 @@ def _empty_preferences() -> pl.DataFrame:
 
 
 def write_evaluation(
-    con: duckdb.DuckDBPyConnection, category: str, evaluated: pl.DataFrame, preferences: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    category: str,
+    evaluated: pl.DataFrame,
+    preferences: pl.DataFrame,
 ) -> dict[str, int]:
     """Both tables change together or not at all."""
     if evaluated.is_empty():
@@ -186,8 +255,16 @@ def write_evaluation(
             con, "evaluated_qa", category, evaluated, key=("candidate_id",), own_transaction=False
         )
         pair_changes = sync_partition(
-            con, "preference_pairs", category, preferences,
-            key=("source_pmid", "chosen_id", "rejected_id"), own_transaction=False,
+            con,
+            "preference_pairs",
+            category,
+            preferences,
+            key=("source_pmid", "chosen_id", "rejected_id"),
+            own_transaction=False,
         )
-    return {"inserted": changes["inserted"], "deleted": changes["deleted"],
-            "pairs_inserted": pair_changes["inserted"], "pairs_deleted": pair_changes["deleted"]}
+    return {
+        "inserted": changes["inserted"],
+        "deleted": changes["deleted"],
+        "pairs_inserted": pair_changes["inserted"],
+        "pairs_deleted": pair_changes["deleted"],
+    }

@@ -1,0 +1,241 @@
+"""training_set: records per category, deduplicated across categories, decontaminated, split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from mkailin_assets.curation.decontamination import (
+    Benchmark,
+    find_contamination,
+    removed_per_benchmark,
+)
+from mkailin_assets.curation.dedup import exact_duplicates, near_duplicates
+from mkailin_assets.curation.records import (
+    build_dpo_records,
+    build_evaluator_records,
+    build_pretrain_records,
+    build_sft_records,
+    citations_lookup,
+    mesh_lookup,
+)
+from mkailin_assets.curation.splits import assign_splits
+from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+
+TRAINING_COLUMNS = [
+    "category",
+    "record_id",
+    "kind",
+    "split",
+    "source_pmid",
+    "context_pmids",
+    "question",
+    "record",
+    "provenance",
+    "created_at",
+]
+FILTERED_SCHEMA = {
+    "category": pl.String,
+    "record_id": pl.String,
+    "kind": pl.String,
+    "filter": pl.String,
+    "reason": pl.String,
+    "twin_id": pl.String,
+    "created_at": pl.Datetime("us"),
+}
+
+
+@dataclass
+class TrainingReport:
+    built: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    removed_per_benchmark: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+
+
+# A category's training set holds every record whose source belongs to it, so the same candidate
+# (candidate ids do not depend on the category) may sit in several categories: that is
+# membership, not duplication, and the export writes it once. Deduplication works on distinct
+# candidates across ALL categories: a candidate whose question equals (exactly, or nearly) the
+# question of a candidate with a smaller id is removed everywhere, naming its twin.
+CANDIDATE_QUESTIONS_SQL = """
+SELECT DISTINCT candidate_id AS record_id, question AS text
+FROM evaluated_qa WHERE is_preferred AND answer IS NOT NULL AND answer_flag IS NULL
+"""
+
+
+def duplicate_candidates(con: duckdb.DuckDBPyConnection, threshold: float) -> pl.DataFrame:
+    """candidate_id, twin_id, filter for every candidate another candidate duplicates."""
+    questions = query_pl(con, CANDIDATE_QUESTIONS_SQL)
+    empty = pl.DataFrame(
+        schema={"candidate_id": pl.String, "twin_id": pl.String, "filter": pl.String}
+    )
+    if questions.is_empty():
+        return empty
+    exact = exact_duplicates(questions).with_columns(pl.lit("exact_dup").alias("filter"))
+    survivors = questions.join(exact.select("record_id"), on="record_id", how="anti")
+    near = near_duplicates(survivors, threshold=threshold).select(
+        "record_id", "twin_id", pl.lit("near_dup").alias("filter")
+    )
+    return pl.concat([exact, near], how="vertical_relaxed").rename({"record_id": "candidate_id"})
+
+
+def record_candidate(records: pl.DataFrame) -> pl.Expr:
+    """The candidate a record stands on: SFT/pretrain its own, DPO/evaluator the chosen one."""
+    return pl.col("record_id").str.split(":").list.get(2).str.split(">").list.first()
+
+
+def _category_inputs(
+    con: duckdb.DuckDBPyConnection, category: str
+) -> tuple[pl.DataFrame, pl.DataFrame, dict, dict]:
+    evaluated = query_pl(con, "SELECT * FROM evaluated_qa WHERE category = ?", [category])
+    pairs = query_pl(con, "SELECT * FROM preference_pairs WHERE category = ?", [category])
+    citations = citations_lookup(
+        query_pl(
+            con,
+            """SELECT pmid, title, abstract FROM citations WHERE pmid IN (
+                   SELECT source_pmid FROM evaluated_qa WHERE category = $c
+                   UNION SELECT unnest(context_pmids) FROM evaluated_qa WHERE category = $c)""",
+            {"c": category},
+        )
+    )
+    mesh = mesh_lookup(
+        query_pl(
+            con,
+            "SELECT pmid, descriptor_uis, tree_numbers FROM raw_abstracts WHERE category = ?",
+            [category],
+        )
+    )
+    return evaluated, pairs, citations, mesh
+
+
+def build_records(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame:
+    evaluated, pairs, citations, mesh = _category_inputs(con, category)
+    if evaluated.is_empty():
+        return pl.DataFrame()
+    frames = [
+        build_sft_records(evaluated, citations, mesh),
+        build_dpo_records(pairs, evaluated, citations, mesh),
+        build_evaluator_records(pairs, evaluated, citations, mesh),
+        build_pretrain_records(evaluated, citations, mesh),
+    ]
+    return (
+        pl.concat([f for f in frames if f.height], how="vertical_relaxed")
+        if any(f.height for f in frames)
+        else pl.DataFrame()
+    )
+
+
+def contamination_texts(records: pl.DataFrame) -> pl.DataFrame:
+    """What decontamination reads of a record: its whole training text (record JSON)."""
+    return records.select(
+        "record_id", "source_pmid", "context_pmids", pl.col("record").alias("texts")
+    )
+
+
+def build_training_category(
+    con: duckdb.DuckDBPyConnection,
+    category: str,
+    benchmarks: list[Benchmark],
+    *,
+    ratios: dict[str, float],
+    dedup_threshold: float = 0.8,
+    ngram: int = 13,
+) -> tuple[pl.DataFrame, pl.DataFrame, TrainingReport]:
+    report = TrainingReport()
+    now = datetime.now()
+    records = build_records(con, category)
+    if records.is_empty():
+        return pl.DataFrame(), pl.DataFrame(schema=FILTERED_SCHEMA), report
+    report.built = dict(records.group_by("kind").len().iter_rows())
+
+    duplicates = duplicate_candidates(con, dedup_threshold)
+    dup_rows = (
+        records.with_columns(record_candidate(records).alias("candidate_id"))
+        .join(duplicates, on="candidate_id", how="inner")
+        .select(
+            "record_id",
+            "kind",
+            "filter",
+            pl.format("question duplicates candidate {}", pl.col("twin_id")).alias("reason"),
+            "twin_id",
+        )
+    )
+    records = records.join(dup_rows.select("record_id"), on="record_id", how="anti")
+
+    contamination = (
+        find_contamination(contamination_texts(records), benchmarks, ngram=ngram)
+        if benchmarks
+        else None
+    )
+    contaminated = pl.DataFrame(
+        schema={
+            "record_id": pl.String,
+            "kind": pl.String,
+            "filter": pl.String,
+            "reason": pl.String,
+            "twin_id": pl.String,
+        }
+    )
+    if contamination is not None and contamination.height:
+        report.removed_per_benchmark = removed_per_benchmark(contamination)
+        first = contamination.group_by("record_id", maintain_order=True).first()
+        contaminated = first.join(records.select("record_id", "kind"), on="record_id").select(
+            "record_id",
+            "kind",
+            pl.format("decontamination:{}", pl.col("benchmark")).alias("filter"),
+            pl.format("{}: {}", pl.col("reason"), pl.col("detail")).alias("reason"),
+            pl.lit(None, dtype=pl.String).alias("twin_id"),
+        )
+        records = records.join(contaminated.select("record_id"), on="record_id", how="anti")
+
+    filtered = (
+        pl.concat([dup_rows, contaminated], how="vertical_relaxed")
+        .with_columns(pl.lit(category).alias("category"), pl.lit(now).alias("created_at"))
+        .select(list(FILTERED_SCHEMA))
+        .cast(FILTERED_SCHEMA)
+    )
+    report.removed = dict(filtered.group_by("filter").len().iter_rows()) if filtered.height else {}
+
+    training = (
+        assign_splits(records, ratios)
+        .with_columns(pl.lit(now).alias("created_at"))
+        .select(TRAINING_COLUMNS)
+    )
+    report.kept = dict(training.group_by("kind").len().iter_rows())
+    report.splits = dict(
+        training.filter(pl.col("kind") == "sft").group_by("split").len().iter_rows()
+    )
+    return training, filtered, report
+
+
+def write_training(
+    con: duckdb.DuckDBPyConnection, category: str, training: pl.DataFrame, filtered: pl.DataFrame
+) -> dict[str, int]:
+    """training_set and training_filtered change together."""
+    with transaction(con):
+        con.execute("DELETE FROM training_filtered WHERE category = ?", [category])
+        if filtered.height:
+            con.register("_filtered", filtered)
+            try:
+                con.execute(
+                    f"INSERT INTO training_filtered ({', '.join(filtered.columns)}) SELECT * FROM _filtered"
+                )
+            finally:
+                con.unregister("_filtered")
+        if training.is_empty():
+            deleted = con.execute(
+                "DELETE FROM training_set WHERE category = ?", [category]
+            ).fetchone()[0]
+            return {"inserted": 0, "deleted": int(deleted)}
+        return sync_partition(
+            con, "training_set", category, training, key=("record_id",), own_transaction=False
+        )
+
+
+def benchmark_pmids(benchmarks: list[Benchmark]) -> set[int]:
+    return set().union(*(b.pmids for b in benchmarks)) if benchmarks else set()
