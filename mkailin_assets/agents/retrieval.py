@@ -164,19 +164,35 @@ def bm25_top_k(
     k1: float = 1.5,
     b: float = 0.75,
     exclude_pmids: pl.DataFrame | Iterable[int] | None = None,
+    batch_size: int = 2000,
 ) -> pl.DataFrame:
-    """Top-k citations per query by BM25 (Lucene idf, as bm25s's default), for the whole batch.
+    """Top-k citations per query by BM25 (Lucene idf, as bm25s's default), set-wise in SQL.
 
     Returns (query_id, rank, pmid, score), rank from 1, ties broken by pmid ascending; a query
-    with no indexed term gets no rows. Run refresh_bm25_index first."""
+    with no indexed term gets no rows. Queries run `batch_size` at a time, which bounds the
+    memory of the (query, citation) aggregation. Run refresh_bm25_index first."""
     frame = _query_frame(queries)
     if frame.is_empty():
         return empty_result()
+    excluded = _exclusion_frame(frame, exclude_pmids)
+    parts = [
+        _bm25_batch(con, chunk, excluded, k, k1, b)
+        for chunk in frame.iter_slices(max(1, batch_size))
+    ]
+    return pl.concat(parts).sort("query_id", "rank")
+
+
+def _bm25_batch(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    exclusions: pl.DataFrame,
+    k: int,
+    k1: float,
+    b: float,
+) -> pl.DataFrame:
     # Integer query keys keep the big (query, pmid) aggregation cheap.
     indexed = frame.with_row_index("qidx")
-    excluded = _exclusion_frame(frame, exclude_pmids).join(
-        indexed.select("query_id", "qidx"), on="query_id"
-    )
+    excluded = exclusions.join(indexed.select("query_id", "qidx"), on="query_id")
     tokens = sql_tokens_expression("text")
     sql = f"""
         WITH stats AS (SELECT count(*)::DOUBLE AS n, avg(doc_len)::DOUBLE AS avgdl FROM bm25_docs),

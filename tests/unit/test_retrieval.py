@@ -294,3 +294,12 @@ def test_hybrid_and_dispatcher(con):
         retrieve(con, batch, "dense")
     with pytest.raises(ValueError, match="unknown retrieval method"):
         retrieve(con, batch, "fts")  # type: ignore[arg-type]
+
+
+def test_bm25_batches_give_the_same_result_as_one_batch(con):
+    load_docs(con)
+    refresh_bm25_index(con)
+    batch = queries("sepsis lactate", "insulin", "asthma children", "obesity adults", "zebrafish")
+    whole = bm25_top_k(con, batch, k=3, exclude_pmids=[3])
+    assert bm25_top_k(con, batch, k=3, exclude_pmids=[3], batch_size=2).equals(whole)
+    assert whole["query_id"].unique().len() == 4
