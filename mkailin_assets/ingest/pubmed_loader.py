@@ -27,10 +27,6 @@ import polars as pl
 
 from mkailin_assets.ingest.errors import ChecksumMismatchError
 from mkailin_assets.ingest.pubmed_xml import (
-    CITATION_COLUMNS,
-    HEADING_COLUMNS,
-    QUALIFIER_COLUMNS,
-    SECTION_COLUMNS,
     ParsedBatch,
     QuarantinedRecord,
     iter_pubmed_batches,
@@ -42,42 +38,19 @@ QUARANTINE_ASSET = "pubmed_files"
 PARALLEL_MIN_BYTES = 2 << 20
 _MD5_LINE = re.compile(r"^\s*MD5\s*\((?P<name>[^)]*)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})\s*$")
 
-_STAGE_SCHEMAS: dict[str, dict[str, Any]] = {
-    "_stage_citations": {
-        "seq": pl.Int64, "pmid": pl.Int64, "version": pl.Int32, "title": pl.String,
-        "abstract": pl.String, "languages": pl.List(pl.String), "journal": pl.String,
-        "pub_year": pl.Int32, "publication_types": pl.List(pl.String),
-        "keywords": pl.List(pl.String), "doi": pl.String, "date_revised": pl.Date,
-        "status": pl.String, "content_hash": pl.String,
-    },
-    "_stage_sections": {
-        "seq": pl.Int64, "ord": pl.Int32, "label": pl.String, "nlm_category": pl.String,
-        "text": pl.String,
-    },
-    "_stage_headings": {
-        "seq": pl.Int64, "ord": pl.Int32, "descriptor_ui": pl.String, "name": pl.String,
-        "major_topic": pl.Boolean,
-    },
-    "_stage_qualifiers": {
-        "seq": pl.Int64, "heading_ord": pl.Int32, "ord": pl.Int32, "ui": pl.String,
-        "name": pl.String, "major_topic": pl.Boolean,
-    },
-}  # fmt: skip
+_SECTION_TYPE = "STRUCT(label VARCHAR, nlm_category VARCHAR, text VARCHAR)[]"
+_HEADING_TYPE = (
+    "STRUCT(descriptor_ui VARCHAR, name VARCHAR, major_topic BOOLEAN,"
+    " qualifiers STRUCT(ui VARCHAR, name VARCHAR, major_topic BOOLEAN)[])[]"
+)
 _STAGE_DDL = {
     "_stage_citations": "seq BIGINT, pmid BIGINT, version INTEGER, title VARCHAR, abstract VARCHAR,"
     " languages VARCHAR[], journal VARCHAR, pub_year INTEGER, publication_types VARCHAR[],"
-    " keywords VARCHAR[], doi VARCHAR, date_revised DATE, status VARCHAR, content_hash VARCHAR",
-    "_stage_sections": "seq BIGINT, ord INTEGER, label VARCHAR, nlm_category VARCHAR, text VARCHAR",
-    "_stage_headings": "seq BIGINT, ord INTEGER, descriptor_ui VARCHAR, name VARCHAR,"
-    " major_topic BOOLEAN",
-    "_stage_qualifiers": "seq BIGINT, heading_ord INTEGER, ord INTEGER, ui VARCHAR, name VARCHAR,"
-    " major_topic BOOLEAN",
+    " keywords VARCHAR[], doi VARCHAR, date_revised DATE, status VARCHAR, content_hash VARCHAR,"
+    f" abstract_sections {_SECTION_TYPE}, mesh_headings {_HEADING_TYPE}",
+    "_stage_headings": "seq BIGINT, descriptor_ui VARCHAR, major_topic BOOLEAN",
     "_stage_deletions": "pmid BIGINT",
 }
-assert tuple(_STAGE_SCHEMAS["_stage_citations"]) == CITATION_COLUMNS
-assert tuple(_STAGE_SCHEMAS["_stage_sections"]) == SECTION_COLUMNS
-assert tuple(_STAGE_SCHEMAS["_stage_headings"]) == HEADING_COLUMNS
-assert tuple(_STAGE_SCHEMAS["_stage_qualifiers"]) == QUALIFIER_COLUMNS
 
 
 @dataclass
@@ -173,25 +146,24 @@ def load_pubmed_file(
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
 
+    # DDL is transactional in DuckDB: on any error the ROLLBACK also drops the stage tables.
     with transaction(con):
         _create_stage_tables(con)
-        try:
-            quarantined: list[QuarantinedRecord] = []
-            for batch in iter_pubmed_batches(
-                path, file_name=name, batch_size=batch_size, workers=workers
-            ):
-                _stage_batch(con, batch)
-                report.articles_read += batch.articles_read
-                quarantined.extend(batch.quarantined)
-            report.quarantined = sum(
-                1 for q in quarantined if not q.reason.startswith("DeleteCitation")
-            )
-            report.deletions_quarantined = len(quarantined) - report.quarantined
-            _apply_stage(con, report)
-            _write_quarantine(con, name, quarantined)
-            _write_ledger(con, report, source or str(path), expected_md5, size)
-        finally:
-            _drop_stage_tables(con)
+        quarantined: list[QuarantinedRecord] = []
+        for batch in iter_pubmed_batches(
+            path, file_name=name, batch_size=batch_size, workers=workers
+        ):
+            _stage_batch(con, batch)
+            report.articles_read += batch.articles_read
+            quarantined.extend(batch.quarantined)
+        report.quarantined = sum(
+            1 for q in quarantined if not q.reason.startswith("DeleteCitation")
+        )
+        report.deletions_quarantined = len(quarantined) - report.quarantined
+        _apply_stage(con, report)
+        _write_quarantine(con, name, quarantined)
+        _write_ledger(con, report, source or str(path), expected_md5, size)
+        _drop_stage_tables(con)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -215,20 +187,22 @@ def _drop_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> None:
-    """Arrow tables -> temp tables, by replacement scan."""
+    """Arrow tables -> temp tables (registered views, scanned zero-copy by DuckDB)."""
     tables = batch.freeze().tables or {}
-    for table, name in (
-        ("_stage_citations", "citations"),
-        ("_stage_sections", "sections"),
-        ("_stage_headings", "headings"),
-        ("_stage_qualifiers", "qualifiers"),
-    ):
-        frame = tables[name]  # noqa: F841 - read by DuckDB's replacement scan
-        if frame.num_rows:
-            con.execute(f"INSERT INTO {table} SELECT * FROM frame")
+    for table, name in (("_stage_citations", "citations"), ("_stage_headings", "headings")):
+        if tables[name].num_rows:
+            _insert_frame(con, table, tables[name])
     if batch.deleted_pmids:
-        deletions = pl.DataFrame({"pmid": batch.deleted_pmids}, schema={"pmid": pl.Int64})  # noqa: F841
-        con.execute("INSERT INTO _stage_deletions SELECT pmid FROM deletions")
+        frame = pl.DataFrame({"pmid": batch.deleted_pmids}, schema={"pmid": pl.Int64})
+        _insert_frame(con, "_stage_deletions", frame)
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: Any) -> None:
+    con.register("_ingest_frame", frame)
+    try:
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_frame")
+    finally:
+        con.unregister("_ingest_frame")
 
 
 # The winner per PMID: highest version, then the later record of this file; it replaces the
@@ -236,41 +210,29 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> None:
 _WINNERS_SQL = """
 CREATE TEMP TABLE _winners AS
 WITH best AS (
-    SELECT * FROM _stage_citations
+    SELECT seq, pmid, version, content_hash FROM _stage_citations
     QUALIFY row_number() OVER (PARTITION BY pmid ORDER BY version DESC, seq DESC) = 1
 )
-SELECT best.*, stored.pmid IS NULL AS is_new,
+SELECT best.seq, best.pmid, stored.pmid IS NULL AS is_new,
        stored.content_hash IS DISTINCT FROM best.content_hash AS is_changed
 FROM best LEFT JOIN citations AS stored USING (pmid)
 WHERE stored.pmid IS NULL OR stored.version <= best.version
 """
 
-_UPSERT_SQL = """
+_WINNER_ROWS = """
 INSERT INTO citations (pmid, version, title, abstract, abstract_sections, languages, journal,
     pub_year, publication_types, mesh_headings, keywords, doi, date_revised, status,
     source_file, content_hash, loaded_at)
-WITH sections AS (
-    SELECT seq, list({'label': label, 'nlm_category': nlm_category, 'text': text} ORDER BY ord)
-           AS abstract_sections
-    FROM _stage_sections WHERE seq IN (SELECT seq FROM _winners) GROUP BY seq
-), qualifiers AS (
-    SELECT seq, heading_ord,
-           list({'ui': ui, 'name': name, 'major_topic': major_topic} ORDER BY ord) AS qualifiers
-    FROM _stage_qualifiers WHERE seq IN (SELECT seq FROM _winners) GROUP BY seq, heading_ord
-), headings AS (
-    SELECT h.seq, list({'descriptor_ui': h.descriptor_ui, 'name': h.name,
-                        'major_topic': h.major_topic,
-                        'qualifiers': coalesce(q.qualifiers, [])} ORDER BY h.ord) AS mesh_headings
-    FROM _stage_headings AS h
-    LEFT JOIN qualifiers AS q ON q.seq = h.seq AND q.heading_ord = h.ord
-    WHERE h.seq IN (SELECT seq FROM _winners) GROUP BY h.seq
-)
-SELECT w.pmid, w.version, w.title, w.abstract, coalesce(s.abstract_sections, []), w.languages,
-       w.journal, w.pub_year, w.publication_types, coalesce(h.mesh_headings, []), w.keywords,
-       w.doi, w.date_revised, w.status, $file_name, w.content_hash, $now
-FROM _winners AS w
-LEFT JOIN sections AS s USING (seq)
-LEFT JOIN headings AS h USING (seq)
+SELECT s.pmid, s.version, s.title, s.abstract, s.abstract_sections, s.languages, s.journal,
+       s.pub_year, s.publication_types, s.mesh_headings, s.keywords, s.doi, s.date_revised,
+       s.status, $file_name, s.content_hash, $now
+FROM _stage_citations AS s JOIN _winners AS w USING (seq)
+"""
+# New PMIDs take the plain insert path; only PMIDs already stored pay for ON CONFLICT.
+_INSERT_NEW_SQL = _WINNER_ROWS + "WHERE w.is_new"
+_UPDATE_STORED_SQL = (
+    _WINNER_ROWS
+    + """WHERE NOT w.is_new
 ON CONFLICT (pmid) DO UPDATE SET
     version = excluded.version, title = excluded.title, abstract = excluded.abstract,
     abstract_sections = excluded.abstract_sections, languages = excluded.languages,
@@ -280,6 +242,7 @@ ON CONFLICT (pmid) DO UPDATE SET
     status = excluded.status, source_file = excluded.source_file,
     content_hash = excluded.content_hash, loaded_at = excluded.loaded_at
 """
+)
 
 _REWRITE_MESH_SQL = (
     "DELETE FROM citation_mesh WHERE pmid IN (SELECT pmid FROM _winners WHERE is_new OR is_changed)",
@@ -301,7 +264,9 @@ def _apply_stage(con: duckdb.DuckDBPyConnection, report: LoadReport) -> None:
     report.citations_upserted = con.execute("SELECT count(*) FROM _winners").fetchone()[0]
     report.citations_skipped_older = distinct - report.citations_upserted
     now = con.execute("SELECT now()::TIMESTAMP").fetchone()[0]
-    con.execute(_UPSERT_SQL, {"file_name": report.file_name, "now": now})
+    parameters = {"file_name": report.file_name, "now": now}
+    con.execute(_INSERT_NEW_SQL, parameters)
+    con.execute(_UPDATE_STORED_SQL, parameters)
     for statement in _REWRITE_MESH_SQL:
         con.execute(statement)
     # A later file that brings a deleted PMID back un-deletes it.

@@ -175,53 +175,41 @@ def _plain_text(element: Any) -> str:
 def _mesh_headings(heading_list: Any) -> list[dict[str, Any]]:
     """Descriptor UI, name, qualifiers; a heading is major if it or any qualifier is major.
 
-    This runs ~10 times per citation, so it avoids per-element helper calls where it can."""
-    headings = []
+    Hot path (~10 headings per citation): one C-level iter() over the names, in document
+    order, instead of a find() per heading; a QualifierName belongs to the heading before it."""
+    headings: list[dict[str, Any]] = []
     if heading_list is None:
         return headings
-    for heading in heading_list:
-        descriptor = heading.find("DescriptorName")
-        if descriptor is None:
-            continue
-        descriptor_ui = descriptor.get("UI")
-        if descriptor_ui is None:
-            continue
-        major = descriptor.get("MajorTopicYN") == "Y"
-        qualifiers = []
-        if len(heading) > 1:
-            for part in heading:
-                if part.tag == "QualifierName":
-                    qualifier_major = part.get("MajorTopicYN") == "Y"
-                    major = major or qualifier_major
-                    qualifiers.append(
-                        {
-                            "ui": part.get("UI"),
-                            "name": _plain_text(part),
-                            "major_topic": qualifier_major,
-                        }
-                    )
-        headings.append(
-            {
-                "descriptor_ui": descriptor_ui,
-                "name": _plain_text(descriptor),
-                "major_topic": major,
-                "qualifiers": qualifiers,
-            }
-        )
+    current: dict[str, Any] | None = None
+    for part in heading_list.iter("DescriptorName", "QualifierName"):
+        major = part.get("MajorTopicYN") == "Y"
+        if part.tag == "DescriptorName":
+            ui = part.get("UI")
+            if ui is None:
+                current = None
+                continue
+            # Names carry no markup: .text unless the element unexpectedly has children.
+            name = part.text if len(part) == 0 else flat_text(part)
+            current = {"descriptor_ui": ui, "name": name, "major_topic": major, "qualifiers": []}
+            headings.append(current)
+        elif current is not None:
+            current["qualifiers"].append(
+                {
+                    "ui": part.get("UI"),
+                    "name": part.text if len(part) == 0 else flat_text(part),
+                    "major_topic": major,
+                }
+            )
+            if major:
+                current["major_topic"] = True
     return headings
 
 
 def content_hash(title: str | None, abstract: str | None, mesh: list[dict[str, Any]]) -> str:
     """sha256 over what downstream assets derive from: title, abstract, MeSH UIs and major flags."""
-    digest = hashlib.sha256()
-    digest.update((title or "").encode())
-    digest.update(b"\x1f")
-    digest.update((abstract or "").encode())
-    for heading in mesh:
-        digest.update(b"\x1f")
-        digest.update(heading["descriptor_ui"].encode())
-        digest.update(b"Y" if heading["major_topic"] else b"N")
-    return digest.hexdigest()
+    parts = [title or "", abstract or ""]
+    parts.extend(h["descriptor_ui"] + ("Y" if h["major_topic"] else "N") for h in mesh)
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _excerpt(element: Any) -> str:
@@ -486,13 +474,13 @@ def parse_pubmed_file(path: str | Path) -> list[ParsedItem]:
 # headings, qualifiers keyed by the record's sequence number) because building nested Python
 # objects into frames is slow; DuckDB nests them again set-wise.
 
+# Flat columns of the citations stage table; abstract_sections and mesh_headings follow as nested
+# Arrow lists built from offsets (no per-row Python objects), matching the citations table.
 CITATION_COLUMNS = (
     "seq", "pmid", "version", "title", "abstract", "languages", "journal", "pub_year",
     "publication_types", "keywords", "doi", "date_revised", "status", "content_hash",
 )  # fmt: skip
-SECTION_COLUMNS = ("seq", "ord", "label", "nlm_category", "text")
-HEADING_COLUMNS = ("seq", "ord", "descriptor_ui", "name", "major_topic")
-QUALIFIER_COLUMNS = ("seq", "heading_ord", "ord", "ui", "name", "major_topic")
+HEADING_COLUMNS = ("seq", "descriptor_ui", "major_topic")
 # Sequence numbers order records within a file: chunk index * stride + position in the chunk.
 SEQ_STRIDE = 10_000_000
 DEFAULT_CHUNK_BYTES = 4 << 20
@@ -502,71 +490,102 @@ _ROOT_END = b"</PubmedArticleSet>"
 _CHUNK_LINE = re.compile(r",? line \d+(?:, column \d+)?")
 
 
-def _arrow_schemas() -> dict[str, Any]:
+def _build_tables(seqs: list[int], cits: list[Citation]) -> dict[str, Any]:
+    """Arrow tables for the stage: citations (nested lists built from offsets) and headings."""
+    from itertools import accumulate
+
     import pyarrow as pa
 
     text, text_list = pa.string(), pa.list_(pa.string())
-    return {
-        "citations": pa.schema(
-            [("seq", pa.int64()), ("pmid", pa.int64()), ("version", pa.int32()),
-             ("title", text), ("abstract", text), ("languages", text_list), ("journal", text),
-             ("pub_year", pa.int32()), ("publication_types", text_list),
-             ("keywords", text_list), ("doi", text), ("date_revised", pa.date32()),
-             ("status", text), ("content_hash", text)]
-        ),
-        "sections": pa.schema(
-            [("seq", pa.int64()), ("ord", pa.int32()), ("label", text),
-             ("nlm_category", text), ("text", text)]
-        ),
-        "headings": pa.schema(
-            [("seq", pa.int64()), ("ord", pa.int32()), ("descriptor_ui", text),
-             ("name", text), ("major_topic", pa.bool_())]
-        ),
-        "qualifiers": pa.schema(
-            [("seq", pa.int64()), ("heading_ord", pa.int32()), ("ord", pa.int32()),
-             ("ui", text), ("name", text), ("major_topic", pa.bool_())]
-        ),
-    }  # fmt: skip
+
+    def column(values: list[Any], kind: Any) -> Any:
+        return pa.array(values, type=kind)
+
+    sections = [s for c in cits for s in c.abstract_sections]
+    section_structs = pa.StructArray.from_arrays(
+        [column([s[k] for s in sections], text) for k in ("label", "nlm_category", "text")],
+        names=["label", "nlm_category", "text"],
+    )
+    headings = [h for c in cits for h in c.mesh_headings]
+    qualifiers = [q for h in headings for q in h["qualifiers"]]
+    qualifier_structs = pa.StructArray.from_arrays(
+        [
+            column([q["ui"] for q in qualifiers], text),
+            column([q["name"] for q in qualifiers], text),
+            column([q["major_topic"] for q in qualifiers], pa.bool_()),
+        ],
+        names=["ui", "name", "major_topic"],
+    )
+    heading_uis = column([h["descriptor_ui"] for h in headings], text)
+    heading_majors = column([h["major_topic"] for h in headings], pa.bool_())
+    heading_structs = pa.StructArray.from_arrays(
+        [
+            heading_uis,
+            column([h["name"] for h in headings], text),
+            heading_majors,
+            pa.ListArray.from_arrays(
+                _offsets(accumulate(len(h["qualifiers"]) for h in headings)), qualifier_structs
+            ),
+        ],
+        names=["descriptor_ui", "name", "major_topic", "qualifiers"],
+    )
+    citations = pa.table(
+        {
+            "seq": column(seqs, pa.int64()),
+            "pmid": column([c.pmid for c in cits], pa.int64()),
+            "version": column([c.version for c in cits], pa.int32()),
+            "title": column([c.title for c in cits], text),
+            "abstract": column([c.abstract for c in cits], text),
+            "languages": column([c.languages for c in cits], text_list),
+            "journal": column([c.journal for c in cits], text),
+            "pub_year": column([c.pub_year for c in cits], pa.int32()),
+            "publication_types": column([c.publication_types for c in cits], text_list),
+            "keywords": column([c.keywords for c in cits], text_list),
+            "doi": column([c.doi for c in cits], text),
+            "date_revised": column([c.date_revised for c in cits], pa.date32()),
+            "status": column([c.status for c in cits], text),
+            "content_hash": column([c.content_hash for c in cits], text),
+            "abstract_sections": pa.ListArray.from_arrays(
+                _offsets(accumulate(len(c.abstract_sections) for c in cits)), section_structs
+            ),
+            "mesh_headings": pa.ListArray.from_arrays(
+                _offsets(accumulate(len(c.mesh_headings) for c in cits)), heading_structs
+            ),
+        }
+    )
+    heading_seqs = [seq for seq, c in zip(seqs, cits, strict=True) for _ in c.mesh_headings]
+    headings_table = pa.table(
+        {"seq": column(heading_seqs, pa.int64()), "descriptor_ui": heading_uis,
+         "major_topic": heading_majors}
+    )  # fmt: skip
+    return {"citations": citations, "headings": headings_table}
+
+
+def _offsets(running_totals: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.array([0, *running_totals], type=pa.int32())
 
 
 @dataclass(slots=True)
 class ParsedBatch:
-    """Column lists for the staging tables, plus deletions and quarantined records."""
+    """Parsed records of one batch; `freeze()` turns citations into Arrow stage tables."""
 
-    citations: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in CITATION_COLUMNS}
-    )
-    sections: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in SECTION_COLUMNS})
-    headings: dict[str, list[Any]] = field(default_factory=lambda: {c: [] for c in HEADING_COLUMNS})
-    qualifiers: dict[str, list[Any]] = field(
-        default_factory=lambda: {c: [] for c in QUALIFIER_COLUMNS}
-    )
+    seqs: list[int] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     deleted_pmids: list[int] = field(default_factory=list)
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
     articles_read: int = 0
-
     tables: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return self.articles_read
 
-    def freeze(self) -> ParsedBatch:
-        """Turn the column lists into Arrow tables (C++ conversion; done in the worker)."""
-        if self.tables is None:
-            import pyarrow as pa
-
-            schemas = _arrow_schemas()
-            self.tables = {
-                name: pa.table(getattr(self, name), schema=schemas[name]) for name in schemas
-            }
-            for name in schemas:
-                setattr(self, name, {c: [] for c in schemas[name].names})
-        return self
-
     def add(self, seq: int, item: ParsedItem) -> None:
         if isinstance(item, Citation):
             self.articles_read += 1
-            self._add_citation(seq, item)
+            self.seqs.append(seq)
+            self.citations.append(item)
         elif isinstance(item, Deletion):
             self.deleted_pmids.extend(item.pmids)
         else:
@@ -574,37 +593,12 @@ class ParsedBatch:
                 self.articles_read += 1
             self.quarantined.append(item)
 
-    def _add_citation(self, seq: int, c: Citation) -> None:
-        cols = self.citations
-        for name, value in (
-            ("seq", seq), ("pmid", c.pmid), ("version", c.version), ("title", c.title),
-            ("abstract", c.abstract), ("languages", c.languages), ("journal", c.journal),
-            ("pub_year", c.pub_year), ("publication_types", c.publication_types),
-            ("keywords", c.keywords), ("doi", c.doi), ("date_revised", c.date_revised),
-            ("status", c.status), ("content_hash", c.content_hash),
-        ):  # fmt: skip
-            cols[name].append(value)
-        sections = self.sections
-        for ord_, section in enumerate(c.abstract_sections):
-            sections["seq"].append(seq)
-            sections["ord"].append(ord_)
-            sections["label"].append(section["label"])
-            sections["nlm_category"].append(section["nlm_category"])
-            sections["text"].append(section["text"])
-        headings, qualifiers = self.headings, self.qualifiers
-        for h_ord, heading in enumerate(c.mesh_headings):
-            headings["seq"].append(seq)
-            headings["ord"].append(h_ord)
-            headings["descriptor_ui"].append(heading["descriptor_ui"])
-            headings["name"].append(heading["name"])
-            headings["major_topic"].append(heading["major_topic"])
-            for q_ord, qualifier in enumerate(heading["qualifiers"]):
-                qualifiers["seq"].append(seq)
-                qualifiers["heading_ord"].append(h_ord)
-                qualifiers["ord"].append(q_ord)
-                qualifiers["ui"].append(qualifier["ui"])
-                qualifiers["name"].append(qualifier["name"])
-                qualifiers["major_topic"].append(qualifier["major_topic"])
+    def freeze(self) -> ParsedBatch:
+        """Build the Arrow tables (C++ conversion, done in the worker) and drop the objects."""
+        if self.tables is None:
+            self.tables = _build_tables(self.seqs, self.citations)
+            self.seqs, self.citations = [], []
+        return self
 
 
 def iter_pubmed_batches(

@@ -1,0 +1,168 @@
+"""Ingest benchmark: our pubmed_files load vs pubmed_parser vs a bare lxml iterparse loop.
+
+    .venv/bin/python benchmarks/ingest.py [PATH]     (default: ../shared/data/pubmed/pubmed20n0014.xml.gz)
+
+Each measurement runs in its own subprocess. Peak memory is reported two ways: the measured
+process's own peak RSS (getrusage), and the peak RSS summed over its whole process tree (psutil,
+sampled every 20 ms; ours uses parser worker processes). Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILE = REPO_ROOT.parent / "shared" / "data" / "pubmed" / "pubmed20n0014.xml.gz"
+MEASUREMENTS = ("ours", "pubmed_parser", "bare_iterparse")
+
+
+def measure_ours(path: Path) -> int:
+    sys.path.insert(0, str(REPO_ROOT))
+    from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
+    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+
+    with tempfile.TemporaryDirectory() as folder:
+        con = open_connection(Path(folder) / "bench.duckdb")
+        apply_schema(con)
+        report = load_pubmed_file(con, path)
+        stored = con.execute("SELECT count(*) FROM citations").fetchone()[0]
+        con.close()
+    assert report.reconciles() and stored == report.citations_upserted
+    return report.articles_read
+
+
+def measure_pubmed_parser(path: Path) -> int:
+    import pubmed_parser
+
+    return len(list(pubmed_parser.parse_medline_xml(str(path))))
+
+
+def measure_bare(path: Path) -> int:
+    import gzip
+
+    from lxml import etree
+
+    count = 0
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as stream:
+        for _, element in etree.iterparse(
+            stream, events=("end",), tag="PubmedArticle", huge_tree=True
+        ):
+            count += 1
+            element.clear(keep_tail=True)
+            while element.getprevious() is not None:
+                del element.getparent()[0]
+    return count
+
+
+def child(kind: str, path: Path) -> None:
+    """Run one measurement in this (fresh) process; print its figures as JSON."""
+    functions = {
+        "ours": measure_ours,
+        "pubmed_parser": measure_pubmed_parser,
+        "bare_iterparse": measure_bare,
+    }
+    started = time.perf_counter()
+    articles = functions[kind](path)
+    seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"articles": articles, "seconds": seconds, "self_peak_mib": own,
+                      "max_child_peak_mib": children}))  # fmt: skip
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a worker may exit between list and read
+            total += member.memory_info().rss
+    return total
+
+
+def run(kind: str, path: Path) -> dict:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--child", kind, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    watched = psutil.Process(process.pid)
+    peak = [0]
+
+    def sample() -> None:
+        while process.poll() is None:
+            try:
+                peak[0] = max(peak[0], _tree_rss(watched))
+            except psutil.Error:
+                break
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output, _ = process.communicate()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"{kind} failed with exit code {process.returncode}")
+    figures = json.loads(output.strip().splitlines()[-1])
+    figures["tree_peak_mib"] = peak[0] / (1 << 20)
+    figures["articles_per_s"] = figures["articles"] / figures["seconds"]
+    return figures
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--child"]:
+        child(argv[1], Path(argv[2]))
+        return
+    path = Path(argv[0]) if argv else DEFAULT_FILE
+    if not path.exists():
+        raise SystemExit(f"{path} not found (the real NLM data lives in ../shared/data)")
+    results = {kind: run(kind, path) for kind in MEASUREMENTS}
+    ours, pp, bare = (results[k] for k in MEASUREMENTS)
+    print(
+        f"file: {path.name} ({path.stat().st_size / (1 << 20):.1f} MiB)  cpus: {psutil.cpu_count()}"
+    )
+    for kind, figures in results.items():
+        print(
+            f"{kind:>15}: {figures['articles']:>7} articles in {figures['seconds']:6.2f} s"
+            f" = {figures['articles_per_s']:8.0f} articles/s;"
+            f" peak RSS {figures['self_peak_mib']:6.0f} MiB (process),"
+            f" {figures['tree_peak_mib']:6.0f} MiB (process tree)"
+        )
+    ratio_pp = ours["articles_per_s"] / pp["articles_per_s"]
+    ratio_bare = ours["articles_per_s"] / bare["articles_per_s"]
+    print(
+        f"ours / pubmed_parser = {ratio_pp:.2f}x (target >= 4x);  ours / bare iterparse = {ratio_bare:.2f}x"
+    )
+    summary = {
+        "file": path.name,
+        "articles": ours["articles"],
+        "ours_articles_per_s": round(ours["articles_per_s"], 1),
+        "pubmed_parser_articles_per_s": round(pp["articles_per_s"], 1),
+        "bare_iterparse_articles_per_s": round(bare["articles_per_s"], 1),
+        "ratio_ours_vs_pubmed_parser": round(ratio_pp, 3),
+        "ratio_ours_vs_bare_iterparse": round(ratio_bare, 3),
+        "ours_seconds": round(ours["seconds"], 3),
+        "pubmed_parser_seconds": round(pp["seconds"], 3),
+        "bare_iterparse_seconds": round(bare["seconds"], 3),
+        "ours_peak_rss_mib": round(ours["self_peak_mib"], 1),
+        "ours_tree_peak_rss_mib": round(ours["tree_peak_mib"], 1),
+        "pubmed_parser_peak_rss_mib": round(pp["self_peak_mib"], 1),
+        "bare_iterparse_peak_rss_mib": round(bare["self_peak_mib"], 1),
+        "target_4x_met": ratio_pp >= 4,
+        "memory_under_1gib": ours["tree_peak_mib"] < 1024,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
