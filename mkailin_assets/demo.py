@@ -115,6 +115,23 @@ def run_pipeline(log=print) -> dict[str, float]:
     return timings
 
 
+def llm_call_count(db_path: str) -> int:
+    from mkailin_assets.resources.duckdb_store import open_connection
+
+    if not Path(db_path).exists():
+        return 0
+    con = open_connection(db_path, read_only=True)
+    try:
+        tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        return (
+            con.execute("SELECT count(*) FROM llm_calls").fetchall()[0][0]
+            if "llm_calls" in tables
+            else 0
+        )
+    finally:
+        con.close()
+
+
 def summary(db_path: str) -> str:
     """Per-category figures straight from the DuckDB file."""
     from mkailin_assets.resources.duckdb_store import open_connection
@@ -185,9 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         f"mkailin demo: sample data in {settings.SAMPLE_DIR}, DuckDB {db_path}, "
         f"LLM backend {os.environ.get('MKAILIN_LLM_BACKEND')}"
     )
+    calls_before = llm_call_count(db_path)
     started = time.perf_counter()
     run_pipeline()
-    print(f"\npipeline finished in {time.perf_counter() - started:.1f}s\n")
+    new_calls = llm_call_count(db_path) - calls_before
+    print(
+        f"\npipeline finished in {time.perf_counter() - started:.1f}s; "
+        f"new LLM calls this run: {new_calls} (everything else answered from the cache)\n"
+    )
     print(summary(db_path))
     return 0
 

@@ -18,8 +18,14 @@ from mkailin_assets.stages.candidates import build_candidates, write_candidates
 from mkailin_assets.stages.evaluation import evaluate_category, write_evaluation
 
 
-def _embed_function(client, method: MethodConfig):
-    return client.embed if method.retrieval_method in ("dense", "hybrid") else None
+def _embedding(client, llm: LLMResource, method: MethodConfig) -> tuple:
+    """(embed(item_ids, texts), model name) for dense/hybrid retrieval; (None, None) for BM25."""
+    if method.retrieval_method not in ("dense", "hybrid"):
+        return None, None
+    return (
+        lambda item_ids, texts: client.embed(texts, item_ids),
+        llm.llm_config().model_for("embeddings"),
+    )
 
 
 @dg.asset(
@@ -53,7 +59,7 @@ def candidate_qa(
             sample=method.sample_per_category,
             method=method.retrieval_method,
             k=method.top_k,
-            embed=_embed_function(client, method),
+            embedding=_embedding(client, llm, method),
         )
         changes = write_candidates(con, category, frame)
         results = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)

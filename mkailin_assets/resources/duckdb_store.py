@@ -157,7 +157,7 @@ def _sync_from(
                         SELECT {compared} FROM {table} WHERE category = ?
                         EXCEPT SELECT {compared} FROM {source}))""",
             [category, category],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         inserted = con.execute(
             f"""INSERT INTO {table} ({column_list})
                 SELECT {column_list} FROM {source}
@@ -166,7 +166,7 @@ def _sync_from(
                         SELECT {compared} FROM {source}
                         EXCEPT SELECT {compared} FROM {table} WHERE category = ?))""",
             [category],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
     return {"inserted": int(inserted), "deleted": int(deleted)}
 
 

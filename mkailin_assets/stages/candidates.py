@@ -16,7 +16,7 @@ from mkailin_assets.agents.question_generation import (
     build_question_requests,
     questions_from_results,
 )
-from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
+from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
 
 
@@ -78,7 +78,11 @@ def reusable_contexts(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataF
 
 
 def retrieve_contexts(
-    con: duckdb.DuckDBPyConnection, questions: pl.DataFrame, method: str, k: int, embed: Any
+    con: duckdb.DuckDBPyConnection,
+    questions: pl.DataFrame,
+    method: str,
+    k: int,
+    embedding: tuple[Any, str | None] = (None, None),
 ) -> pl.DataFrame:
     """Top-k contexts per candidate as lists: candidate_id, context_pmids, context_scores."""
     if questions.is_empty():
@@ -92,7 +96,8 @@ def retrieve_contexts(
     queries = questions.select(
         pl.col("candidate_id").alias("query_id"), pl.col("question").alias("text")
     )
-    hits = retrieve(con, queries, method=method, k=k, embed=embed)
+    embed, model_name = embedding
+    hits = retrieve(con, queries, method=method, k=k, embed=embed, model_name=model_name)
     return (
         hits.sort(["query_id", "rank"])
         .group_by("query_id", maintain_order=True)
@@ -113,7 +118,7 @@ def build_candidates(
     method: str = "bm25",
     k: int = 4,
     agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
-    embed: Any = None,
+    embedding: tuple[Any, str | None] = (None, None),
 ) -> tuple[pl.DataFrame, CandidateReport]:
     """Generate (cached) questions for the category's abstracts and attach their contexts."""
     report = CandidateReport()
@@ -145,8 +150,11 @@ def build_candidates(
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
     if not todo.is_empty():
         refresh_bm25_index(con)
+        embed, model_name = embedding
+        if method in ("dense", "hybrid") and embed is not None:
+            refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations
     fresh = retrieve_contexts(
-        con, todo.select("candidate_id", "question"), method, k, embed
+        con, todo.select("candidate_id", "question"), method, k, embedding
     ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
         [
