@@ -213,13 +213,12 @@ def sync_partition_from_query(
 
 
 def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
-    """A parameterised query as a Polars frame.
+    """A parameterised query as a Polars frame, zero-copy from DuckDB.
 
     DuckDB 2.0 has no execute(...).pl(), and con.sql() refuses to run while an earlier execute()
-    result is unconsumed; execute() + an Arrow table has neither problem."""
-    import polars as pl
-
-    return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
+    result is still open (fetchone() leaves it open): complete() closes it first."""
+    con.complete()
+    return con.sql(sql, params=params).pl()
 
 
 ANALYSIS_DIR = settings.REPO_ROOT / "sql" / "analysis"
