@@ -1,6 +1,7 @@
 """Ingest benchmark: our pubmed_files load vs pubmed_parser vs a bare lxml iterparse loop.
 
-    .venv/bin/python benchmarks/ingest.py [PATH]     (default: ../shared/data/pubmed/pubmed20n0014.xml.gz)
+    .venv/bin/python benchmarks/ingest.py [PATH] [--workers N]
+    (default PATH: ../shared/data/pubmed/pubmed20n0014.xml.gz; default workers: the loader's)
 
 Each measurement runs in its own subprocess. Peak memory is reported two ways: the measured
 process's own peak RSS (getrusage), and the peak RSS summed over its whole process tree (psutil,
@@ -26,7 +27,7 @@ DEFAULT_FILE = REPO_ROOT.parent / "shared" / "data" / "pubmed" / "pubmed20n0014.
 MEASUREMENTS = ("ours", "pubmed_parser", "bare_iterparse")
 
 
-def measure_ours(path: Path) -> int:
+def measure_ours(path: Path, workers: int | None = None) -> int:
     sys.path.insert(0, str(REPO_ROOT))
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
     from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
@@ -34,7 +35,7 @@ def measure_ours(path: Path) -> int:
     with tempfile.TemporaryDirectory() as folder:
         con = open_connection(Path(folder) / "bench.duckdb")
         apply_schema(con)
-        report = load_pubmed_file(con, path)
+        report = load_pubmed_file(con, path, workers=workers)
         stored = con.execute("SELECT count(*) FROM citations").fetchone()[0]
         con.close()
     assert report.reconciles() and stored == report.citations_upserted
@@ -65,7 +66,7 @@ def measure_bare(path: Path) -> int:
     return count
 
 
-def child(kind: str, path: Path) -> None:
+def child(kind: str, path: Path, workers: int | None) -> None:
     """Run one measurement in this (fresh) process; print its figures as JSON."""
     functions = {
         "ours": measure_ours,
@@ -73,7 +74,7 @@ def child(kind: str, path: Path) -> None:
         "bare_iterparse": measure_bare,
     }
     started = time.perf_counter()
-    articles = functions[kind](path)
+    articles = measure_ours(path, workers) if kind == "ours" else functions[kind](path)
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -89,9 +90,9 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run(kind: str, path: Path) -> dict:
+def run(kind: str, path: Path, workers: int | None) -> dict:
     process = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, str(path)],
+        [sys.executable, __file__, "--child", kind, str(path), str(workers)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,
@@ -121,12 +122,17 @@ def run(kind: str, path: Path) -> dict:
 
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
-        child(argv[1], Path(argv[2]))
+        child(argv[1], Path(argv[2]), None if argv[3] == "None" else int(argv[3]))
         return
+    workers = None
+    if "--workers" in argv:
+        at = argv.index("--workers")
+        workers = int(argv[at + 1])
+        argv = argv[:at] + argv[at + 2 :]
     path = Path(argv[0]) if argv else DEFAULT_FILE
     if not path.exists():
         raise SystemExit(f"{path} not found (the real NLM data lives in ../shared/data)")
-    results = {kind: run(kind, path) for kind in MEASUREMENTS}
+    results = {kind: run(kind, path, workers) for kind in MEASUREMENTS}
     ours, pp, bare = (results[k] for k in MEASUREMENTS)
     print(
         f"file: {path.name} ({path.stat().st_size / (1 << 20):.1f} MiB)  cpus: {psutil.cpu_count()}"
@@ -145,6 +151,7 @@ def main(argv: list[str]) -> None:
     )
     summary = {
         "file": path.name,
+        "workers": workers,
         "articles": ours["articles"],
         "ours_articles_per_s": round(ours["articles_per_s"], 1),
         "pubmed_parser_articles_per_s": round(pp["articles_per_s"], 1),

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import time
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,12 +147,39 @@ def load_pubmed_file(
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
 
-    # DDL is transactional in DuckDB: on any error the ROLLBACK also drops the stage tables.
+    source = source or str(path)
+    try:
+        _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, workers)
+    except BrokenProcessPool:
+        # Worker processes could not start (e.g. spawn from an interactive __main__): the
+        # transaction rolled back, so parse the whole file again in this process.
+        if workers == 0:
+            raise
+        report = LoadReport(
+            file_name=name, kind=kind, sha256=sha256, md5_verified=expected_md5 is not None
+        )
+        _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, 0)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _load_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    report: LoadReport,
+    source: str,
+    expected_md5: str | None,
+    size: int,
+    batch_size: int,
+    workers: int,
+) -> None:
+    """Stage, apply and record one file; DDL is transactional in DuckDB, so on any error the
+    ROLLBACK also drops the stage tables."""
     with transaction(con):
         _create_stage_tables(con)
         quarantined: list[QuarantinedRecord] = []
         for batch in iter_pubmed_batches(
-            path, file_name=name, batch_size=batch_size, workers=workers
+            path, file_name=report.file_name, batch_size=batch_size, workers=workers
         ):
             _stage_batch(con, batch)
             report.articles_read += batch.articles_read
@@ -161,11 +189,9 @@ def load_pubmed_file(
         )
         report.deletions_quarantined = len(quarantined) - report.quarantined
         _apply_stage(con, report)
-        _write_quarantine(con, name, quarantined)
-        _write_ledger(con, report, source or str(path), expected_md5, size)
+        _write_quarantine(con, report.file_name, quarantined)
+        _write_ledger(con, report, source, expected_md5, size)
         _drop_stage_tables(con)
-    report.seconds = time.perf_counter() - started
-    return report
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, name: str, sha256: str) -> bool:

@@ -145,3 +145,29 @@ def test_md5_mismatch_is_refused_before_parsing(con, tmp_path):
     with pytest.raises(ChecksumMismatchError, match="pubmed99n0001.xml: md5"):
         load_pubmed_file(con, path, expected_md5="0" * 32)
     assert _counts(con)["citations"] == 0
+
+
+def test_worker_start_failure_falls_back_to_in_process_parsing(tmp_path):
+    """From a script read on stdin, spawned workers cannot start: the load still completes."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent.parent
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from mkailin_assets.resources.duckdb_store import open_connection, apply_schema\n"
+        "from mkailin_assets.ingest.pubmed_loader import load_pubmed_file\n"
+        "con = open_connection(':memory:'); apply_schema(con)\n"
+        "r = load_pubmed_file(con, sys.argv[2], workers=2)\n"
+        "print(r.citations_upserted, r.reconciles())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-", str(repo), str(BASELINE)],
+        input=script,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["6", "True"]
