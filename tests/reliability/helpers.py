@@ -1,0 +1,248 @@
+"""Shared tools of the reliability suite: project environments, in-process materializations,
+table snapshots, the fake LLM server in its own process, and peak-memory sampling."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import psutil
+
+from mkailin_assets.settings import REPO_ROOT, SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SAMPLE_RELEASES = [
+    SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed26n0001.xml.gz",
+    SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed26n0002.xml.gz",
+    SAMPLE_PUBMED_SOURCE / "updatefiles" / "pubmed26n0003.xml.gz",
+]
+# Columns whose value is the wall clock of the write, not data.
+CLOCK_COLUMNS = {"created_at", "updated_at", "loaded_at", "quarantined_at", "deleted_at"}
+
+
+def project_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
+    """Every MKAILIN_* setting of one isolated run (its own DuckDB file, downloads, exports)."""
+    env = {
+        "MKAILIN_DUCKDB_PATH": str(tmp_path / "mkailin.duckdb"),
+        "MKAILIN_MESH_SOURCE": str(SAMPLE_MESH_SOURCE),
+        "MKAILIN_PUBMED_SOURCE": str(SAMPLE_PUBMED_SOURCE),
+        "MKAILIN_DOWNLOAD_DIR": str(tmp_path / "downloads"),
+        "MKAILIN_EXPORT_DIR": str(tmp_path / "exports"),
+        "MKAILIN_LLM_BACKEND": "offline",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+def apply_env(monkeypatch: Any, env: dict[str, str]) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def materialize(
+    selection: list[str],
+    partition_key: str | None,
+    instance: dg.DagsterInstance | None = None,
+    raise_on_error: bool = True,
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of the real assets with resources built from the current environment."""
+    from mkailin_assets.definitions import ASSETS, build_resources
+
+    return dg.materialize(
+        ASSETS,
+        selection=selection,
+        partition_key=partition_key,
+        instance=instance,
+        resources=build_resources(),
+        raise_on_error=raise_on_error,
+    )
+
+
+def load_sources(
+    instance: dg.DagsterInstance, categories: list[str], files: list[str] | None = None
+) -> None:
+    """mesh_tree for the categories, release files in order, then raw_abstracts."""
+    from mkailin_assets import settings
+    from mkailin_assets.ingest.sources import list_release_files
+
+    for category in categories:
+        materialize(["mesh_tree"], category, instance)
+    names = files or [r.name for r in list_release_files(settings.pubmed_source())]
+    instance.add_dynamic_partitions("pubmed_files", names)
+    for name in names:
+        materialize(["pubmed_files"], name, instance)
+    for category in categories:
+        materialize(["raw_abstracts"], category, instance)
+
+
+def read_only(db_path: str | Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(db_path), read_only=True)
+
+
+def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND table_type = 'BASE TABLE' ORDER BY table_name"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def snapshot(
+    db_path: str | Path, table: str, category: str | None = None, with_clock: bool = False
+) -> list[tuple]:
+    """A table (or one category partition) as sorted tuples, clock columns left out."""
+    with read_only(db_path) as con:
+        columns = [row[0] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
+        kept = [c for c in columns if with_clock or c not in CLOCK_COLUMNS]
+        select = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in kept)
+        where, params = ("WHERE category = ?", [category]) if category else ("", [])
+        rows = con.execute(f'SELECT {select} FROM "{table}" {where}', params).fetchall()
+    return sorted(rows, key=repr)
+
+
+def dump_database(db_path: str | Path) -> str:
+    """Every row of every table, as text: what a secret search must look through."""
+    parts = []
+    with read_only(db_path) as con:
+        for table in table_names(con):
+            parts.append(f"## {table}")
+            rows = con.execute(f'SELECT CAST(t AS VARCHAR) FROM "{table}" AS t').fetchall()
+            parts.extend(row[0] for row in rows)
+    return "\n".join(parts)
+
+
+@contextmanager
+def fake_server_process(latency_s: float = 0.0, seed: int = 0) -> Iterator[str]:
+    """The fake OpenAI server in its own process (it survives SIGKILLs of the pipeline)."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
+        + ["--latency", str(latency_s), "--seed", str(seed)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:"), f"fake server did not start: {url!r}"
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def server_stats(url: str) -> dict[str, Any]:
+    base = url.removesuffix("/v1")
+    with urllib.request.urlopen(f"{base}/_fake/stats", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def chat_requests(url: str) -> int:
+    return int(server_stats(url)["by_path"].get("/v1/chat/completions", 0))
+
+
+class PeakRSS:
+    """Peak resident memory of a process tree, sampled every `interval_s` in a thread."""
+
+    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
+        self.process = psutil.Process(pid)
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _tree_rss(self) -> int:
+        total = 0
+        for proc in [self.process, *self.process.children(recursive=True)]:
+            with suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak_bytes = max(self.peak_bytes, self._tree_rss())
+            except psutil.Error:
+                return
+            time.sleep(self.interval_s)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval_s)
+
+
+def copy_database(source: Path, target: Path) -> Path:
+    shutil.copy(source, target)
+    return target
+
+
+def _schema_properties(body: dict[str, Any]) -> set[str]:
+    fmt = body.get("response_format") or {}
+    schema = (fmt.get("json_schema") or {}).get("schema") or {}
+    return set(schema.get("properties", {}))
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    return "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+
+
+def agent_responder(body: dict[str, Any]) -> str:
+    """Well-formed answers for every agent role, varying with the prompt (a cooperative model)."""
+    import hashlib
+
+    tag = hashlib.sha256(prompt_text(body).encode()).hexdigest()[:8]
+    properties = _schema_properties(body)
+    if "questions" in properties:
+        question = f"How does finding {tag} change the management of this condition?"
+        return json.dumps({"questions": [{"question": question, "descriptor_uis": []}]})
+    if "better" in properties:
+        return json.dumps({"better": "A", "reason": f"more specific ({tag})"})
+    if "answer" in properties:
+        return json.dumps(
+            {
+                "answer": f"The contexts report finding {tag}.",
+                "cited_pmids": [],
+                "final_decision": "maybe",
+                "insufficient_context": False,
+            }
+        )
+    from tests.fakes.openai_server import default_responder
+
+    return default_responder(body)
+
+
+def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
+    """The messages of every step failure of a run, with their causes, as one text."""
+    parts = []
+    for event in result.get_step_failure_events():
+        error = event.event_specific_data.error
+        while error is not None:
+            parts.append(f"{error.cls_name}: {error.message}")
+            error = error.cause
+    return "\n".join(parts)
