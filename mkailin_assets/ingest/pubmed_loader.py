@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 import time
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,7 @@ from mkailin_assets.ingest.pubmed_xml import (
 from mkailin_assets.resources.duckdb_store import transaction
 
 QUARANTINE_ASSET = "pubmed_files"
-# Files smaller than this parse in-process: starting worker processes costs more than it saves.
+# Files smaller than this stream through iterparse in the caller's thread; bigger ones use threads.
 PARALLEL_MIN_BYTES = 2 << 20
 _MD5_LINE = re.compile(r"^\s*MD5\s*\((?P<name>[^)]*)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})\s*$")
 
@@ -123,7 +122,7 @@ def load_pubmed_file(
 ) -> LoadReport:
     """Load one release file (see the module docstring for the counts). Idempotent per
     (file name, sha256). When expected_md5 is None and `<path>.md5` exists beside the file, that
-    md5 is verified. workers: parser processes (default: 2 for big files, 0 for small ones)."""
+    md5 is verified. workers: parser threads (default: 2 for big files, 0 for small ones)."""
     started = time.perf_counter()
     path = Path(path)
     name = file_name or path.name
@@ -148,17 +147,7 @@ def load_pubmed_file(
         workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
 
     source = source or str(path)
-    try:
-        _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, workers)
-    except BrokenProcessPool:
-        # Worker processes could not start (e.g. spawn from an interactive __main__): the
-        # transaction rolled back, so parse the whole file again in this process.
-        if workers == 0:
-            raise
-        report = LoadReport(
-            file_name=name, kind=kind, sha256=sha256, md5_verified=expected_md5 is not None
-        )
-        _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, 0)
+    _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, workers)
     report.seconds = time.perf_counter() - started
     return report
 

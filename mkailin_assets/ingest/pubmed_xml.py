@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -611,10 +612,11 @@ def iter_pubmed_batches(
 ) -> Iterator[ParsedBatch]:
     """Yield ParsedBatches in file order.
 
-    workers=0 parses in this process with iterparse. workers>0 cuts the decompressed stream into
-    chunks at top-level record boundaries and parses them in that many processes (the records
-    are independent, so two cores nearly halve the time); at most 2 chunks per worker are in
-    flight, so memory stays bounded. Both raise PubMedFormatError like iter_pubmed_file."""
+    workers=0 streams with iterparse in the calling thread. workers>0 cuts the decompressed
+    stream into chunks of whole top-level records and parses them in that many threads (the
+    records are independent; lxml parses without the GIL); at most 2 chunks per worker are in
+    flight, so memory stays bounded by the chunk size. Both raise PubMedFormatError like
+    iter_pubmed_file."""
     path = Path(path)
     name = file_name or path.name
     if workers <= 0:
@@ -633,13 +635,13 @@ def iter_pubmed_batches(
 def _iter_parallel_batches(
     path: Path, name: str, workers: int, chunk_bytes: int
 ) -> Iterator[ParsedBatch]:
-    import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     _check_root(path, name)
-    # spawn, not fork: the parent may hold DuckDB and Polars threads, unsafe to fork.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # Threads, not processes: lxml releases the GIL while libxml2 parses a chunk (the larger
+    # half of the work), so parsing overlaps with extraction and with DuckDB in the caller,
+    # without process start-up, pickling, or re-importing the caller's __main__.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pubmed-parse") as pool:
         pending: list[Future[ParsedBatch]] = []
         try:
             for index, (chunk, first_line) in enumerate(
@@ -710,28 +712,40 @@ def parse_chunk(chunk: bytes, first_line: int, index: int, name: str) -> ParsedB
     wrapped = b"<" + ROOT_TAG.encode() + b">" + chunk + _ROOT_END
     offset = first_line - 1
     try:
-        context = etree.iterparse(
-            _BytesReader(wrapped),
-            events=("end",),
-            tag=(*ARTICLE_TAGS, DELETE_TAG),
-            huge_tree=True,
-            resolve_entities=False,
-            no_network=True,
-        )
-        position = 0
-        for _, element in context:
-            for item in _parse_element(element):
-                if item.line is not None:
-                    item.line += offset
-                batch.add(base + position, item)
-                position += 1
-            element.clear(keep_tail=True)
+        # A chunk is bounded (a few MB), so one tree per chunk keeps memory bounded too, and
+        # fromstring builds it ~40% cheaper than iterparse's event machinery.
+        root = etree.fromstring(wrapped, _chunk_parser())
     except etree.XMLSyntaxError as error:
         line = _error_line(error)
         # libxml2's own "line N" refers to the chunk, not the file: drop it, keep ours.
         reason = _CHUNK_LINE.sub("", syntax_reason(error))
         raise PubMedFormatError(name, reason, line + offset if line else None) from None
+    position = 0
+    for element in root:
+        if element.tag not in _RECORD_TAGS:
+            continue  # comments, processing instructions, elements we do not know
+        for item in _parse_element(element):
+            if item.line is not None:
+                item.line += offset
+            batch.add(base + position, item)
+            position += 1
+        element.clear()
     return batch.freeze()
+
+
+_RECORD_TAGS = frozenset((*ARTICLE_TAGS, DELETE_TAG))
+_PARSERS = threading.local()
+
+
+def _chunk_parser() -> Any:
+    """One parser per thread: lxml releases the GIL while parsing with a thread's own parser."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False
+        )
+        _PARSERS.parser = parser
+    return parser
 
 
 def _parse_element(element: Any) -> list[ParsedItem]:
@@ -741,15 +755,3 @@ def _parse_element(element: Any) -> list[ParsedItem]:
     if tag == "PubmedBookArticle":
         return [parse_book_article(element)]
     return list(parse_delete_citation(element))
-
-
-class _BytesReader:
-    def __init__(self, data: bytes) -> None:
-        self._data = memoryview(data)
-        self._pos = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._data) if size is None or size < 0 else self._pos + max(size, _READ_BUFFER)
-        piece = bytes(self._data[self._pos : end])
-        self._pos = min(end, len(self._data))
-        return piece

@@ -147,8 +147,8 @@ def test_md5_mismatch_is_refused_before_parsing(con, tmp_path):
     assert _counts(con)["citations"] == 0
 
 
-def test_worker_start_failure_falls_back_to_in_process_parsing(tmp_path):
-    """From a script read on stdin, spawned workers cannot start: the load still completes."""
+def test_parallel_load_works_from_a_script_on_stdin(tmp_path):
+    """Parser workers are threads: nothing re-imports the caller's __main__ (stdin here)."""
     import subprocess
     import sys
 
