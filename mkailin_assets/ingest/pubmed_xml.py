@@ -72,14 +72,6 @@ class QuarantinedRecord:
     raw_excerpt: str
 
 
-@dataclass(slots=True)
-class ParseStats:
-    articles_read: int = 0
-    deletion_blocks: int = 0
-    quarantined: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
-
-
 ParsedItem = Citation | Deletion | QuarantinedRecord
 
 
