@@ -10,6 +10,7 @@ import polars as pl
 
 from mkailin_assets.curation.decontamination import (
     Benchmark,
+    contamination_filters,
     find_contamination,
     removed_per_benchmark,
 )
@@ -183,13 +184,13 @@ def build_training_category(
     )
     if contamination is not None and contamination.height:
         report.removed_per_benchmark = removed_per_benchmark(contamination)
-        first = contamination.group_by("record_id", maintain_order=True).first()
+        # One row per record (its first benchmark), giving every reason that benchmark found:
+        # a record whose own PMID is listed says "source_pmid", not only "context_pmid".
+        first = (
+            contamination_filters(contamination).group_by("record_id", maintain_order=True).first()
+        )
         contaminated = first.join(records.select("record_id", "kind"), on="record_id").select(
-            "record_id",
-            "kind",
-            pl.format("decontamination:{}", pl.col("benchmark")).alias("filter"),
-            pl.format("{}: {}", pl.col("reason"), pl.col("detail")).alias("reason"),
-            pl.lit(None, dtype=pl.String).alias("twin_id"),
+            "record_id", "kind", "filter", "reason", "twin_id"
         )
         records = records.join(contaminated.select("record_id"), on="record_id", how="anti")
 
