@@ -15,6 +15,8 @@ from mkailin_assets.agents.mesh_similarity import build_ic_snapshot, score_candi
 from mkailin_assets.agents.preferences import cold_start_pairs, final_preferences
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
 
+SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
+
 
 @dataclass
 class EvaluationReport:
@@ -109,6 +111,9 @@ def evaluate_category(
         measure=measure,
         snapshot_id=snapshot,
     )
+    # The set-wise SQL sums in parallel, so a score's last bits vary from run to run; rounded, an
+    # unchanged candidate keeps an identical row and nothing downstream is rewritten.
+    scores = scores.with_columns(pl.col("mesh_score").round(SCORE_DECIMALS))
     scored = candidates.join(
         scores.drop("source_pmid", strict=False), on="candidate_id", how="left"
     )
