@@ -1,0 +1,108 @@
+"""The README's demo command end to end, as a user runs it: a fresh run over the whole sample,
+then a second run that must buy nothing (every LLM call, offline ones included, is cached) and
+leave the training set as it was."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mkailin_assets import settings
+from mkailin_assets.resources.duckdb_store import open_connection
+
+# The categories the sample covers (data/sample/README.md): every letter but V.
+COVERED = list("ABCDEFGHIJKLMN") + ["Z"]
+SUMMARY_COLUMNS = [
+    "cat",
+    "name",
+    "mesh",
+    "abstracts",
+    "questions",
+    "pairs",
+    "answers",
+    "flagged",
+    "sft",
+    "dpo",
+    "train/val/test",
+]
+
+
+def demo_env(tmp_path: Path) -> dict[str, str]:
+    """The user's environment without any mkailin or Dagster settings, plus temp paths."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MKAILIN_") and k != "DAGSTER_HOME"
+    }
+    env.update(
+        MKAILIN_DUCKDB_PATH=str(tmp_path / "demo.duckdb"),
+        MKAILIN_EXPORT_DIR=str(tmp_path / "exports"),
+        MKAILIN_DOWNLOAD_DIR=str(tmp_path / "downloads"),
+        GX_ANALYTICS_ENABLED="false",
+        DAGSTER_DISABLE_TELEMETRY="1",
+    )
+    return env
+
+
+def run_demo(env: dict[str, str], *args: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-m", "mkailin_assets.demo", *args],
+        cwd=settings.REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed.stdout
+
+
+def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
+    """The per-category table of the summary, keyed by letter."""
+    rows = {}
+    for line in stdout.splitlines():
+        if re.match(r"^[A-Z]   ", line):
+            cells = re.split(r"\s{2,}", line.strip())
+            assert len(cells) == len(SUMMARY_COLUMNS), line
+            rows[cells[0]] = dict(zip(SUMMARY_COLUMNS, cells, strict=True))
+    return rows
+
+
+def db_state(path: str) -> tuple[int, list[tuple]]:
+    con = open_connection(path, read_only=True)
+    try:
+        calls = con.execute("SELECT count(*) FROM llm_calls").fetchall()[0][0]
+        training = con.execute("SELECT * FROM training_set ORDER BY category, record_id").fetchall()
+    finally:
+        con.close()
+    return calls, training
+
+
+@pytest.mark.slow
+def test_demo_runs_fresh_then_again_without_new_calls(tmp_path):
+    env = demo_env(tmp_path)
+    first = run_demo(env, "--fresh")
+    assert "the sample covers " + "".join(COVERED) in first
+    rows = summary_rows(first)
+    assert sorted(rows) == sorted([*COVERED, "V"])  # one line per category, V empty
+    for letter in COVERED:
+        assert int(rows[letter]["abstracts"]) > 0, rows[letter]
+        assert int(rows[letter]["questions"]) > 0, rows[letter]
+        assert int(rows[letter]["sft"]) > 0, rows[letter]
+    assert rows["V"]["abstracts"] == "0"
+    exports = Path(env["MKAILIN_EXPORT_DIR"])
+    assert (exports / "README.md").is_file() and (exports / "sft" / "train.parquet").is_file()
+    calls_before, training_before = db_state(env["MKAILIN_DUCKDB_PATH"])
+    assert calls_before > 0 and training_before
+    match = re.search(r"new LLM calls this run: (\d+)", first)
+    assert match and int(match.group(1)) == calls_before
+
+    second = run_demo(env)  # no --fresh: the same database, nothing new to do
+    assert "new LLM calls this run: 0" in second
+    calls_after, training_after = db_state(env["MKAILIN_DUCKDB_PATH"])
+    assert calls_after == calls_before
+    assert training_after == training_before  # rows and their timestamps untouched
+    assert summary_rows(second) == rows
