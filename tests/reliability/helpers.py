@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,14 +102,23 @@ def table_names(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [row[0] for row in rows]
 
 
+def _comparable(column: str, column_type: str) -> str:
+    """Text of a column; doubles rounded, since DuckDB's parallel sums differ in the last bit."""
+    if column_type == "DOUBLE":
+        return f'CAST(round("{column}", 9) AS VARCHAR)'
+    if column_type == "DOUBLE[]":
+        return f'CAST(list_transform("{column}", lambda x: round(x, 9)) AS VARCHAR)'
+    return f'CAST("{column}" AS VARCHAR)'
+
+
 def snapshot(
     db_path: str | Path, table: str, category: str | None = None, with_clock: bool = False
 ) -> list[tuple]:
     """A table (or one category partition) as sorted tuples, clock columns left out."""
     with read_only(db_path) as con:
-        columns = [row[0] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
-        kept = [c for c in columns if with_clock or c not in CLOCK_COLUMNS]
-        select = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in kept)
+        columns = [row[:2] for row in con.execute(f'DESCRIBE "{table}"').fetchall()]
+        kept = [(c, t) for c, t in columns if with_clock or c not in CLOCK_COLUMNS]
+        select = ", ".join(_comparable(c, t) for c, t in kept)
         where, params = ("WHERE category = ?", [category]) if category else ("", [])
         rows = con.execute(f'SELECT {select} FROM "{table}" {where}', params).fetchall()
     return sorted(rows, key=repr)
@@ -125,12 +135,25 @@ def dump_database(db_path: str | Path) -> str:
     return "\n".join(parts)
 
 
+SERVER_RUNNER = """
+import sys, time
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.reliability.helpers import agent_responder
+
+server = FakeOpenAIServer(latency_s=float(sys.argv[1]), seed=int(sys.argv[2]), responder=agent_responder)
+server.start()
+print(server.url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
 @contextmanager
 def fake_server_process(latency_s: float = 0.0, seed: int = 0) -> Iterator[str]:
-    """The fake OpenAI server in its own process (it survives SIGKILLs of the pipeline)."""
+    """The fake OpenAI server (answering like a cooperative model, see agent_responder) in its
+    own process, so it survives SIGKILLs of the pipeline and keeps counting."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0"]
-        + ["--latency", str(latency_s), "--seed", str(seed)],
+        [sys.executable, "-c", SERVER_RUNNER, str(latency_s), str(seed)],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -224,10 +247,11 @@ def agent_responder(body: dict[str, Any]) -> str:
     if "better" in properties:
         return json.dumps({"better": "A", "reason": f"more specific ({tag})"})
     if "answer" in properties:
+        cited = [int(pmid) for pmid in re.findall(r"PMID (\d+):", prompt_text(body))[:1]]
         return json.dumps(
             {
                 "answer": f"The contexts report finding {tag}.",
-                "cited_pmids": [],
+                "cited_pmids": cited,
                 "final_decision": "maybe",
                 "insufficient_context": False,
             }
@@ -246,3 +270,99 @@ def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
             parts.append(f"{error.cls_name}: {error.message}")
             error = error.cause
     return "\n".join(parts)
+
+
+# A materialization in a child process, with optional crash hooks set through the environment:
+#   RELIABILITY_HOLD_MODULE=<module>  that module's `transaction` writes the marker file, then
+#       sleeps just before COMMIT (the parent SIGKILLs it there: every write done, none committed);
+#   RELIABILITY_MARK_CALL=<module>:<function>:<n>  the marker is written after the n-th call of
+#       that function, and the run goes on (the parent SIGKILLs it wherever it has got to).
+CHILD_RUNNER = """
+import importlib, os, sys, time
+from contextlib import contextmanager
+from pathlib import Path
+
+marker = Path(os.environ.get("RELIABILITY_MARKER", "/nonexistent"))
+if os.environ.get("RELIABILITY_HOLD_MODULE"):
+    module = importlib.import_module(os.environ["RELIABILITY_HOLD_MODULE"])
+    original_transaction = module.transaction
+
+    @contextmanager
+    def holding_transaction(con):
+        with original_transaction(con):
+            yield con
+            marker.write_text("holding before COMMIT")
+            time.sleep(600)
+
+    module.transaction = holding_transaction
+if os.environ.get("RELIABILITY_MARK_CALL"):
+    module_name, function_name, nth = os.environ["RELIABILITY_MARK_CALL"].split(":")
+    module = importlib.import_module(module_name)
+    original_function = getattr(module, function_name)
+    calls = [0]
+
+    def marking(*args, **kwargs):
+        result = original_function(*args, **kwargs)
+        calls[0] += 1
+        if calls[0] == int(nth):
+            marker.write_text(f"{function_name} called {nth} times")
+        return result
+
+    setattr(module, function_name, marking)
+
+import dagster as dg
+from tests.reliability.helpers import materialize
+
+selection, key = sys.argv[1].split(","), sys.argv[2]
+instance = dg.DagsterInstance.ephemeral()
+if key.endswith((".xml", ".xml.gz")):
+    instance.add_dynamic_partitions("pubmed_files", [key])
+materialize(selection, key, instance)
+print("materialized", flush=True)
+"""
+
+
+def start_child(
+    env: dict[str, str], selection: list[str], partition_key: str, **hooks: str
+) -> subprocess.Popen:
+    child_env = {**os.environ, **env, **hooks, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD_RUNNER, ",".join(selection), partition_key],
+        cwd=REPO_ROOT,
+        env=child_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def kill_when(child: subprocess.Popen, ready: Any, timeout_s: float, what: str) -> None:
+    """SIGKILL the child as soon as `ready()` holds; fail if it exits or never gets there."""
+    import signal
+
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if child.poll() is not None:
+            raise AssertionError(f"child exited before {what}:\n{child.stderr.read()[-3000:]}")
+        if time.monotonic() > deadline:
+            child.kill()
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL, child.returncode
+
+
+def row_diff(
+    actual: dict[str, list[tuple]], expected: dict[str, list[tuple]], limit: int = 3
+) -> str:
+    """A short account of which rows differ, per table, for assertion messages."""
+    lines = []
+    for table in expected:
+        missing = sorted(set(expected[table]) - set(actual.get(table, [])), key=repr)
+        extra = sorted(set(actual.get(table, [])) - set(expected[table]), key=repr)
+        if missing or extra:
+            lines.append(f"{table}: {len(missing)} expected rows missing, {len(extra)} unexpected")
+            lines += [f"  missing {row}" for row in missing[:limit]]
+            lines += [f"  unexpected {row}" for row in extra[:limit]]
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""LLM endpoint faults at a 30% rate during candidate_qa and evaluated_qa, through the assets.
+
+The client alone is covered by tests/integration/test_llm_client.py (retries, Retry-After,
+malformed/schema output, mixed faults); here the whole partition must complete, failures must be
+rows with status 'failed' and their error, and a re-run must send only what failed (or was never
+asked), never a call that had succeeded.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import dagster as dg
+import pytest
+
+from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer, Fault
+from tests.reliability.helpers import (
+    agent_responder,
+    apply_env,
+    load_sources,
+    materialize,
+    project_env,
+    read_only,
+)
+
+CATEGORY = "C"
+FAULT_KINDS = ("429", "500", "hang", "malformed", "schema")  # 6% each: 30% of answers
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("llm_faults")
+    env = project_env(root)
+    with pytest.MonkeyPatch.context() as patch:
+        apply_env(patch, env)
+        load_sources(dg.DagsterInstance.ephemeral(), [CATEGORY])
+    return env
+
+
+def calls(db: str) -> dict[str, tuple]:
+    with read_only(db) as con:
+        rows = con.execute(
+            "SELECT call_id, status, error, role, created_at FROM llm_calls WHERE via = 'request'"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def add_faults(server: FakeOpenAIServer) -> None:
+    server.hang_s = 1.5
+    for kind in FAULT_KINDS:
+        server.add_fault(Fault(kind, probability=0.06, retry_after="0" if kind == "429" else None))
+
+
+def rerun_sends_only_failed_or_new(
+    server: FakeOpenAIServer, db: str, assets: list[str], before: dict[str, tuple]
+) -> tuple[set[str], set[str]]:
+    """Re-run without faults; check nothing that had succeeded was sent or rewritten."""
+    server.clear_faults()
+    server.reset_stats()
+    materialize(assets, CATEGORY)
+    after = calls(db)
+    failed_before = {cid for cid, row in before.items() if row[0] == "failed"}
+    retried = {cid for cid in failed_before if after[cid][0] == "ok"}
+    new = set(after) - set(before)
+    assert server.stats.by_path[CHAT_PATH] == len(retried) + len(new)
+    succeeded_before = {cid: row for cid, row in before.items() if row[0] == "ok"}
+    assert {cid: after[cid] for cid in succeeded_before} == succeeded_before  # untouched
+    return retried, new
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_qa_assets_complete_under_30_percent_faults_and_rerun_resends_only_failures(
+    ingested, tmp_path, monkeypatch
+):
+    db = str(tmp_path / "mkailin.duckdb")
+    shutil.copy(ingested["MKAILIN_DUCKDB_PATH"], db)
+    with FakeOpenAIServer(responder=agent_responder, seed=11) as server:
+        apply_env(
+            monkeypatch,
+            ingested
+            | {
+                "MKAILIN_DUCKDB_PATH": db,
+                "MKAILIN_LLM_BACKEND": "openai",
+                "MKAILIN_LLM_BASE_URL": server.url,
+                "MKAILIN_LLM_API_KEY": "sk-fault-test",
+                "MKAILIN_LLM_TIMEOUT_S": "0.5",
+                "MKAILIN_LLM_MAX_RETRIES": "1",
+                "MKAILIN_LLM_MAX_SCHEMA_RETRIES": "0",
+                "MKAILIN_LLM_MAX_FAILURE_RATE": "0.5",
+            },
+        )
+        # candidate_qa: the run completes, each failure is a row with its error.
+        add_faults(server)
+        result = materialize(["candidate_qa"], CATEGORY)
+        assert result.success
+        assert sum(server.stats.faults.values()) > 0
+        first = calls(db)
+        failed_calls = {cid for cid, row in first.items() if row[0] == "failed"}
+        assert failed_calls, "at 30% faults with one retry some questions must fail"
+        assert all(first[cid][1] for cid in failed_calls)  # every failure keeps its error
+        with read_only(db) as con:
+            failed_rows = con.execute(
+                "SELECT llm_call_id, error FROM candidate_qa WHERE category = ? AND status = 'failed'",
+                [CATEGORY],
+            ).fetchall()
+            total = con.execute(
+                "SELECT count(*) FROM candidate_qa WHERE category = ?", [CATEGORY]
+            ).fetchone()[0]
+        assert {cid for cid, _ in failed_rows} == failed_calls
+        assert all(error for _, error in failed_rows)
+        assert len(failed_rows) / total <= 0.3  # within the asset's max_failure_rate
+
+        retried, new = rerun_sends_only_failed_or_new(server, db, ["candidate_qa"], first)
+        assert retried == failed_calls and new == set()  # exactly the failed items went out
+        with read_only(db) as con:
+            statuses = con.execute(
+                "SELECT DISTINCT status FROM candidate_qa WHERE category = ?", [CATEGORY]
+            ).fetchall()
+        assert statuses == [("ok",)]
+
+        # evaluated_qa (judge + answer agents): completes under the same faults.
+        add_faults(server)
+        server.reset_stats()
+        assert materialize(["evaluated_qa"], CATEGORY).success
+        assert sum(server.stats.faults.values()) > 0
+        second = calls(db)
+        failed_eval = {
+            cid for cid, row in second.items() if row[0] == "failed" and cid not in first
+        }
+        with read_only(db) as con:
+            evaluated = con.execute(
+                "SELECT count(*) FROM evaluated_qa WHERE category = ?", [CATEGORY]
+            ).fetchone()[0]
+        assert evaluated == total  # every candidate is evaluated, failures or not
+        retried, _ = rerun_sends_only_failed_or_new(server, db, ["evaluated_qa"], second)
+        assert retried <= failed_eval
