@@ -321,8 +321,17 @@ def test_deleted_citation_is_retracted_and_only_changes_cost_requests(distilled,
     assert sorted(answered) == sorted(preferred_touched["question"])
 
 
+class PositionBiasedResponder(RecordingResponder):
+    """As the scripted responder, but the judge always picks the candidate shown first."""
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        if schema_name(body) == "JudgeVerdict":
+            return json.dumps({"better": "A", "reason": "the first one"})
+        return super().__call__(body)
+
+
 def test_assets_complete_with_a_fifth_of_requests_failing(ingested, tmp_path):
-    responder = RecordingResponder()
+    responder = PositionBiasedResponder()
     with FakeOpenAIServer(seed=11, responder=responder) as fake:
         # About 20% of attempts fail (10% 429, 10% 500); retries are told to come back at once.
         fake.add_fault(Fault("429", probability=0.1, retry_after="0"))
@@ -340,3 +349,12 @@ def test_assets_complete_with_a_fifth_of_requests_failing(ingested, tmp_path):
         # Every failed attempt was retried: the server saw more requests than calls it answered.
         calls = pipeline.scalar("SELECT count(*) FROM llm_calls")
         assert fake.stats.total == calls + sum(fake.stats.faults.values())
+        # The two orders never agree, so no judge label is recorded: cold-start labels only.
+        pairs = table(pipeline, "preference_pairs", "K")
+        assert pairs["judge_verdict"].null_count() == pairs.height
+        assert not pairs["judge_consistent"].any()
+        assert set(pairs["label_source"]) <= {"cold_start"}
+        sources = evaluated["source_pmid"].n_unique()
+        judged = pipeline.scalar("SELECT count(*) FROM llm_calls WHERE role = 'judge'")
+        assert judged == 2 * sources  # one pair per source, both orders asked
+        assert set(evaluated["preference_source"].drop_nulls()) <= {"cold_start", "score", "tie"}
