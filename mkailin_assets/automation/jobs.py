@@ -6,22 +6,59 @@ import dagster as dg
 
 from mkailin_assets.partitions import category_partitions
 
-ingest_mesh_job = dg.define_asset_job(
-    "mesh_tree_job",
-    selection=dg.AssetSelection.assets("mesh_tree"),
-    partitions_def=category_partitions,
-    description="Load the MeSH tree for the selected categories.",
+
+def _category_job(
+    name: str, assets: list[str], description: str
+) -> dg.UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        name,
+        selection=dg.AssetSelection.assets(*assets),
+        partitions_def=category_partitions,
+        description=description,
+    )
+
+
+mesh_tree_job = _category_job(
+    "mesh_tree_job", ["mesh_tree"], "Load the MeSH tree for the selected categories."
 )
 pubmed_file_job = dg.define_asset_job(
     "pubmed_file_job",
     selection=dg.AssetSelection.assets("pubmed_files"),
     description="Load one PubMed release file (a pubmed_files partition).",
 )
-raw_abstracts_job = dg.define_asset_job(
-    "raw_abstracts_job",
-    selection=dg.AssetSelection.assets("raw_abstracts"),
-    partitions_def=category_partitions,
-    description="Refresh the category's abstracts from citations.",
+raw_abstracts_job = _category_job(
+    "raw_abstracts_job", ["raw_abstracts"], "Refresh the category's abstracts from citations."
+)
+candidate_qa_job = _category_job(
+    "candidate_qa_job", ["candidate_qa"], "Question agents and retrieval for the category."
+)
+evaluated_qa_job = _category_job(
+    "evaluated_qa_job",
+    ["evaluated_qa"],
+    "MeSH scores, preferences, judge and answers for the category.",
+)
+training_set_job = _category_job(
+    "training_set_job", ["training_set"], "Dedup, decontaminate and split the category's records."
+)
+category_pipeline_job = _category_job(
+    "category_pipeline_job",
+    ["raw_abstracts", "candidate_qa", "evaluated_qa", "training_set"],
+    "The whole pipeline for one category: abstracts → candidates → evaluation → training set. "
+    "Blocking checks stop later stages when an earlier one fails.",
+)
+training_export_job = dg.define_asset_job(
+    "training_export_job",
+    selection=dg.AssetSelection.assets("training_export"),
+    description="Write the Parquet/JSONL exports and the dataset card.",
 )
 
-JOBS = [ingest_mesh_job, pubmed_file_job, raw_abstracts_job]
+JOBS = [
+    mesh_tree_job,
+    pubmed_file_job,
+    raw_abstracts_job,
+    candidate_qa_job,
+    evaluated_qa_job,
+    training_set_job,
+    category_pipeline_job,
+    training_export_job,
+]
