@@ -18,6 +18,9 @@ from pathlib import Path
 from mkailin_assets import settings
 
 QA_STAGES = ["candidate_qa", "evaluated_qa"]
+# Dagster's console logger prints every event at DEBUG; the demo shows its own summary instead
+# (the events are still in the instance, and in the UI).
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def configure_environment(db_path: str | None) -> None:
@@ -71,6 +74,7 @@ def run_pipeline(log=print) -> dict[str, float]:
             instance=instance,
             resources=resources,
             raise_on_error=True,
+            run_config=QUIET_RUN_CONFIG,
         )
         if not result.success:
             raise RuntimeError(f"materialization of {selection} [{partition_key}] failed")

@@ -62,7 +62,8 @@ def candidate_qa_checks(
         """SELECT q.candidate_id, q.question, length(q.question) AS question_chars,
                   len(q.context_pmids) AS contexts,
                   (SELECT count(*) FROM unnest(q.question_descriptors) AS u(d)
-                   WHERE u.d NOT IN (SELECT descriptor_ui FROM mesh_descriptors)) AS unknown_descriptors,
+                   WHERE u.d NOT IN (SELECT descriptor_ui FROM mesh_descriptors
+                                     WHERE len(tree_numbers) > 0)) AS unknown_descriptors,
                   (SELECT count(*) FROM unnest(q.context_pmids) AS u(p)
                    WHERE u.p NOT IN (SELECT pmid FROM citations)) AS missing_contexts
            FROM candidate_qa q WHERE q.category = ? AND q.status = 'ok'""",

@@ -58,9 +58,11 @@ def select_sources(con: duckdb.DuckDBPyConnection, category: str, sample: int) -
 
 
 def known_descriptors(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {
-        row[0] for row in con.execute("SELECT DISTINCT descriptor_ui FROM mesh_tree").fetchall()
-    }
+    """Descriptors that sit in the MeSH tree (all categories, whichever mesh_tree partitions exist)."""
+    rows = con.execute(
+        "SELECT descriptor_ui FROM mesh_descriptors WHERE len(tree_numbers) > 0"
+    ).fetchall()
+    return {row[0] for row in rows}
 
 
 def reusable_contexts(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame:
