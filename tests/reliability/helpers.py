@@ -282,8 +282,14 @@ import importlib, os, sys, time
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
+import mkailin_assets.definitions  # bind every module's imports before patching one of them
+from tests.reliability.helpers import materialize
+
 marker = Path(os.environ.get("RELIABILITY_MARKER", "/nonexistent"))
 if os.environ.get("RELIABILITY_HOLD_MODULE"):
+    # Only code that looks `transaction` up in that module's globals at call time is affected
+    # (e.g. duckdb_store._sync_from, not modules that imported the name earlier).
     module = importlib.import_module(os.environ["RELIABILITY_HOLD_MODULE"])
     original_transaction = module.transaction
 
@@ -309,9 +315,6 @@ if os.environ.get("RELIABILITY_MARK_CALL"):
         return result
 
     setattr(module, function_name, marking)
-
-import dagster as dg
-from tests.reliability.helpers import materialize
 
 selection, key = sys.argv[1].split(","), sys.argv[2]
 instance = dg.DagsterInstance.ephemeral()
