@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ RELEASE_KIND_TAG = "mkailin/release_kind"
 # One tick registers at most this many files (a first look at NLM lists ~1,300 baseline files
 # plus the year's updates); the cursor carries the rest to the next tick.
 MAX_FILES_PER_TICK = 200
+_RELEASE_YEAR = re.compile(r"^pubmed(\d{2})n\d{4}")
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -67,18 +69,31 @@ class ReleaseCheck:
     cursor: str | None  # the last file registered, or the previous cursor when nothing is new
 
 
+def release_year(name: str) -> int | None:
+    match = _RELEASE_YEAR.match(name)
+    return int(match[1]) if match else None
+
+
 def files_after_cursor(
     listing: Sequence[ReleaseFileLike], cursor: str | None
 ) -> list[ReleaseFileLike]:
-    """Files listed after the cursor. When the cursor file is no longer listed (NLM drops last
-    year's files once a new baseline is out), release names still sort in application order
-    (pubmedYYnNNNN), so compare by name."""
+    """Files listed after the cursor, plus any of a later release year (a new baseline set,
+    which a listing ordered baseline-first may place before last year's updates). When the
+    cursor file is no longer listed (NLM drops last year's files once a new baseline is out),
+    release names still sort in application order (pubmedYYnNNNN), so compare by name."""
     if cursor is None:
         return list(listing)
     names = [release.name for release in listing]
-    if cursor in names:
-        return list(listing[names.index(cursor) + 1 :])
-    return [release for release in listing if release.name > cursor]
+    cursor_year = release_year(cursor)
+    position = names.index(cursor) if cursor in names else None
+
+    def is_after(index: int, release: ReleaseFileLike) -> bool:
+        year = release_year(release.name)
+        if cursor_year is not None and year is not None and year > cursor_year:
+            return True
+        return index > position if position is not None else release.name > cursor
+
+    return [release for index, release in enumerate(listing) if is_after(index, release)]
 
 
 def check_releases(

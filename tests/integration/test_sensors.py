@@ -4,6 +4,8 @@ pubmed_files partitions and runs, in NLM's order, exactly once; a restart resume
 from __future__ import annotations
 
 import gzip
+import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,3 +176,69 @@ def test_sensor_over_a_real_directory_listing(instance, tmp_path, monkeypatch):
     _write_release(tmp_path, "pubmed25n0003.xml.gz")
     requests, _ = tick(sensor, instance, cursor)
     assert [r.partition_key for r in requests] == ["pubmed25n0003.xml.gz"]
+
+
+@pytest.mark.slow
+def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstracts(
+    instance, tmp_path, monkeypatch
+):
+    from mkailin_assets.assets.abstracts import raw_abstracts
+    from mkailin_assets.assets.mesh import mesh_tree
+    from mkailin_assets.ingest.sources import list_release_files
+    from mkailin_assets.resources.duckdb_store import DuckDBStore, open_connection
+    from mkailin_assets.resources.method import MethodConfig
+    from mkailin_assets.settings import SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
+
+    # The two baseline files only: an update would revise citations the copy below republishes.
+    source = tmp_path / "pubmed"
+    shutil.copytree(SAMPLE_PUBMED_SOURCE / "baseline", source / "baseline")
+    db_path = tmp_path / "mkailin.duckdb"
+    monkeypatch.setenv("MKAILIN_PUBMED_SOURCE", str(source))
+    monkeypatch.setenv("MKAILIN_MESH_SOURCE", str(SAMPLE_MESH_SOURCE))
+    monkeypatch.setenv("MKAILIN_DOWNLOAD_DIR", str(tmp_path / "downloads"))
+    resources = {"duckdb_store": DuckDBStore(path=str(db_path)), "method": MethodConfig()}
+    sensor = build_pubmed_release_sensor(list_files=list_release_files)
+
+    def load_new_files(cursor):
+        requests, cursor = tick(sensor, instance, cursor)
+        for request in requests:
+            assert dg.materialize(
+                [pubmed_files],
+                instance=instance,
+                partition_key=request.partition_key,
+                resources=resources,
+            ).success
+        return [r.partition_key for r in requests], cursor
+
+    def category_rows():
+        with open_connection(db_path, read_only=True) as con:
+            return con.execute(
+                "SELECT pmid, content_hash, updated_at FROM raw_abstracts WHERE category = 'C' ORDER BY pmid"
+            ).fetchall()
+
+    assert dg.materialize(
+        [mesh_tree], instance=instance, partition_key="C", resources=resources
+    ).success
+    loaded, cursor = load_new_files(None)
+    assert loaded == ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]
+    assert dg.materialize(
+        [raw_abstracts], instance=instance, partition_key="C", resources=resources
+    ).success
+    before = category_rows()
+    assert before
+
+    # Next year's baseline republishes the first file's citations unchanged.
+    baseline = source / "baseline"
+    shutil.copy(baseline / "pubmed26n0001.xml.gz", baseline / "pubmed27n0001.xml.gz")
+    digest = hashlib.md5((baseline / "pubmed27n0001.xml.gz").read_bytes()).hexdigest()
+    (baseline / "pubmed27n0001.xml.gz.md5").write_text(f"MD5(pubmed27n0001.xml.gz)= {digest}\n")
+    loaded, _ = load_new_files(cursor)
+    assert loaded == ["pubmed27n0001.xml.gz"]
+
+    result = dg.materialize(
+        [raw_abstracts], instance=instance, partition_key="C", resources=resources
+    )
+    metadata = result.asset_materializations_for_node("raw_abstracts")[0].metadata
+    assert metadata["rows_inserted"].value == 0
+    assert metadata["rows_deleted"].value == 0
+    assert category_rows() == before  # same rows, same hashes, timestamps untouched
