@@ -8,6 +8,7 @@ from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.assets.qa import candidate_qa, evaluated_qa
 from mkailin_assets.assets.training import training_export, training_set
 from mkailin_assets.automation.jobs import JOBS
+from mkailin_assets.automation.registry import automation_definitions
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
@@ -31,4 +32,5 @@ defs = dg.Definitions(
     assets=ASSETS,
     jobs=JOBS,
     resources=build_resources(),
+    **automation_definitions(),
 )

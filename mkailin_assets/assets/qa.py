@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from mkailin_assets.assets.metadata import distribution, markdown_table
+from mkailin_assets.automation.conditions import downstream_condition
 from mkailin_assets.checks.qa_checks import (
     CANDIDATE_QA_CHECKS,
     EVALUATED_QA_CHECKS,
@@ -32,6 +33,7 @@ def _embedding(client, llm: LLMResource, method: MethodConfig) -> tuple:
     partitions_def=category_partitions,
     deps=[dg.AssetDep("raw_abstracts")],
     pool="duckdb",
+    automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},
     group_name="distill",
     owners=["team:mkailin"],
@@ -95,6 +97,7 @@ def candidate_qa(
     partitions_def=category_partitions,
     deps=[dg.AssetDep("candidate_qa")],
     pool="duckdb",
+    automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},
     group_name="distill",
     owners=["team:mkailin"],

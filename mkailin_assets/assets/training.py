@@ -5,6 +5,7 @@ import dagster as dg
 from mkailin_assets import settings
 from mkailin_assets.agents.prompts import PROMPTS
 from mkailin_assets.assets.metadata import query_preview
+from mkailin_assets.automation.conditions import downstream_condition
 from mkailin_assets.checks.training_checks import TRAINING_SET_CHECKS, training_set_checks
 from mkailin_assets.curation.decontamination import load_benchmarks
 from mkailin_assets.curation.export import export_training_set
@@ -18,6 +19,7 @@ from mkailin_assets.stages.training import benchmark_pmids, build_training_categ
     partitions_def=category_partitions,
     deps=[dg.AssetDep("evaluated_qa")],
     pool="duckdb",
+    automation_condition=downstream_condition(),
     kinds={"duckdb"},
     group_name="training",
     owners=["team:mkailin"],

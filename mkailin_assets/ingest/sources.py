@@ -63,10 +63,12 @@ def check_safe_name(name: str) -> str:
 
 
 def release_sort_key(release: ReleaseFile) -> tuple[int, int, int]:
-    """Baseline files first, then updates; within each, by year and file number."""
+    """NLM's application order: by release year; within a year the baseline files, then the
+    updates, each by file number. A new yearly baseline (pubmed27n…) thus follows the previous
+    year's update files instead of jumping ahead of them."""
     match = RELEASE_NAME.match(release.name)
     assert match is not None
-    return (0 if release.kind == "baseline" else 1, int(match["year"]), int(match["number"]))
+    return (int(match["year"]), 0 if release.kind == "baseline" else 1, int(match["number"]))
 
 
 def list_release_files(source: str | Path) -> list[ReleaseFile]:
