@@ -30,6 +30,12 @@ def mesh_source() -> str:
     return env("MKAILIN_MESH_SOURCE", NLM_MESH_SOURCE)
 
 
+def mesh_year() -> int | None:
+    """The MeSH year the descriptor file must carry (MKAILIN_MESH_YEAR); unset = accept any."""
+    value = env("MKAILIN_MESH_YEAR")
+    return int(value) if value else None
+
+
 def pubmed_source() -> str:
     return env("MKAILIN_PUBMED_SOURCE", NLM_PUBMED_SOURCE)
 

@@ -43,44 +43,53 @@ WHERE c.abstract IS NOT NULL AND length(trim(c.abstract)) > 0
 """
 
 
-def quarantine_bad_lengths(
+def replace_quarantine(
     con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
 ) -> int:
-    """Record abstracts outside the sane length range; they are excluded, never dropped silently."""
+    """Record abstracts outside the sane length range; they are excluded, never dropped silently.
+
+    Reads the temp table _raw_abstracts_members; runs inside the caller's transaction."""
     source = f"category:{category}"
-    with transaction(con):
-        con.execute("DELETE FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source])
-        con.execute(
-            f"""INSERT INTO quarantine
-                SELECT 'raw_abstracts', $source, NULL, CAST(pmid AS VARCHAR),
-                       'abstract length ' || length(abstract) || ' outside [' || $min || ', ' || $max || '] characters',
-                       left(abstract, 200), now()
-                FROM ({CATEGORY_MEMBERS_SQL})
-                WHERE length(abstract) NOT BETWEEN $min AND $max""",
-            {"category": category, "source": source, "min": min_chars, "max": max_chars},
-        )
-    row = con.execute(
+    con.execute("DELETE FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source])
+    con.execute(
+        """INSERT INTO quarantine
+           SELECT 'raw_abstracts', $source, NULL, CAST(pmid AS VARCHAR),
+                  'abstract length ' || length(abstract) || ' outside [' || $min || ', ' || $max
+                      || '] characters',
+                  left(abstract, 200), now()
+           FROM _raw_abstracts_members
+           WHERE length(abstract) NOT BETWEEN $min AND $max""",
+        {"source": source, "min": min_chars, "max": max_chars},
+    )
+    rows = con.execute(
         "SELECT count(*) FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source]
-    ).fetchone()
-    return int(row[0])
+    ).fetchall()
+    return int(rows[0][0])
 
 
 def sync_raw_abstracts(
     con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
 ) -> dict[str, int]:
-    quarantined = quarantine_bad_lengths(con, category, min_chars, max_chars)
-    select = f"SELECT * FROM ({CATEGORY_MEMBERS_SQL}) WHERE length(abstract) BETWEEN $min AND $max"
-    con.execute("DROP TABLE IF EXISTS _raw_abstracts_new")
+    """The partition and its quarantine rows change together, in one transaction."""
+    con.execute("DROP TABLE IF EXISTS _raw_abstracts_members")
     con.execute(
-        f"CREATE TEMP TABLE _raw_abstracts_new AS {select}",
-        {"category": category, "min": min_chars, "max": max_chars},
+        f"CREATE TEMP TABLE _raw_abstracts_members AS {CATEGORY_MEMBERS_SQL}",
+        {"category": category},
     )
     try:
-        changes = sync_partition_from_query(
-            con, "raw_abstracts", category, "SELECT * FROM _raw_abstracts_new", [], key=("pmid",)
-        )
+        with transaction(con):
+            quarantined = replace_quarantine(con, category, min_chars, max_chars)
+            changes = sync_partition_from_query(
+                con,
+                "raw_abstracts",
+                category,
+                "SELECT * FROM _raw_abstracts_members WHERE length(abstract) BETWEEN ? AND ?",
+                [min_chars, max_chars],
+                key=("pmid",),
+                own_transaction=False,
+            )
     finally:
-        con.execute("DROP TABLE IF EXISTS _raw_abstracts_new")
+        con.execute("DROP TABLE IF EXISTS _raw_abstracts_members")
     return changes | {"quarantined": quarantined}
 
 

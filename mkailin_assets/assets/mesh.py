@@ -28,7 +28,7 @@ def mesh_tree(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     category = validate_category(context.partition_key)
     source_path = fetch_mesh_source(settings.mesh_source(), settings.download_dir())
     with duckdb_store.connect() as con:
-        report = load_mesh_descriptors(con, source_path)
+        report = load_mesh_descriptors(con, source_path, expected_year=settings.mesh_year())
         rows = write_mesh_tree_partition(con, category)
         depth_counts = dict(
             con.execute(

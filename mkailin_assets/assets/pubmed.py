@@ -30,6 +30,18 @@ ORDER BY 1
 """
 
 
+# Totals after the load; a citation with MeSH whose headings all lack tree numbers (e.g. only
+# Male/Female, or descriptors missing from the tree) belongs to no category: counted, not hidden.
+CITATION_TOTALS_SQL = """
+SELECT count(*), count(abstract),
+       count(*) FILTER (WHERE len(mesh_headings) > 0),
+       count(*) FILTER (WHERE len(mesh_headings) > 0 AND NOT EXISTS (
+           SELECT 1 FROM citation_mesh cm JOIN mesh_tree t USING (descriptor_ui)
+           WHERE cm.pmid = citations.pmid))
+FROM citations
+"""
+
+
 def affected_categories(con: duckdb.DuckDBPyConnection, changed_pmids: list[int]) -> list[str]:
     """Categories whose raw_abstracts a file changes: where changed citations now belong, and
     where they (or deleted ones) were before."""
@@ -82,9 +94,7 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             kind=releases[file_name].kind,
         )
         affected = affected_categories(con, list(report.changed_pmids))
-        totals = con.execute(
-            "SELECT count(*), count(abstract), count(*) FILTER (WHERE len(mesh_headings) > 0) FROM citations"
-        ).fetchone()
+        totals = con.execute(CITATION_TOTALS_SQL).fetchall()[0]
         results = pubmed_files_checks(con, file_name)
     yield dg.MaterializeResult(
         metadata={
@@ -103,6 +113,7 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             "citations_total": totals[0],
             "citations_with_abstract": totals[1],
             "citations_with_mesh": totals[2],
+            "citations_with_mesh_but_no_category": totals[3],
         }
     )
     yield from results

@@ -201,13 +201,16 @@ def sync_partition_from_query(
     params: list[Any],
     key: tuple[str, ...],
     ignore: tuple[str, ...] = ("created_at", "updated_at"),
+    own_transaction: bool = True,
 ) -> dict[str, int]:
     """Like sync_partition, with the new partition given as a parameterised SELECT."""
     con.execute("DROP TABLE IF EXISTS _sync_query")
     con.execute(f"CREATE TEMP TABLE _sync_query AS {select_sql}", params)
     try:
         columns = [row[0] for row in con.execute("DESCRIBE _sync_query").fetchall()]
-        return _sync_from(con, table, category, "_sync_query", columns, key, ignore)
+        return _sync_from(
+            con, table, category, "_sync_query", columns, key, ignore, own_transaction
+        )
     finally:
         con.execute("DROP TABLE IF EXISTS _sync_query")
 

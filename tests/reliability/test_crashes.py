@@ -80,7 +80,7 @@ CASES = [
     ),
     (
         "raw_abstracts",
-        "mkailin_assets.resources.duckdb_store",
+        "mkailin_assets.assets.abstracts",
         ["raw_abstracts"],
         [
             "DELETE FROM raw_abstracts WHERE category = ? AND pmid % 3 = 0",
@@ -293,14 +293,6 @@ def test_crash_hooks_name_functions_that_exist():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "assets/abstracts.py commits the category's quarantine rows (quarantine_bad_lengths) in "
-        "its own transaction before sync_partition_from_query writes raw_abstracts in another: "
-        "a crash between them pairs the new quarantine with the old partition"
-    ),
-)
 def test_raw_abstracts_partition_and_its_quarantine_change_together(pipeline, tmp_path):
     env = copy_env(pipeline, tmp_path)
     db = env["MKAILIN_DUCKDB_PATH"]
@@ -322,7 +314,8 @@ def test_raw_abstracts_partition_and_its_quarantine_change_together(pipeline, tm
         env,
         ["raw_abstracts"],
         CATEGORY,
-        RELIABILITY_HOLD_MODULE="mkailin_assets.resources.duckdb_store",
+        # The partition and its quarantine rows share the asset module's one transaction.
+        RELIABILITY_HOLD_MODULE="mkailin_assets.assets.abstracts",
         RELIABILITY_MARKER=str(marker),
     )
     kill_when(child, marker.exists, 120, "raw_abstracts to reach its COMMIT")
