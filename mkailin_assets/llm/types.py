@@ -23,7 +23,8 @@ class LLMRequest:
     messages: list[dict[str, str]]
     response_model: type[BaseModel] | None  # JSON schema sent as response_format and validated
     prompt_version: str
-    inputs: dict[str, Any] = field(default_factory=dict)  # structured inputs for the offline backend
+    # Structured inputs for the offline backend.
+    inputs: dict[str, Any] = field(default_factory=dict)
     # Deterministic offline implementation of this role: inputs -> dict valid for response_model.
     offline: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
