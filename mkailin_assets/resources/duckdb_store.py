@@ -23,6 +23,16 @@ SCHEMA_DIR = settings.REPO_ROOT / "sql" / "schema"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Extensions must never be fetched at run time: a missing one fails loudly instead.
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# DuckDB's default memory limit is 80% of RAM; a writer holding a whole release file's upsert in
+# one transaction would take that much before spilling. Bounded here (MKAILIN_DUCKDB_MEMORY_LIMIT),
+# the excess spills to DuckDB's temp directory beside the database file.
+DEFAULT_MEMORY_LIMIT = "512MB"
+
+
+def _connection_config(read_only: bool) -> dict[str, Any]:
+    config: dict[str, Any] = dict(_CONFIG)
+    config["memory_limit"] = settings.env("MKAILIN_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    return config
 
 
 def safe_identifier(name: str) -> str:
@@ -47,7 +57,9 @@ def open_connection(
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
+            return duckdb.connect(
+                str(path), read_only=read_only, config=_connection_config(read_only)
+            )
         except duckdb.IOException as error:
             if not _is_lock_conflict(error) or time.monotonic() >= deadline:
                 raise
