@@ -22,6 +22,7 @@ from typing import IO, Any
 from lxml import etree
 
 from mkailin_assets.ingest.errors import PubMedFormatError
+from mkailin_assets.ingest.pubmed_columns import CitationColumns
 
 ROOT_TAG = "PubmedArticleSet"
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
@@ -483,89 +484,11 @@ _ROOT_END = b"</PubmedArticleSet>"
 _CHUNK_LINE = re.compile(r",? line \d+(?:, column \d+)?")
 
 
-def _build_tables(seqs: list[int], cits: list[Citation]) -> dict[str, Any]:
-    """Arrow tables for the stage: citations (nested lists built from offsets) and headings."""
-    from itertools import accumulate
-
-    import pyarrow as pa
-
-    text, text_list = pa.string(), pa.list_(pa.string())
-
-    def column(values: list[Any], kind: Any) -> Any:
-        return pa.array(values, type=kind)
-
-    sections = [s for c in cits for s in c.abstract_sections]
-    section_structs = pa.StructArray.from_arrays(
-        [column([s[k] for s in sections], text) for k in ("label", "nlm_category", "text")],
-        names=["label", "nlm_category", "text"],
-    )
-    headings = [h for c in cits for h in c.mesh_headings]
-    qualifiers = [q for h in headings for q in h["qualifiers"]]
-    qualifier_structs = pa.StructArray.from_arrays(
-        [
-            column([q["ui"] for q in qualifiers], text),
-            column([q["name"] for q in qualifiers], text),
-            column([q["major_topic"] for q in qualifiers], pa.bool_()),
-        ],
-        names=["ui", "name", "major_topic"],
-    )
-    heading_uis = column([h["descriptor_ui"] for h in headings], text)
-    heading_majors = column([h["major_topic"] for h in headings], pa.bool_())
-    heading_structs = pa.StructArray.from_arrays(
-        [
-            heading_uis,
-            column([h["name"] for h in headings], text),
-            heading_majors,
-            pa.ListArray.from_arrays(
-                _offsets(accumulate(len(h["qualifiers"]) for h in headings)), qualifier_structs
-            ),
-        ],
-        names=["descriptor_ui", "name", "major_topic", "qualifiers"],
-    )
-    citations = pa.table(
-        {
-            "seq": column(seqs, pa.int64()),
-            "pmid": column([c.pmid for c in cits], pa.int64()),
-            "version": column([c.version for c in cits], pa.int32()),
-            "title": column([c.title for c in cits], text),
-            "abstract": column([c.abstract for c in cits], text),
-            "languages": column([c.languages for c in cits], text_list),
-            "journal": column([c.journal for c in cits], text),
-            "pub_year": column([c.pub_year for c in cits], pa.int32()),
-            "publication_types": column([c.publication_types for c in cits], text_list),
-            "keywords": column([c.keywords for c in cits], text_list),
-            "doi": column([c.doi for c in cits], text),
-            "date_revised": column([c.date_revised for c in cits], pa.date32()),
-            "status": column([c.status for c in cits], text),
-            "content_hash": column([c.content_hash for c in cits], text),
-            "abstract_sections": pa.ListArray.from_arrays(
-                _offsets(accumulate(len(c.abstract_sections) for c in cits)), section_structs
-            ),
-            "mesh_headings": pa.ListArray.from_arrays(
-                _offsets(accumulate(len(c.mesh_headings) for c in cits)), heading_structs
-            ),
-        }
-    )
-    heading_seqs = [seq for seq, c in zip(seqs, cits, strict=True) for _ in c.mesh_headings]
-    headings_table = pa.table(
-        {"seq": column(heading_seqs, pa.int64()), "descriptor_ui": heading_uis,
-         "major_topic": heading_majors}
-    )  # fmt: skip
-    return {"citations": citations, "headings": headings_table}
-
-
-def _offsets(running_totals: Any) -> Any:
-    import pyarrow as pa
-
-    return pa.array([0, *running_totals], type=pa.int32())
-
-
 @dataclass(slots=True)
 class ParsedBatch:
     """Parsed records of one batch; `freeze()` turns citations into Arrow stage tables."""
 
-    seqs: list[int] = field(default_factory=list)
-    citations: list[Citation] = field(default_factory=list)
+    columns: CitationColumns = field(default_factory=CitationColumns)
     deleted_pmids: list[int] = field(default_factory=list)
     quarantined: list[QuarantinedRecord] = field(default_factory=list)
     articles_read: int = 0
@@ -577,8 +500,7 @@ class ParsedBatch:
     def add(self, seq: int, item: ParsedItem) -> None:
         if isinstance(item, Citation):
             self.articles_read += 1
-            self.seqs.append(seq)
-            self.citations.append(item)
+            self.columns.add_citation(seq, item)
         elif isinstance(item, Deletion):
             self.deleted_pmids.extend(item.pmids)
         else:
@@ -587,10 +509,10 @@ class ParsedBatch:
             self.quarantined.append(item)
 
     def freeze(self) -> ParsedBatch:
-        """Build the Arrow tables (C++ conversion, done in the worker) and drop the objects."""
+        """Build the Arrow tables (C++ conversion, done in the worker) and drop the lists."""
         if self.tables is None:
-            self.tables = _build_tables(self.seqs, self.citations)
-            self.seqs, self.citations = [], []
+            self.tables = self.columns.tables()
+            self.columns = CitationColumns()
         return self
 
 
