@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
+import pyarrow as pa
 
 from mkailin_assets.ingest.errors import ChecksumMismatchError
 from mkailin_assets.ingest.pubmed_xml import (
@@ -208,7 +208,7 @@ def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> None:
         if tables[name].num_rows:
             _insert_frame(con, table, tables[name])
     if batch.deleted_pmids:
-        frame = pl.DataFrame({"pmid": batch.deleted_pmids}, schema={"pmid": pl.Int64})
+        frame = pa.table({"pmid": pa.array(batch.deleted_pmids, type=pa.int64())})
         _insert_frame(con, "_stage_deletions", frame)
 
 
