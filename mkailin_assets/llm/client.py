@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import json
 import logging
 import random
@@ -73,8 +74,12 @@ class PreparedCall:
     request: LLMRequest | None = None
 
 
+@functools.cache
 def response_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The strict JSON schema OpenAI's structured outputs require (the SDK's own converter)."""
+    """The strict JSON schema OpenAI's structured outputs require (the SDK's own converter).
+
+    Computed once per model class: building it costs ~0.8 ms, per request that was a tenth of the
+    client's time. Callers must treat the returned dict as read-only."""
     try:
         from openai.lib._pydantic import to_strict_json_schema
 
