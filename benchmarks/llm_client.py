@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,6 +129,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
+    parser.add_argument("--trials", type=int, default=3, help="interleaved trials of (a)")
     parser.add_argument(
         "--cooldown", type=float, default=1.0, help="pressure_cooldown_s for run (c)"
     )
@@ -142,11 +144,23 @@ def main() -> None:
         asyncio.run(bare_gather(url, make_requests(64, "warm-bare"), concurrency))
         client_run(url, tmp_path / "warm.duckdb", make_requests(64, "warm-client"), concurrency)
 
-        bare_s = asyncio.run(bare_gather(url, make_requests(n, "bare"), concurrency))
-        requests = make_requests(n, "client")
-        before = server_stats(url)["total"]
-        client_s, results, meta = client_run(url, tmp_path / "a.duckdb", requests, concurrency)
-        sent = server_stats(url)["total"] - before
+        # This machine's timings wander by ±30% between runs, so both paths run `trials` times,
+        # interleaved, each trial on fresh (uncached) requests; medians are compared.
+        bare_times, client_times = [], []
+        for trial in range(args.trials):
+            bare_times.append(
+                asyncio.run(bare_gather(url, make_requests(n, f"bare{trial}"), concurrency))
+            )
+            requests = make_requests(n, f"client{trial}")
+            before = server_stats(url)["total"]
+            db = tmp_path / f"a{trial}.duckdb"
+            client_s, results, meta = client_run(url, db, requests, concurrency)
+            client_times.append(client_s)
+            sent = server_stats(url)["total"] - before
+        bare_s, client_s = statistics.median(bare_times), statistics.median(client_times)
+        figures["a_trials"] = args.trials
+        figures["a_bare_gather_trials_s"] = [round(t, 3) for t in bare_times]
+        figures["a_client_trials_s"] = [round(t, 3) for t in client_times]
         figures["a_bare_gather_s"] = round(bare_s, 3)
         figures["a_bare_gather_rps"] = round(n / bare_s, 1)
         figures["a_client_s"] = round(client_s, 3)
@@ -159,7 +173,7 @@ def main() -> None:
         figures["a_max_in_flight"] = meta["llm.max_in_flight"]
 
         before = server_stats(url)["total"]
-        cached_s, cached_results, _ = client_run(url, tmp_path / "a.duckdb", requests, concurrency)
+        cached_s, cached_results, _ = client_run(url, db, requests, concurrency)
         figures["b_cached_s"] = round(cached_s, 3)
         figures["b_server_requests"] = server_stats(url)["total"] - before
         figures["b_all_cached"] = all(r.cached and r.ok for r in cached_results)
@@ -178,6 +192,9 @@ def main() -> None:
         figures["c_server_requests"] = stats["total"]
         figures["c_max_in_flight"] = meta["llm.max_in_flight"]
 
+    print(
+        f"(a) trials (s): bare {figures['a_bare_gather_trials_s']}, client {figures['a_client_trials_s']}"
+    )
     print(f"(a) bare gather: {figures['a_bare_gather_s']} s ({figures['a_bare_gather_rps']} req/s)")
     print(
         f"(a) LLMClient:   {figures['a_client_s']} s ({figures['a_client_rps']} req/s),"
