@@ -12,7 +12,11 @@ import polars as pl
 from mkailin_assets.agents.answer import answers_from_results, build_answer_requests
 from mkailin_assets.agents.judge import build_judge_requests, combine_verdicts, judge_agreement
 from mkailin_assets.agents.mesh_similarity import build_ic_snapshot, score_candidates
-from mkailin_assets.agents.preferences import cold_start_pairs, final_preferences
+from mkailin_assets.agents.preferences import (
+    PREFERENCE_COLUMNS,
+    cold_start_pairs,
+    final_preferences,
+)
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
@@ -218,21 +222,8 @@ EVALUATED_COLUMNS = [
     "source_hash",
     "created_at",
 ]
-PREFERENCE_TABLE_COLUMNS = [
-    "category",
-    "source_pmid",
-    "chosen_id",
-    "rejected_id",
-    "chosen_score",
-    "rejected_score",
-    "margin",
-    "cold_start_label",
-    "judge_verdict",
-    "judge_consistent",
-    "label_source",
-    "judge_call_ids",
-    "created_at",
-]
+# The preference_pairs table: the preference rows with their partition and time.
+PREFERENCE_TABLE_COLUMNS = ["category", *PREFERENCE_COLUMNS, "created_at"]
 
 
 def _empty_evaluated() -> pl.DataFrame:
