@@ -183,7 +183,8 @@ def summary(db_path: str) -> str:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
     lines.append(f"DuckDB file: {db_path}   exports: {settings.export_dir()}")
     lines.append(
-        "Try: duckdb " + db_path + ' -c "SELECT * FROM qa_per_category"  (views in sql/analysis/)'
+        f"Query it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', "
+        "read_only=True).sql('FROM qa_per_category'))\"  (views: sql/analysis/)"
     )
     return "\n".join(lines)
 
