@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import dagster as dg
 
 # MeSH top-level categories, keyed by letter (https://meshb.nlm.nih.gov/treeView).
@@ -30,8 +28,6 @@ CATEGORY_LETTERS: list[str] = list(MESH_CATEGORIES)
 category_partitions = dg.StaticPartitionsDefinition(CATEGORY_LETTERS)
 pubmed_file_partitions = dg.DynamicPartitionsDefinition(name="pubmed_files")
 
-_RELEASE_FILE = re.compile(r"^pubmed\d{2}n\d{4}\.xml(\.gz)?$")
-
 
 def validate_category(key: str) -> str:
     """Reject anything that is not one of the 16 letters (keys reach SQL only as parameters)."""
@@ -40,7 +36,3 @@ def validate_category(key: str) -> str:
             f"unknown MeSH category partition {key!r}; expected one of {''.join(CATEGORY_LETTERS)}"
         )
     return key
-
-
-def is_release_file_name(name: str) -> bool:
-    return bool(_RELEASE_FILE.match(name))

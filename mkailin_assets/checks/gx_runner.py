@@ -8,7 +8,7 @@ seconds to import and the code location must load fast.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
@@ -100,6 +100,3 @@ def run_check(
     described = validate_frame(check_name, frame, expectations)
     metadata = {"rows_validated": len(frame), **(extra_metadata or {})}
     return check_result_from_gx(described, metadata, check_name=check_name)
-
-
-CheckBuilder = Callable[..., dg.AssetCheckResult]
