@@ -29,7 +29,7 @@ _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": F
 DEFAULT_MEMORY_LIMIT = "512MB"
 
 
-def _connection_config(read_only: bool) -> dict[str, Any]:
+def _connection_config() -> dict[str, Any]:
     config: dict[str, Any] = dict(_CONFIG)
     config["memory_limit"] = settings.env("MKAILIN_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
     return config
@@ -57,9 +57,7 @@ def open_connection(
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(
-                str(path), read_only=read_only, config=_connection_config(read_only)
-            )
+            return duckdb.connect(str(path), read_only=read_only, config=_connection_config())
         except duckdb.IOException as error:
             if not _is_lock_conflict(error) or time.monotonic() >= deadline:
                 raise

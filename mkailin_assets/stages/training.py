@@ -118,17 +118,14 @@ def build_records(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame
     evaluated, pairs, citations, mesh = _category_inputs(con, category)
     if evaluated.is_empty():
         return pl.DataFrame()
-    frames = [
+    built = [
         build_sft_records(evaluated, citations, mesh),
         build_dpo_records(pairs, evaluated, citations, mesh),
         build_evaluator_records(pairs, evaluated, citations, mesh),
         build_pretrain_records(evaluated, citations, mesh),
     ]
-    return (
-        pl.concat([f for f in frames if f.height], how="vertical_relaxed")
-        if any(f.height for f in frames)
-        else pl.DataFrame()
-    )
+    frames = [frame for frame in built if frame.height]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
 
 
 def contamination_texts(records: pl.DataFrame) -> pl.DataFrame:
