@@ -25,6 +25,8 @@ ensure_dagster_home() {
   export DAGSTER_HOME="${DAGSTER_HOME:-$REPO_ROOT/.dagster_home}"
   mkdir -p "$DAGSTER_HOME"
   cp "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+  # Pools exist before any run starts, so concurrent first runs cannot both create a slot.
+  "$VENV/bin/python" -m mkailin_assets.automation.pools
 }
 
 export GX_ANALYTICS_ENABLED=false

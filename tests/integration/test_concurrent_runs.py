@@ -15,6 +15,7 @@ import pytest
 
 from mkailin_assets.assets.mesh import mesh_tree
 from mkailin_assets.assets.pubmed import pubmed_files
+from mkailin_assets.automation.pools import initialize_pools
 from mkailin_assets.ingest.sources import list_release_files
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
@@ -90,6 +91,8 @@ def test_concurrent_category_runs_share_the_duckdb_pool(tmp_path, monkeypatch):
         monkeypatch.setenv(name, env[name])
 
     with dg.DagsterInstance.get() as instance:
+        # As scripts/_env.sh does when it sets up the instance.
+        assert initialize_pools(instance) == {"duckdb": 1}
         load_inputs(instance, db_path)
         # raw_abstracts is the first writer of the per-category chain; the later stages hold the
         # same pool, so the pool, not the stage, is under test (and the test stays short).
