@@ -246,7 +246,7 @@ class LLMClient:
         for key, record in found.items():
             call = unique[key]
             if call.kind == "chat" and call.response_model is not None:
-                _, _, error = validate_content(
+                record.parsed, _, error = validate_content(
                     record.response_content, record.finish_reason, call.response_model
                 )
                 if error is not None:  # e.g. a batch row that pydantic rejects: send again
@@ -350,11 +350,12 @@ class LLMClient:
             choice = response.choices[0] if response.choices else None
             record.response_content = choice.message.content if choice else None
             record.finish_reason = choice.finish_reason if choice else None
-            _, data, invalid = validate_content(
+            parsed, data, invalid = validate_content(
                 record.response_content, record.finish_reason, call.response_model
             )
             if invalid is None:
                 record.status, record.response_json, record.error = "ok", data, None
+                record.parsed = parsed
                 break
             schema_failures += 1
             if schema_failures > self.config.max_schema_retries:
@@ -553,7 +554,9 @@ class LLMClient:
             )
         parsed = None
         if record.ok and call.response_model is not None:
-            parsed = call.response_model.model_validate(record.response_json)
+            parsed = record.parsed
+            if not isinstance(parsed, call.response_model):
+                parsed = call.response_model.model_validate(record.response_json)
         return LLMResult(
             item_id=call.item_id,
             call_id=record.call_id,

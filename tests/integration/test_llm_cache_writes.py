@@ -1,0 +1,77 @@
+"""The llm_calls write path on a real DuckDB file: new rows take the plain INSERT, a batch that
+meets a stored key (a failed call now answered) replaces it, and nothing else in the batch is
+lost or duplicated."""
+
+from __future__ import annotations
+
+import duckdb
+
+from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache
+from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+
+
+def _record(key: str, status: str, content: str | None = None) -> CallRecord:
+    return CallRecord(
+        call_id=key,
+        kind="chat",
+        role="answer",
+        item_id=key,
+        model="m",
+        prompt_version="v1",
+        request={"model": "m", "messages": [{"role": "user", "content": key}]},
+        status=status,
+        response_content=content,
+        response_json=None if content is None else {"answer": content},
+        error=None if status == "ok" else "HTTP 500: boom",
+        attempts=1,
+    )
+
+
+def _rows(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    rows = con.execute(
+        "SELECT call_id, status, response_content, response_json, request FROM llm_calls"
+    ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_new_rows_insert_and_a_stored_key_is_replaced(tmp_path):
+    con = open_connection(tmp_path / "cache.duckdb")
+    apply_schema(con)
+    cache = LLMCache(con)
+    cache.write_many([_record("a", "failed"), _record("b", "ok", "B")])
+
+    # One batch mixing a new key with a key already stored as failed.
+    cache.write_many([_record("a", "ok", "A"), _record("c", "ok", "C")])
+
+    rows = _rows(con)
+    assert sorted(rows) == ["a", "b", "c"]
+    assert rows["a"][:3] == ("ok", "A", '{"answer":"A"}')
+    assert rows["b"][:2] == ("ok", "B")
+    assert rows["c"][:2] == ("ok", "C")
+    assert rows["a"][3] == '{"messages":[{"content":"a","role":"user"}],"model":"m"}'
+    assert set(cache.lookup_ok(["a", "b", "c", "zzz"])) == {"a", "b", "c"}
+    cache.close()
+    con.close()
+
+
+def test_the_writer_commits_every_submitted_row_before_its_future_resolves(tmp_path):
+    con = open_connection(tmp_path / "cache.duckdb")
+    apply_schema(con)
+    cache = LLMCache(con)
+    writer = CacheWriter(cache)
+    futures = [writer.submit(_record(f"k{i}", "ok", str(i))) for i in range(250)]
+    futures.append(writer.submit(_record("k0", "ok", "again")))  # same key, later answer
+    for future in futures:
+        future.result(timeout=30)
+    # Read through another connection: committed means visible there.
+    other = con.cursor()
+    assert other.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 250
+    # The later answer wins, whether it shared a commit with the first or came after it.
+    assert (
+        other.execute("SELECT response_content FROM llm_calls WHERE call_id = 'k0'").fetchone()[0]
+        == "again"
+    )
+    other.close()
+    writer.close()
+    cache.close()
+    con.close()
