@@ -34,7 +34,8 @@ from mkailin_assets.ingest.pubmed_xml import (
 from mkailin_assets.resources.duckdb_store import transaction
 
 QUARANTINE_ASSET = "pubmed_files"
-# Files smaller than this stream through iterparse in the caller's thread; bigger ones use threads.
+# Files smaller than this stream through iterparse in the caller's thread; bigger ones go to
+# parser worker processes (parse_workers), whose start-up would not pay off on a small file.
 PARALLEL_MIN_BYTES = 2 << 20
 _MD5_LINE = re.compile(r"^\s*MD5\s*\((?P<name>[^)]*)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})\s*$")
 
@@ -122,7 +123,7 @@ def load_pubmed_file(
 ) -> LoadReport:
     """Load one release file (see the module docstring for the counts). Idempotent per
     (file name, sha256). When expected_md5 is None and `<path>.md5` exists beside the file, that
-    md5 is verified. workers: parser threads (default: 2 for big files, 0 for small ones)."""
+    md5 is verified. workers: parser processes (default: 2 for big files, 0 for small ones)."""
     started = time.perf_counter()
     path = Path(path)
     name = file_name or path.name

@@ -527,9 +527,9 @@ def iter_pubmed_batches(
     """Yield ParsedBatches in file order.
 
     workers=0 streams with iterparse in the calling thread. workers>0 cuts the decompressed
-    stream into chunks of whole top-level records and parses them in that many threads (the
-    records are independent; lxml parses without the GIL); at most 2 chunks per worker are in
-    flight, so memory stays bounded by the chunk size. Both raise PubMedFormatError like
+    stream into chunks of whole top-level records and parses them in that many worker
+    processes (the records are independent; see parse_workers); at most 2 chunks per worker
+    are in flight, so memory stays bounded by the chunk size. Both raise PubMedFormatError like
     iter_pubmed_file."""
     path = Path(path)
     name = file_name or path.name
@@ -549,19 +549,19 @@ def iter_pubmed_batches(
 def _iter_parallel_batches(
     path: Path, name: str, workers: int, chunk_bytes: int
 ) -> Iterator[ParsedBatch]:
-    from concurrent.futures import Future, ThreadPoolExecutor
+    from mkailin_assets.ingest.parse_workers import ParserProcessPool
 
     _check_root(path, name)
-    # Threads, not processes: lxml releases the GIL while libxml2 parses a chunk (the larger
-    # half of the work), so parsing overlaps with extraction and with DuckDB in the caller,
-    # without process start-up, pickling, or re-importing the caller's __main__.
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pubmed-parse") as pool:
-        pending: list[Future[ParsedBatch]] = []
+    # Processes, not threads: extraction is Python that holds the GIL, and libxml2's share is
+    # too small for threads to overlap much. The caller keeps cutting chunks and writing
+    # DuckDB while the workers parse.
+    pending: list[Any] = []
+    with ParserProcessPool(workers, name) as pool:
         try:
             for index, (chunk, first_line) in enumerate(
                 iter_record_chunks(path, name, chunk_bytes)
             ):
-                pending.append(pool.submit(parse_chunk, chunk, first_line, index, name))
+                pending.append(pool.submit(chunk, first_line, index))
                 while len(pending) > 2 * workers:
                     yield pending.pop(0).result()
             while pending:

@@ -175,3 +175,29 @@ def test_mesh_2024_full_set(mesh_2024, tmp_db):
     )
     assert sum(categories.values()) == 64_457 and set(categories) <= set("ABCDEFGHIJKLMNVZ")
     con.close()
+
+
+@pytest.mark.slow
+def test_parallel_workers_store_exactly_what_the_streaming_parser_stores(loaded_baseline, tmp_path):
+    """The worker-process path (the fixture's load) and the in-process iterparse path give the
+    same citations, column for column, on the real 30,000-record file."""
+    parallel, _ = loaded_baseline
+    con = open_connection(tmp_path / "streamed.duckdb")
+    apply_schema(con)
+    load_pubmed_file(con, BASELINE_FILE, workers=0)
+    columns = (
+        "pmid, version, title, abstract, abstract_sections, languages, journal, pub_year,"
+        " publication_types, mesh_headings, keywords, doi, date_revised, status, content_hash"
+    )
+    con.register(
+        "p_citations", parallel.execute(f"SELECT {columns} FROM citations").to_arrow_table()
+    )
+    differing = con.execute(
+        f"SELECT count(*) FROM ((SELECT {columns} FROM citations"
+        f" EXCEPT ALL SELECT {columns} FROM p_citations)"
+        f" UNION ALL (SELECT {columns} FROM p_citations"
+        f" EXCEPT ALL SELECT {columns} FROM citations))"
+    ).fetchone()[0]
+    assert differing == 0
+    assert con.execute("SELECT count(*) FROM citations").fetchone()[0] == 30_000
+    con.close()

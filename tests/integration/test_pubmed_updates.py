@@ -148,7 +148,7 @@ def test_md5_mismatch_is_refused_before_parsing(con, tmp_path):
 
 
 def test_parallel_load_works_from_a_script_on_stdin(tmp_path):
-    """Parser workers are threads: nothing re-imports the caller's __main__ (stdin here)."""
+    """Parser workers are fresh interpreters: nothing re-imports the caller's __main__ (stdin here)."""
     import subprocess
     import sys
 

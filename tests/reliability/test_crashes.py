@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pytest
 
 from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
@@ -161,6 +163,14 @@ def ledger_row(db: str, file_name: str) -> tuple:
         ).fetchone()
 
 
+def parser_workers() -> list[int]:
+    return [
+        process.pid
+        for process in psutil.process_iter(["cmdline"])
+        if "mkailin_assets.ingest.parse_workers" in " ".join(process.info["cmdline"] or [])
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_sigkill_while_parsing_the_real_baseline_leaves_nothing_and_rerun_loads_it_all(
@@ -184,6 +194,11 @@ def test_sigkill_while_parsing_the_real_baseline_leaves_nothing_and_rerun_loads_
         RELIABILITY_MARK_CALL="mkailin_assets.ingest.pubmed_loader:_stage_batch:2",
     )
     kill_when(child, marker.exists, 300, "two batches to be staged")
+    # Its parser processes read EOF (or a broken pipe) and exit: none outlives the run.
+    deadline = time.monotonic() + 30
+    while parser_workers() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert parser_workers() == []
 
     assert {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES} == before
     apply_env(monkeypatch, env)
