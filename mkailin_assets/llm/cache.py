@@ -13,7 +13,6 @@ import hashlib
 import json
 import queue
 import threading
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -268,15 +267,21 @@ class CacheWriter:
     def __init__(self, cache: LLMCache) -> None:
         self._cache = cache
         self._queue: queue.Queue[tuple[CallRecord, Future[None]] | None] = queue.Queue()
+        self._flush = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="llm-cache-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, record: CallRecord) -> Future[None]:
+    def submit(self, record: CallRecord, *, last: bool = False) -> Future[None]:
+        """Queue a row; `last=True` says nothing else is coming soon, so commit without waiting
+        for the group to fill (the final rows of a run do not sit out the linger)."""
         future: Future[None] = Future()
         self._queue.put((record, future))
+        if last:
+            self._flush.set()
         return future
 
     def close(self) -> None:
+        self._flush.set()
         self._queue.put(None)
         self._thread.join()
 
@@ -289,7 +294,8 @@ class CacheWriter:
         while not stopping:
             waiting = [self._queue.get()]
             if waiting[0] is not None:
-                time.sleep(self.LINGER_S)
+                self._flush.wait(self.LINGER_S)
+            self._flush.clear()
             while True:
                 try:
                     waiting.append(self._queue.get_nowait())

@@ -157,6 +157,7 @@ class LLMClient:
         self._rng = random.Random()
         self._secret = config.api_key_value()
         self.max_in_flight = 0  # highest concurrency reached, for tests and benchmarks
+        self._unfinished = 0
         self._completion_estimate = 256
 
     # ---- public API ----------------------------------------------------------------------
@@ -288,6 +289,7 @@ class LLMClient:
         )
         writer = CacheWriter(self._cache)
         api = self._openai()
+        self._unfinished = len(calls)  # rows still to come; the last one is committed at once
         try:
             if calls[0].kind == "embeddings":
                 chunks = [
@@ -516,7 +518,8 @@ class LLMClient:
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1
-        await asyncio.wrap_future(writer.submit(record))
+        self._unfinished -= 1
+        await asyncio.wrap_future(writer.submit(record, last=self._unfinished <= 0))
 
     def _cause(self, call: PreparedCall, cause: str | None, attempts: int) -> str:
         return self._redact(
