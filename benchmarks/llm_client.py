@@ -129,7 +129,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=0.1)
-    parser.add_argument("--trials", type=int, default=3, help="interleaved trials of (a)")
+    parser.add_argument("--trials", type=int, default=5, help="interleaved trials of (a)")
     parser.add_argument(
         "--cooldown", type=float, default=1.0, help="pressure_cooldown_s for run (c)"
     )
