@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 
 from mkailin_assets.ingest.errors import ChecksumMismatchError
+from mkailin_assets.ingest.pubmed_columns import CitationColumns
 from mkailin_assets.ingest.pubmed_xml import (
     ParsedBatch,
     QuarantinedRecord,
@@ -39,19 +40,13 @@ QUARANTINE_ASSET = "pubmed_files"
 PARALLEL_MIN_BYTES = 2 << 20
 _MD5_LINE = re.compile(r"^\s*MD5\s*\((?P<name>[^)]*)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})\s*$")
 
-_SECTION_TYPE = "STRUCT(label VARCHAR, nlm_category VARCHAR, text VARCHAR)[]"
-_HEADING_TYPE = (
-    "STRUCT(descriptor_ui VARCHAR, name VARCHAR, major_topic BOOLEAN,"
-    " qualifiers STRUCT(ui VARCHAR, name VARCHAR, major_topic BOOLEAN)[])[]"
-)
+# Headings and deletions are staged in temp tables; the citations stay in the parsers' Arrow
+# tables until the upsert reads them once (a copy into a temp table first was a whole extra pass).
 _STAGE_DDL = {
-    "_stage_citations": "seq BIGINT, pmid BIGINT, version INTEGER, title VARCHAR, abstract VARCHAR,"
-    " languages VARCHAR[], journal VARCHAR, pub_year INTEGER, publication_types VARCHAR[],"
-    " keywords VARCHAR[], doi VARCHAR, date_revised DATE, status VARCHAR, content_hash VARCHAR,"
-    f" abstract_sections {_SECTION_TYPE}, mesh_headings {_HEADING_TYPE}",
     "_stage_headings": "seq BIGINT, descriptor_ui VARCHAR, major_topic BOOLEAN",
     "_stage_deletions": "pmid BIGINT",
 }
+_STAGE_CITATIONS = "_stage_citations"
 
 
 @dataclass
@@ -164,21 +159,26 @@ def _load_in_transaction(
     workers: int,
 ) -> None:
     """Stage, apply and record one file; DDL is transactional in DuckDB, so on any error the
-    ROLLBACK also drops the stage tables."""
+    ROLLBACK also drops the stage tables (and the Arrow view is unregistered)."""
     with transaction(con):
         _create_stage_tables(con)
         quarantined: list[QuarantinedRecord] = []
+        citation_frames: list[pa.Table] = []
         for batch in iter_pubmed_batches(
             path, file_name=report.file_name, batch_size=batch_size, workers=workers
         ):
-            _stage_batch(con, batch)
+            citation_frames.append(_stage_batch(con, batch))
             report.articles_read += batch.articles_read
             quarantined.extend(batch.quarantined)
         report.quarantined = sum(
             1 for q in quarantined if not q.reason.startswith("DeleteCitation")
         )
         report.deletions_quarantined = len(quarantined) - report.quarantined
-        _apply_stage(con, report)
+        con.register(_STAGE_CITATIONS, _concat_citations(citation_frames))
+        try:
+            _apply_stage(con, report)
+        finally:
+            con.unregister(_STAGE_CITATIONS)
         _write_quarantine(con, report.file_name, quarantined)
         _write_ledger(con, report, source, expected_md5, size)
         _drop_stage_tables(con)
@@ -202,15 +202,23 @@ def _drop_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS _winners")
 
 
-def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> None:
-    """Arrow tables -> temp tables (registered views, scanned zero-copy by DuckDB)."""
+def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> pa.Table:
+    """Stage a batch's headings and deletions; return its citations (an Arrow table)."""
     tables = batch.freeze().tables or {}
-    for table, name in (("_stage_citations", "citations"), ("_stage_headings", "headings")):
-        if tables[name].num_rows:
-            _insert_frame(con, table, tables[name])
+    if tables["headings"].num_rows:
+        _insert_frame(con, "_stage_headings", tables["headings"])
     if batch.deleted_pmids:
         frame = pa.table({"pmid": pa.array(batch.deleted_pmids, type=pa.int64())})
         _insert_frame(con, "_stage_deletions", frame)
+    return tables["citations"]
+
+
+def _concat_citations(frames: list[pa.Table]) -> pa.Table:
+    """All batches as one table without copying (an empty one, typed, for an empty file)."""
+    frames = [frame for frame in frames if frame.num_rows] or [
+        CitationColumns().tables()["citations"]
+    ]
+    return pa.concat_tables(frames)
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: Any) -> None:
