@@ -231,6 +231,12 @@ def _parse_version(pmid_element: Any) -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else 1
 
 
+_CITATION_PARTS = ("Article", "MeshHeadingList", "KeywordList", "DateRevised")
+_ARTICLE_PARTS = (
+    "ArticleTitle", "Abstract", "Language", "Journal", "PublicationTypeList", "ELocationID"
+)  # fmt: skip
+
+
 def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
     """One PubmedArticle: walk MedlineCitation's children once, dispatching on tag."""
     citation = element.find("MedlineCitation")
@@ -248,10 +254,11 @@ def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
     keywords: list[str] = []
     mesh: list[dict[str, Any]] = []
     date_revised = None
-    for child in citation:
+    # Tag-filtered iteration: libxml2 skips the children we never read without making proxies.
+    for child in citation.iterchildren(*_CITATION_PARTS):
         tag = child.tag
         if tag == "Article":
-            for part in child:
+            for part in child.iterchildren(*_ARTICLE_PARTS):
                 ptag = part.tag
                 if ptag == "ArticleTitle":
                     title = _optional_text(part)
@@ -635,15 +642,14 @@ def parse_chunk(chunk: bytes, first_line: int, index: int, name: str) -> ParsedB
         reason = _CHUNK_LINE.sub("", syntax_reason(error))
         raise PubMedFormatError(name, reason, line + offset if line else None) from None
     position = 0
-    for element in root:
-        if element.tag not in _RECORD_TAGS:
-            continue  # comments, processing instructions, elements we do not know
+    # Only the record elements (comments, processing instructions and unknown elements are
+    # skipped in C); the tree is dropped whole after the chunk, so nothing is cleared per record.
+    for element in root.iterchildren(*_RECORD_TAGS):
         for item in _parse_element(element):
             if item.line is not None:
                 item.line += offset
             batch.add(base + position, item)
             position += 1
-        element.clear()
     return batch.freeze()
 
 
