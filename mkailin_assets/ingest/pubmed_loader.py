@@ -99,6 +99,11 @@ def file_digests(path: Path) -> tuple[str, str, int]:
     return sha256.hexdigest(), md5.hexdigest(), size
 
 
+def default_workers(size: int) -> int:
+    """Parser processes for a file of `size` bytes: up to 2 for big files, none for small ones."""
+    return min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
+
+
 def infer_kind(path: Path, source: str | None) -> str:
     """NLM's layout says it: files under updatefiles/ are updates, everything else baseline."""
     where = f"{source or ''}/{path.parent.name}".lower()
@@ -140,7 +145,7 @@ def load_pubmed_file(
         report.seconds = time.perf_counter() - started
         return report
     if workers is None:
-        workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 0
+        workers = default_workers(size)
 
     source = source or str(path)
     _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, workers)
