@@ -24,7 +24,8 @@ Constructor arguments:
   nested objects and $refs), or "ok" when no schema was requested.
 - hang_s: how long a "hang" fault sleeps (make it longer than the client's timeout).
 - batch_status: the status a batch reports once retrieved ("completed" by default; "expired" to
-  test resubmission; lines whose faults apply go to the batch's error file).
+  test resubmission; "in_progress" keeps it running until the status is changed; lines whose
+  faults apply go to the batch's error file).
 
 Faults (`Fault(kind, probability=0.0, when=None, retry_after=None, paths=(chat path,))`), checked
 in the order added; the first that applies wins. `kind` is one of: "429" (with Retry-After when
@@ -449,7 +450,7 @@ class FakeOpenAIServer:
             batch = self.batches.get(request.path_params["batch_id"])
             if batch is None:
                 return JSONResponse({"error": {"message": "no such batch"}}, status_code=404)
-            if batch["status"] == "in_progress":
+            if batch["status"] == "in_progress" and self.batch_status != "in_progress":
                 self._run_batch(batch)
             return JSONResponse(batch)
         finally:
