@@ -180,3 +180,61 @@ def test_only_affected_partitions_go_stale_and_failed_checks_block(instance):
     assert requested(result, "training_set") == {"D"}
     assert requested(result, "candidate_qa") == set()
     assert defs.get_sensor_def(AUTOMATION_SENSOR_NAME) is not None
+
+
+def chain_with(condition: dg.AutomationCondition, failing: set[str]) -> list[dg.AssetsDefinition]:
+    """raw_abstracts → candidate_qa (blocking check failing for `failing`) → evaluated_qa."""
+
+    @dg.asset(name="raw_abstracts", partitions_def=category_partitions)
+    def raw() -> None:
+        return None
+
+    @dg.asset(
+        name="candidate_qa",
+        partitions_def=category_partitions,
+        deps=[raw],
+        automation_condition=condition,
+        check_specs=[dg.AssetCheckSpec("questions_valid", asset="candidate_qa", blocking=True)],
+    )
+    def candidates(context: dg.AssetExecutionContext):
+        yield dg.MaterializeResult()
+        yield dg.AssetCheckResult(
+            check_name="questions_valid",
+            passed=context.partition_key not in failing,
+            severity=dg.AssetCheckSeverity.ERROR,
+        )
+
+    @dg.asset(
+        name="evaluated_qa",
+        partitions_def=category_partitions,
+        deps=[candidates],
+        automation_condition=condition,
+    )
+    def evaluated() -> None:
+        return None
+
+    return [raw, candidates, evaluated]
+
+
+@pytest.mark.parametrize(
+    ("condition", "carried_on"),
+    [(downstream_condition(), set()), (dg.AutomationCondition.eager(), {"D"})],
+    ids=["project condition", "plain eager"],
+)
+def test_a_failed_blocking_check_stops_what_plain_eager_would_carry_on(
+    instance, condition, carried_on
+):
+    """Someone re-materializes candidate_qa D by hand and its blocking check fails: the project's
+    condition holds evaluated_qa D back; plain eager() would run it on the failed output."""
+    failing: set[str] = set()
+    chain = chain_with(condition, failing)
+    defs = dg.Definitions(assets=chain)
+    for category in ("C", "D"):
+        assert materialize(instance, chain, category).success
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert result.total_requested == 0
+
+    failing.add("D")
+    materialize(instance, [chain[1]], "D")
+    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
+    assert requested(result, "evaluated_qa") == carried_on
