@@ -43,7 +43,15 @@ class NlmLikeHandler(SimpleHTTPRequestHandler):
             data = bytes(255 - b for b in data)
         requested = self.headers.get("Range")
         self.server.requests.append((self.path, requested))
+        if self.path in self.server.ignore_range:
+            requested = None  # as some mirrors do: the whole file, 200
         start = int(requested.split("=")[1].split("-")[0]) if requested else 0
+        if start >= len(data) > 0:
+            self.send_response(416)  # Range Not Satisfiable: nothing left to send
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = data[start:]
         self.send_response(206 if requested else 200)
         if requested:
@@ -84,6 +92,7 @@ def nlm_site(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         ("127.0.0.1", 0), lambda *a: NlmLikeHandler(*a, directory=str(tmp_path / "site"))
     )
     server.requests, server.cut_once, server.corrupt = [], {}, set()
+    server.ignore_range = set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -163,6 +172,32 @@ def test_interrupted_download_resumes_by_range(nlm_site, tmp_path):
     release = list_release_files(url)[0]
     path = "/pubmed/baseline/pubmed99n0001.xml.gz"
     server.cut_once[path] = 5000
+    local = fetch_release_file(release, tmp_path / "dl")
+    assert hashlib.md5(local.path.read_bytes()).hexdigest() == local.expected_md5
+    assert [r for p, r in server.requests if p == path] == [None, "bytes=5000-"]
+
+
+def test_a_complete_part_file_is_finished_by_a_416_answer(nlm_site, tmp_path):
+    """A crash between the last byte and the rename leaves a whole .part: the resume asks for
+    the bytes after its end, the server answers 416, and the verified file is kept."""
+    url, server = nlm_site
+    release = list_release_files(url)[0]
+    path = "/pubmed/baseline/pubmed99n0001.xml.gz"
+    whole = (tmp_path / "site" / "pubmed" / "baseline" / "pubmed99n0001.xml.gz").read_bytes()
+    (tmp_path / "dl").mkdir()
+    (tmp_path / "dl" / "pubmed99n0001.xml.gz.part").write_bytes(whole)
+    local = fetch_release_file(release, tmp_path / "dl")
+    assert local.path.read_bytes() == whole
+    assert [r for p, r in server.requests if p == path] == [f"bytes={len(whole)}-"]
+    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == ["pubmed99n0001.xml.gz"]
+
+
+def test_a_server_that_ignores_range_restarts_the_file_instead_of_appending(nlm_site, tmp_path):
+    url, server = nlm_site
+    release = list_release_files(url)[0]
+    path = "/pubmed/baseline/pubmed99n0001.xml.gz"
+    server.cut_once[path] = 5000
+    server.ignore_range.add(path)
     local = fetch_release_file(release, tmp_path / "dl")
     assert hashlib.md5(local.path.read_bytes()).hexdigest() == local.expected_md5
     assert [r for p, r in server.requests if p == path] == [None, "bytes=5000-"]
