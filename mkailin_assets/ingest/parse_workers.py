@@ -24,6 +24,7 @@ import struct
 import subprocess
 import sys
 import threading
+import traceback
 from concurrent.futures import Future
 from typing import IO, Any
 
@@ -63,8 +64,13 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         try:
             status, payload = _OK, parse_chunk(chunk, first_line, index, name)
         except Exception as error:  # sent back and raised by the caller, with its type
+            error.add_note(f"in parser process {os.getpid()}:\n{traceback.format_exc()}")
             status, payload = _ERROR, error
-        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an exception that cannot travel still reaches the caller as text
+            failure = RuntimeError(f"parser process {os.getpid()}: {payload!r}")
+            status, data = _ERROR, pickle.dumps(failure)
         stdout.write(_ANSWER.pack(status, len(data)))
         stdout.write(data)
         stdout.flush()
@@ -102,8 +108,8 @@ class ParserProcessPool:
             try:
                 _send(process, index, first_line, chunk)
                 status, payload = _receive(process)
-            except (OSError, WorkerCrashed) as error:
-                future.set_exception(WorkerCrashed(f"parser process failed: {error}"))
+            except Exception as error:  # a broken pipe, a dead process, an unreadable answer
+                future.set_exception(WorkerCrashed(f"parser process failed: {error!r}"))
                 continue
             if status == _OK:
                 future.set_result(payload)
