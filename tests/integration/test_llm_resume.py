@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.llm.cache import CacheWriter
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.resources.duckdb_store import open_connection
@@ -20,6 +22,8 @@ from tests.integration.test_llm_client import make_requests
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOTAL = 200
+CONCURRENCY = 4  # the runner's max_concurrency
+LATENCY_S = 0.02
 
 RUNNER = textwrap.dedent(
     """
@@ -39,7 +43,7 @@ RUNNER = textwrap.dedent(
 
 @pytest.mark.slow
 def test_sigkill_midway_then_rerun_sends_only_the_rest(tmp_db: Path) -> None:
-    with FakeOpenAIServer(latency_s=0.02, seed=5) as server:
+    with FakeOpenAIServer(latency_s=LATENCY_S, seed=5) as server:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         child = subprocess.Popen(
             [sys.executable, "-c", RUNNER, str(tmp_db), server.url, str(TOTAL)],
@@ -61,8 +65,9 @@ def test_sigkill_midway_then_rerun_sends_only_the_rest(tmp_db: Path) -> None:
         cached = con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0]
         assert 0 < cached < TOTAL
         # Lost at the kill: at most the 4 requests in flight plus the answers waiting for their
-        # (group) commit, a few milliseconds' worth.
-        assert sent_before_kill - cached <= 2 * 4 + 4
+        # group commit: what arrives (4 per 20 ms at most) within one linger and one commit.
+        awaiting_commit = math.ceil(CONCURRENCY / LATENCY_S * (CacheWriter.LINGER_S + 0.05))
+        assert sent_before_kill - cached <= CONCURRENCY + awaiting_commit
 
         server.reset_stats()
         config = LLMConfig(
