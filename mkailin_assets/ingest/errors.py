@@ -7,32 +7,26 @@ class IngestError(Exception):
     """Base class: something about an input file or source is wrong."""
 
 
-class PubMedFormatError(IngestError):
+class FileFormatError(IngestError):
+    """An input file is unreadable or not what it claims; names the file and, where known, the line."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None) -> None:
+        self.file = file
+        self.reason = reason
+        self.line = line
+        where = f" at line {line}" if line else ""
+        super().__init__(f"{file}{where}: {reason}")
+
+    def __reduce__(self):  # picklable across worker processes despite the custom signature
+        return (type(self), (self.file, self.reason, self.line))
+
+
+class PubMedFormatError(FileFormatError):
     """A PubMed release file is unreadable: truncated, malformed, empty or not PubMed XML."""
 
-    def __init__(self, file: str, reason: str, line: int | None = None) -> None:
-        self.file = file
-        self.reason = reason
-        self.line = line
-        where = f" at line {line}" if line else ""
-        super().__init__(f"{file}{where}: {reason}")
 
-    def __reduce__(self):  # picklable across worker processes despite the custom signature
-        return (type(self), (self.file, self.reason, self.line))
-
-
-class MeshFormatError(IngestError):
+class MeshFormatError(FileFormatError):
     """A MeSH source is unreadable or is not a MeSH descriptor XML file."""
-
-    def __init__(self, file: str, reason: str, line: int | None = None) -> None:
-        self.file = file
-        self.reason = reason
-        self.line = line
-        where = f" at line {line}" if line else ""
-        super().__init__(f"{file}{where}: {reason}")
-
-    def __reduce__(self):  # picklable across worker processes despite the custom signature
-        return (type(self), (self.file, self.reason, self.line))
 
 
 class MeshYearMismatchError(IngestError):

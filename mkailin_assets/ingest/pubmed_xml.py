@@ -237,16 +237,25 @@ _ARTICLE_PARTS = (
 )  # fmt: skip
 
 
-def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
-    """One PubmedArticle: walk MedlineCitation's children once, dispatching on tag."""
-    citation = element.find("MedlineCitation")
-    if citation is None:
-        return QuarantinedRecord(element.sourceline, None, "no MedlineCitation", _excerpt(element))
-    pmid_element = citation.find("PMID")
+def _keyed(element: Any, body_tag: str) -> tuple[Any, Any, int] | QuarantinedRecord:
+    """(body, PMID element, PMID) of a record, or why it cannot be keyed."""
+    body = element.find(body_tag)
+    if body is None:
+        return QuarantinedRecord(element.sourceline, None, f"no {body_tag}", _excerpt(element))
+    pmid_element = body.find("PMID")
     pmid, raw_pmid = _parse_pmid(pmid_element)
     if pmid is None:
         reason = "no PMID" if pmid_element is None else f"non-numeric PMID {raw_pmid!r}"
         return QuarantinedRecord(element.sourceline, raw_pmid, reason, _excerpt(element))
+    return body, pmid_element, pmid
+
+
+def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
+    """One PubmedArticle: walk MedlineCitation's children once, dispatching on tag."""
+    keyed = _keyed(element, "MedlineCitation")
+    if isinstance(keyed, QuarantinedRecord):
+        return keyed
+    citation, pmid_element, pmid = keyed
 
     title = abstract_element = journal = pub_year = doi = None
     languages: list[str] = []
@@ -313,14 +322,10 @@ def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
 
 def parse_book_article(element: Any) -> Citation | QuarantinedRecord:
     """One PubmedBookArticle: title is the chapter's ArticleTitle, else the BookTitle."""
-    document = element.find("BookDocument")
-    if document is None:
-        return QuarantinedRecord(element.sourceline, None, "no BookDocument", _excerpt(element))
-    pmid_element = document.find("PMID")
-    pmid, raw_pmid = _parse_pmid(pmid_element)
-    if pmid is None:
-        reason = "no PMID" if pmid_element is None else f"non-numeric PMID {raw_pmid!r}"
-        return QuarantinedRecord(element.sourceline, raw_pmid, reason, _excerpt(element))
+    keyed = _keyed(element, "BookDocument")
+    if isinstance(keyed, QuarantinedRecord):
+        return keyed
+    document, pmid_element, pmid = keyed
     book = document.find("Book")
     title = _optional_text(document.find("ArticleTitle"))
     if title is None and book is not None:
@@ -658,7 +663,7 @@ _PARSERS = threading.local()
 
 
 def _chunk_parser() -> Any:
-    """One parser per thread: lxml releases the GIL while parsing with a thread's own parser."""
+    """One parser per thread: an lxml parser must not be shared between threads."""
     parser = getattr(_PARSERS, "parser", None)
     if parser is None:
         parser = etree.XMLParser(

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mkailin_assets.resources.duckdb_store import apply_schema
+from mkailin_assets.resources.duckdb_store import apply_schema, transaction
 
 _COLUMNS = (
     "call_id",
@@ -180,13 +180,8 @@ class LLMCache:
                 self._writer.unregister("_llm_rows")
 
     def _insert_rows(self, statement: str) -> None:
-        self._writer.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self._writer):
             self._writer.execute(statement)
-            self._writer.execute("COMMIT")
-        except BaseException:
-            self._writer.execute("ROLLBACK")
-            raise
 
     def warm(self) -> None:
         """Run the insert path once on no rows: DuckDB's first Arrow insert on a cursor costs
@@ -264,20 +259,23 @@ class CacheWriter:
     # once committed; this adds at most LINGER_S to an item and is all a crash can lose.
     LINGER_S = 0.1
 
-    def __init__(self, cache: LLMCache) -> None:
+    def __init__(self, cache: LLMCache, expected: int | None = None) -> None:
+        """`expected`: how many rows the caller will submit; the last one is committed at once
+        instead of sitting out the linger."""
         self._cache = cache
+        self._remaining = expected
         self._queue: queue.Queue[tuple[CallRecord, Future[None]] | None] = queue.Queue()
         self._flush = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="llm-cache-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, record: CallRecord, *, last: bool = False) -> Future[None]:
-        """Queue a row; `last=True` says nothing else is coming soon, so commit without waiting
-        for the group to fill (the final rows of a run do not sit out the linger)."""
+    def submit(self, record: CallRecord) -> Future[None]:
         future: Future[None] = Future()
         self._queue.put((record, future))
-        if last:
-            self._flush.set()
+        if self._remaining is not None:
+            self._remaining -= 1
+            if self._remaining <= 0:
+                self._flush.set()
         return future
 
     def close(self) -> None:

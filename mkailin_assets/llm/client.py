@@ -157,7 +157,6 @@ class LLMClient:
         self._rng = random.Random()
         self._secret = config.api_key_value()
         self.max_in_flight = 0  # highest concurrency reached, for tests and benchmarks
-        self._unfinished = 0
         self._completion_estimate = 256
 
     # ---- public API ----------------------------------------------------------------------
@@ -287,9 +286,8 @@ class LLMClient:
         limiter = AdaptiveLimiter(
             self.config.max_concurrency, cooldown_s=self.config.pressure_cooldown_s
         )
-        writer = CacheWriter(self._cache)
+        writer = CacheWriter(self._cache, expected=len(calls))
         api = self._openai()
-        self._unfinished = len(calls)  # rows still to come; the last one is committed at once
         try:
             if calls[0].kind == "embeddings":
                 chunks = [
@@ -518,8 +516,7 @@ class LLMClient:
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1
-        self._unfinished -= 1
-        await asyncio.wrap_future(writer.submit(record, last=self._unfinished <= 0))
+        await asyncio.wrap_future(writer.submit(record))
 
     def _cause(self, call: PreparedCall, cause: str | None, attempts: int) -> str:
         return self._redact(
