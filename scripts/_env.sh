@@ -8,7 +8,8 @@ PYTHON_BIN="${PYTHON:-python3}"
 
 ensure_venv() {
   local extras="$1"   # "" or "[dev]"
-  local stamp="$VENV/.mkailin-install-$(sha256sum pyproject.toml | cut -c1-16)-${extras//[^a-z]/}"
+  # The C scanner is built at install time, so its source is part of the stamp too.
+  local stamp="$VENV/.mkailin-install-$(cat pyproject.toml mkailin_assets/ingest/*.c | sha256sum | cut -c1-16)-${extras//[^a-z]/}"
   if [[ ! -x "$VENV/bin/python" ]]; then
     echo "==> creating virtual environment in $VENV"
     "$PYTHON_BIN" -m venv "$VENV"

@@ -26,6 +26,19 @@ class CitationColumns:
     def __len__(self) -> int:
         return len(self.rows["seq"])
 
+    def lists(self) -> tuple[list[Any], ...]:
+        """The column lists in the order the C scanner (`_pubmed_scan.c`, enum L_*) appends to."""
+        return (
+            *(self.rows[name] for name in _ROW_COLUMNS),
+            self.section_counts,
+            *self.sections,
+            self.heading_counts,
+            *self.headings,
+            self.heading_seqs,
+            self.qualifier_counts,
+            *self.qualifiers,
+        )
+
     def _add_sections(self, section_rows: list[tuple[str | None, str | None, str]]) -> None:
         labels, categories, texts = self.sections
         for label, category, text in section_rows:
