@@ -1,7 +1,11 @@
 """Ingest benchmark: our pubmed_files load vs pubmed_parser vs a bare lxml iterparse loop.
 
-    .venv/bin/python benchmarks/ingest.py [PATH] [--workers N]
-    (default PATH: ../shared/data/pubmed/pubmed20n0014.xml.gz; default workers: the loader's)
+    .venv/bin/python benchmarks/ingest.py [PATH] [--workers N] [--trials T]
+    (default PATH: ../shared/data/pubmed/pubmed20n0014.xml.gz; default workers: the loader's;
+    default trials: 3, interleaved, each figure is the median trial and the highest peak)
+
+"ours" is the loader as shipped (the compiled scanner, lxml for records outside its subset);
+"ours_lxml" is the same load with MKAILIN_PUBMED_SCANNER=off (lxml for every record).
 
 Each measurement runs in its own subprocess. Peak memory is reported two ways: the measured
 process's own peak RSS (getrusage), and the peak RSS summed over its whole process tree (psutil,
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -24,7 +29,9 @@ import psutil
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = REPO_ROOT.parent / "shared" / "data" / "pubmed" / "pubmed20n0014.xml.gz"
-MEASUREMENTS = ("ours", "pubmed_parser", "bare_iterparse")
+MEASUREMENTS = ("ours", "pubmed_parser", "bare_iterparse", "ours_lxml")
+# Contenders that are our loader, with the environment they run under.
+OUR_LOADS = {"ours": {}, "ours_lxml": {"MKAILIN_PUBMED_SCANNER": "off"}}
 
 
 def measure_ours(path: Path, workers: int | None = None) -> int:
@@ -71,8 +78,10 @@ def import_modules(kind: str) -> None:
     import importlib
 
     sys.path.insert(0, str(REPO_ROOT))
+    ours = ["mkailin_assets.ingest.pubmed_loader", "mkailin_assets.resources.duckdb_store"]
     modules = {
-        "ours": ["mkailin_assets.ingest.pubmed_loader", "mkailin_assets.resources.duckdb_store"],
+        "ours": ours,
+        "ours_lxml": ours,
         "pubmed_parser": ["pubmed_parser"],
         "bare_iterparse": ["gzip", "lxml.etree"],
     }[kind]
@@ -88,17 +97,21 @@ def child(kind: str, path: Path, workers: int | None) -> None:
         "bare_iterparse": measure_bare,
     }
     import_modules(kind)  # the timer measures the load, not the interpreter's imports
-    if kind == "ours" and workers is None:  # what the loader picks for this file
+    parser = None
+    if kind in OUR_LOADS:
         from mkailin_assets.ingest.pubmed_loader import default_workers
+        from mkailin_assets.ingest.pubmed_xml import parser_description
 
-        workers = default_workers(path.stat().st_size)
+        if workers is None:  # what the loader picks for this file
+            workers = default_workers(path.stat().st_size)
+        parser = parser_description(workers)
     started = time.perf_counter()
-    articles = measure_ours(path, workers) if kind == "ours" else functions[kind](path)
+    articles = measure_ours(path, workers) if kind in OUR_LOADS else functions[kind](path)
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"articles": articles, "seconds": seconds, "self_peak_mib": own,
-                      "max_child_peak_mib": children, "workers": workers}))  # fmt: skip
+                      "max_child_peak_mib": children, "workers": workers, "parser": parser}))  # fmt: skip
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -110,11 +123,13 @@ def _tree_rss(process: psutil.Process) -> int:
 
 
 def run(kind: str, path: Path, workers: int | None) -> dict:
+    environment = {**os.environ, "MKAILIN_PUBMED_SCANNER": "auto", **OUR_LOADS.get(kind, {})}
     process = subprocess.Popen(
         [sys.executable, __file__, "--child", kind, str(path), str(workers)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,
+        env=environment,
     )
     watched = psutil.Process(process.pid)
     peak = [0]
@@ -139,25 +154,45 @@ def run(kind: str, path: Path, workers: int | None) -> dict:
     return figures
 
 
+def _median_trial(trials: list[dict]) -> dict:
+    """The median trial's figures, with the highest peak memory seen in any trial."""
+    median = dict(sorted(trials, key=lambda t: t["seconds"])[len(trials) // 2])
+    for peak in ("self_peak_mib", "tree_peak_mib"):
+        median[peak] = max(t[peak] for t in trials)
+    return median
+
+
 def main(argv: list[str]) -> None:
     if argv[:1] == ["--child"]:
         child(argv[1], Path(argv[2]), None if argv[3] == "None" else int(argv[3]))
         return
-    workers = None
-    if "--workers" in argv:
-        at = argv.index("--workers")
-        workers = int(argv[at + 1])
-        argv = argv[:at] + argv[at + 2 :]
+    options = {"--workers": None, "--trials": "3"}
+    for flag in options:
+        if flag in argv:
+            at = argv.index(flag)
+            options[flag] = argv[at + 1]
+            argv = argv[:at] + argv[at + 2 :]
+    workers = None if options["--workers"] is None else int(options["--workers"])
+    trials = int(options["--trials"])
     path = Path(argv[0]) if argv else DEFAULT_FILE
     if not path.exists():
         raise SystemExit(f"{path} not found (the real NLM data lives in ../shared/data)")
     # Nothing heavy is imported here: a child's peak RSS starts from this process's size.
-    results = {kind: run(kind, path, workers) for kind in MEASUREMENTS}
-    ours, pp, bare = (results[k] for k in MEASUREMENTS)
+    # Trials interleave the contenders, so a slow spell of the machine hits all of them.
+    runs: dict[str, list[dict]] = {kind: [] for kind in MEASUREMENTS}
+    for _ in range(trials):
+        for kind in MEASUREMENTS:
+            runs[kind].append(run(kind, path, workers))
+    results = {kind: _median_trial(trials_of_kind) for kind, trials_of_kind in runs.items()}
+    ours, pp, bare, ours_lxml = (results[k] for k in MEASUREMENTS)
     print(
         f"file: {path.name} ({path.stat().st_size / (1 << 20):.1f} MiB)  cpus: {psutil.cpu_count()}"
-        f"  parser processes: {results['ours']['workers']}"
+        f"  parser: {ours['parser']}"
     )
+    print(f"{trials} interleaved trials; seconds per trial:")
+    for kind, trials_of_kind in runs.items():
+        print(f"{kind:>15}: " + ", ".join(f"{t['seconds']:.2f}" for t in trials_of_kind))
+    print("median trial, highest peaks:")
     for kind, figures in results.items():
         print(
             f"{kind:>15}: {figures['articles']:>7} articles in {figures['seconds']:6.2f} s"
@@ -167,18 +202,24 @@ def main(argv: list[str]) -> None:
         )
     ratio_pp = ours["articles_per_s"] / pp["articles_per_s"]
     ratio_bare = ours["articles_per_s"] / bare["articles_per_s"]
+    ratio_lxml = ours["articles_per_s"] / ours_lxml["articles_per_s"]
     print(
-        f"ours / pubmed_parser = {ratio_pp:.2f}x (target >= 4x);  ours / bare iterparse = {ratio_bare:.2f}x"
+        f"ours / pubmed_parser = {ratio_pp:.2f}x (target >= 4x);  ours / bare iterparse = {ratio_bare:.2f}x;"
+        f"  ours / ours_lxml = {ratio_lxml:.2f}x"
     )
     summary = {
         "file": path.name,
+        "trials": trials,
         "workers": ours["workers"],
+        "parser": ours["parser"],
         "articles": ours["articles"],
         "ours_articles_per_s": round(ours["articles_per_s"], 1),
         "pubmed_parser_articles_per_s": round(pp["articles_per_s"], 1),
         "bare_iterparse_articles_per_s": round(bare["articles_per_s"], 1),
         "ratio_ours_vs_pubmed_parser": round(ratio_pp, 3),
         "ratio_ours_vs_bare_iterparse": round(ratio_bare, 3),
+        "ours_lxml_articles_per_s": round(ours_lxml["articles_per_s"], 1),
+        "ratio_ours_vs_ours_lxml": round(ratio_lxml, 3),
         "ours_seconds": round(ours["seconds"], 3),
         "pubmed_parser_seconds": round(pp["seconds"], 3),
         "bare_iterparse_seconds": round(bare["seconds"], 3),

@@ -110,6 +110,7 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             "affected_categories": ",".join(affected),
             "already_loaded": bool(report.skipped_as_already_loaded),
             "seconds": round(report.seconds, 2),
+            "parser": report.parser or "none (already loaded)",
             "citations_total": totals[0],
             "citations_with_abstract": totals[1],
             "citations_with_mesh": totals[2],

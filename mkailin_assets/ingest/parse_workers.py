@@ -1,7 +1,7 @@
 """Parser worker processes for big PubMed files: chunks of whole records in, parsed batches out.
 
-Extracting a citation is Python work that holds the GIL (~75 us per record), so threads cannot
-spread it over cores. Each worker is a fresh interpreter started as
+Extracting a citation holds the GIL (the compiled scanner builds Python objects, ~15 us per record;
+the lxml fallback is Python, ~110 us), so threads cannot spread it over cores. Each worker is a fresh interpreter started as
 `python -m mkailin_assets.ingest.parse_workers`: nothing is forked from a process that runs
 DuckDB or Dagster threads, and the caller's `__main__` is never re-imported (multiprocessing's
 spawn would do both wrong in a notebook or a script read from stdin). A worker reads frames from
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib.abc
 import os
 import pickle
 import queue
@@ -45,8 +46,20 @@ def _read_exact(stream: IO[bytes], size: int) -> bytes | None:
     return data
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Makes `import pandas` fail fast in a parser process (pyarrow then skips its pandas hooks)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"{name} is not loaded in parser processes", name=name)
+        return None
+
+
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """Answer frames until EOF."""
+    # pyarrow's first pa.array() looks for pandas (to recognise its arrays) and imports it:
+    # 0.2 s per worker on the way to the first batch. A worker never sees pandas objects.
+    sys.meta_path.insert(0, _WithoutPandas())
     from mkailin_assets.ingest.pubmed_xml import parse_chunk
 
     # A worker's objects live for one chunk; the cyclic collector only re-walks them (~20% of

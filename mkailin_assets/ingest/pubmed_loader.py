@@ -31,6 +31,7 @@ from mkailin_assets.ingest.pubmed_xml import (
     ParsedBatch,
     QuarantinedRecord,
     iter_pubmed_batches,
+    parser_description,
 )
 from mkailin_assets.resources.duckdb_store import transaction
 
@@ -40,13 +41,11 @@ QUARANTINE_ASSET = "pubmed_files"
 PARALLEL_MIN_BYTES = 2 << 20
 _MD5_LINE = re.compile(r"^\s*MD5\s*\((?P<name>[^)]*)\)\s*=\s*(?P<md5>[0-9a-fA-F]{32})\s*$")
 
-# Headings and deletions are staged in temp tables; the citations stay in the parsers' Arrow
-# tables until the upsert reads them once (a copy into a temp table first was a whole extra pass).
-_STAGE_DDL = {
-    "_stage_headings": "seq BIGINT, descriptor_ui VARCHAR, major_topic BOOLEAN",
-    "_stage_deletions": "pmid BIGINT",
-}
+# Citations and headings stay in the parsers' Arrow tables until the upsert reads them once (a
+# copy into temp tables first was a whole extra pass); deletions are staged in a temp table.
+_STAGE_DDL = {"_stage_deletions": "pmid BIGINT"}
 _STAGE_CITATIONS = "_stage_citations"
+_STAGE_HEADINGS = "_stage_headings"
 
 
 @dataclass
@@ -65,6 +64,7 @@ class LoadReport:
     md5_verified: bool = False
     sha256: str = ""
     seconds: float = 0.0
+    parser: str = ""
 
     def reconciles(self) -> bool:
         """The counting identity documented at the top of this module."""
@@ -146,6 +146,7 @@ def load_pubmed_file(
         return report
     if workers is None:
         workers = default_workers(size)
+    report.parser = parser_description(workers)
 
     source = source or str(path)
     _load_in_transaction(con, path, report, source, expected_md5, size, batch_size, workers)
@@ -168,22 +169,25 @@ def _load_in_transaction(
     with transaction(con):
         _create_stage_tables(con)
         quarantined: list[QuarantinedRecord] = []
-        citation_frames: list[pa.Table] = []
+        frames: dict[str, list[pa.Table]] = {"citations": [], "headings": []}
         for batch in iter_pubmed_batches(
             path, file_name=report.file_name, batch_size=batch_size, workers=workers
         ):
-            citation_frames.append(_stage_batch(con, batch))
+            for name, frame in _stage_batch(con, batch).items():
+                frames[name].append(frame)
             report.articles_read += batch.articles_read
             quarantined.extend(batch.quarantined)
         report.quarantined = sum(
             1 for q in quarantined if not q.reason.startswith("DeleteCitation")
         )
         report.deletions_quarantined = len(quarantined) - report.quarantined
-        con.register(_STAGE_CITATIONS, _concat_citations(citation_frames))
+        con.register(_STAGE_CITATIONS, _concat(frames["citations"], "citations"))
+        con.register(_STAGE_HEADINGS, _concat(frames["headings"], "headings"))
         try:
             _apply_stage(con, report)
         finally:
             con.unregister(_STAGE_CITATIONS)
+            con.unregister(_STAGE_HEADINGS)
         _write_quarantine(con, report.file_name, quarantined)
         _write_ledger(con, report, source, expected_md5, size)
         _drop_stage_tables(con)
@@ -207,22 +211,18 @@ def _drop_stage_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS _winners")
 
 
-def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> pa.Table:
-    """Stage a batch's headings and deletions; return its citations (an Arrow table)."""
+def _stage_batch(con: duckdb.DuckDBPyConnection, batch: ParsedBatch) -> dict[str, pa.Table]:
+    """Stage a batch's deletions; return its citations and headings (Arrow tables)."""
     tables = batch.freeze().tables or {}
-    if tables["headings"].num_rows:
-        _insert_frame(con, "_stage_headings", tables["headings"])
     if batch.deleted_pmids:
         frame = pa.table({"pmid": pa.array(batch.deleted_pmids, type=pa.int64())})
         _insert_frame(con, "_stage_deletions", frame)
-    return tables["citations"]
+    return {"citations": tables["citations"], "headings": tables["headings"]}
 
 
-def _concat_citations(frames: list[pa.Table]) -> pa.Table:
+def _concat(frames: list[pa.Table], name: str) -> pa.Table:
     """All batches as one table without copying (an empty one, typed, for an empty file)."""
-    frames = [frame for frame in frames if frame.num_rows] or [
-        CitationColumns().tables()["citations"]
-    ]
+    frames = [frame for frame in frames if frame.num_rows] or [CitationColumns().tables()[name]]
     return pa.concat_tables(frames)
 
 

@@ -1,5 +1,10 @@
 """Streaming parser for NLM PubMed XML release files (baseline and update files).
 
+This module is the reference parser. Big files are cut into chunks of whole records
+(`iter_record_chunks`) and parsed by `parse_chunk`, which hands ordinary PubmedArticle records to
+the compiled scanner (`_pubmed_scan.c`) and everything else to the functions below; both give
+the same rows.
+
 We read what we know and ignore the rest: one `iterparse` pass over PubmedArticle,
 PubmedBookArticle and DeleteCitation, clearing each element (and its preceding siblings) once
 read, so memory stays bounded whatever the file size. Records that cannot be keyed (no PMID, a
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import re
 import threading
 import zlib
@@ -564,9 +570,9 @@ def _iter_parallel_batches(
     from mkailin_assets.ingest.parse_workers import ParserProcessPool
 
     _check_root(path, name)
-    # Processes, not threads: extraction is Python that holds the GIL, and libxml2's share is
-    # too small for threads to overlap much. The caller keeps cutting chunks and writing
-    # DuckDB while the workers parse.
+    # Processes, not threads: extraction holds the GIL (the C scanner builds Python objects, the
+    # lxml fallback is Python), so threads would not overlap. The caller keeps cutting chunks
+    # while the workers parse.
     pending: list[Any] = []
     with ParserProcessPool(workers, name) as pool:
         try:
@@ -607,7 +613,7 @@ def iter_record_chunks(path: Path, name: str, chunk_bytes: int) -> Iterator[tupl
                         return
                     buffer = buffer[match.end() :]
                     in_root = True
-                cut = max(_last_end(buffer, tag) for tag in _RECORD_ENDS)
+                cut = _last_record_end(buffer)
                 if cut > 0 and (len(buffer) >= chunk_bytes or not data):
                     chunk, buffer = buffer[:cut], buffer[cut:]
                     yield chunk, line
@@ -626,9 +632,18 @@ def iter_record_chunks(path: Path, name: str, chunk_bytes: int) -> Iterator[tupl
         yield rest, line  # whatever sits there is parsed (and fails) like any record
 
 
-def _last_end(buffer: bytes, closing_tag: bytes) -> int:
-    position = buffer.rfind(closing_tag)
-    return position + len(closing_tag) if position >= 0 else -1
+def _last_record_end(buffer: bytes) -> int:
+    """End of the last whole top-level record in the buffer, or -1.
+
+    The rarer closing tags are only looked for after the last </PubmedArticle>: an earlier one
+    cannot be the last end, and a miss over the whole buffer would cost a full backward scan."""
+    article_end = buffer.rfind(_RECORD_ENDS[0])
+    after = max(article_end, 0)
+    ends = [article_end + len(_RECORD_ENDS[0]) if article_end >= 0 else -1]
+    for tag in _RECORD_ENDS[1:]:
+        position = buffer.rfind(tag, after)
+        ends.append(position + len(tag) if position >= 0 else -1)
+    return max(ends)
 
 
 def parse_chunk(
@@ -687,13 +702,27 @@ def _parse_with_lxml(
     return position
 
 
+SCANNER_SETTING = "MKAILIN_PUBMED_SCANNER"
+
+
 def _fast_scanner() -> Any:
-    """The compiled scanner module, or None when it was not built (no C compiler at install)."""
+    """The compiled scanner module, or None when it was not built (no C compiler at install) or
+    MKAILIN_PUBMED_SCANNER=off asks for lxml alone."""
+    if os.environ.get(SCANNER_SETTING, "auto").strip().lower() in ("off", "0", "false", "lxml"):
+        return None
     try:
         from mkailin_assets.ingest import _pubmed_scan
     except ImportError:
         return None
     return _pubmed_scan
+
+
+def parser_description(workers: int) -> str:
+    """Which parser a load with this many worker processes uses (reported in the metadata)."""
+    if workers <= 0:
+        return "lxml iterparse"
+    scanner = "compiled scanner with lxml fallback" if _fast_scanner() else "lxml"
+    return f"{scanner}, {workers} worker process{'es' if workers > 1 else ''}"
 
 
 _RECORD_TAGS = frozenset((*ARTICLE_TAGS, DELETE_TAG))

@@ -287,3 +287,33 @@ def test_random_damage_fails_or_parses_alike():
         agreed_ok += outcome[0] == "ok"
         agreed_error += outcome[0] == "error"
     assert agreed_ok > 20 and agreed_error > 20  # both kinds of outcome were exercised
+
+
+def test_the_scanner_can_be_switched_off(monkeypatch):
+    from mkailin_assets.ingest import _pubmed_scan, pubmed_xml
+
+    def must_not_run(*args):
+        raise AssertionError("the compiled scanner ran although MKAILIN_PUBMED_SCANNER=off")
+
+    chunk = FIELD_CASES["mesh headings"].encode()
+    monkeypatch.setattr(_pubmed_scan, "scan_chunk", must_not_run)
+    monkeypatch.setenv("MKAILIN_PUBMED_SCANNER", "off")
+    assert parse_chunk(chunk, 1, 0, "x.xml").articles_read == 1
+    assert pubmed_xml.parser_description(2) == "lxml, 2 worker processes"
+    assert pubmed_xml.parser_description(0) == "lxml iterparse"
+    monkeypatch.setenv("MKAILIN_PUBMED_SCANNER", "auto")
+    assert pubmed_xml.parser_description(2).startswith("compiled scanner with lxml fallback")
+    with pytest.raises(AssertionError, match="compiled scanner ran"):
+        parse_chunk(chunk, 1, 0, "x.xml")
+
+
+def test_a_load_reports_the_parser_it_used(tmp_path):
+    from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
+    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+
+    con = open_connection(tmp_path / "t.duckdb")
+    apply_schema(con)
+    report = load_pubmed_file(con, SAMPLE_FILES[0], workers=2)
+    assert report.parser == "compiled scanner with lxml fallback, 2 worker processes"
+    assert report.citations_upserted > 0 and report.reconciles()
+    con.close()
