@@ -1,0 +1,88 @@
+"""Driver for scripts/fuzz_pubmed_scan.sh: the instrumented scanner against lxml.
+
+    python scripts/fuzz_pubmed_scan.py SCANNER_SO SEED MUTATIONS
+
+Records of the bundled sample and the test fixtures (one to three at a time) are damaged at
+random (inserted markup, entities, invalid bytes, deletions, copies, truncation); each damaged
+piece must give the same rows, quarantine and deletions through the scanner as through lxml, or
+fail with the same error line. Then every real file in ../shared/data (when present) is scanned.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_PUBMED = REPO.parent / "shared" / "data" / "pubmed"
+DAMAGE = [b"<", b">", b"&", b"&amp;", b"\x00", b"\xc2\xa0", b"\xff", b"]]>", b"'", b'"', b"<i>",
+          b"</i>", b"<!--x-->", b"\r", b"\t", b" ", b"\n", b"&#65;", b"/", b"&#x10FFFF;",
+          b"\xf4\x90\x80\x80", b"\xed\xa0\x80", b"<PubmedArticle>", b"</PubmedArticle>",
+          b"<MedlineCitation>", b"<PMID>", b"</PMID>", b"=", b"<a b='c'", b"&#"]  # fmt: skip
+
+
+def load_instrumented(path: str) -> None:
+    spec = importlib.util.spec_from_file_location("mkailin_assets.ingest._pubmed_scan", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules["mkailin_assets.ingest._pubmed_scan"] = module
+
+
+def record_pieces(rng: random.Random, chunks: list[tuple[bytes, int]]) -> list[tuple[bytes, int]]:
+    pieces = []
+    for chunk, line in chunks:
+        parts = re.split(rb"(?<=</PubmedArticle>)", chunk)
+        for start in range(0, len(parts), 2):
+            piece = b"".join(parts[start : start + rng.randint(1, 3)])
+            if piece.strip():
+                pieces.append((piece, line))
+    return pieces
+
+
+def damage(rng: random.Random, data: bytearray) -> bytes:
+    for _ in range(rng.randint(1, 2)):
+        at = rng.randrange(len(data) + 1)
+        action = rng.random()
+        if action < 0.45:
+            data[at:at] = rng.choice(DAMAGE)
+        elif action < 0.7:
+            del data[at : at + rng.randint(1, 8)]
+        elif action < 0.85:
+            source = rng.randrange(len(data) + 1)
+            data[at:at] = data[source : source + rng.randint(1, 60)]
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+def main(scanner: str, seed: int, mutations: int) -> None:
+    load_instrumented(scanner)
+    sys.path.insert(0, str(REPO))
+    from mkailin_assets.ingest import pubmed_xml
+    from tests.unit.test_pubmed_scan import _sample_chunks, assert_same
+
+    assert pubmed_xml._fast_scanner() is sys.modules["mkailin_assets.ingest._pubmed_scan"]
+    rng = random.Random(seed)
+    pieces = record_pieces(rng, _sample_chunks())
+    outcomes = {"ok": 0, "error": 0}
+    started = time.perf_counter()
+    for _ in range(mutations):
+        piece, line = rng.choice(pieces)
+        outcomes[assert_same(damage(rng, bytearray(piece)), line)[0]] += 1
+    print(f"{mutations} damaged pieces agree with lxml: {outcomes['ok']} parsed, "
+          f"{outcomes['error']} failed alike ({time.perf_counter() - started:.1f} s)")  # fmt: skip
+    real = sorted(SHARED_PUBMED.rglob("*.xml*")) if SHARED_PUBMED.exists() else []
+    for path in real:
+        for index, (chunk, first_line) in enumerate(
+            pubmed_xml.iter_record_chunks(path, path.name, 4 << 20)
+        ):
+            pubmed_xml.parse_chunk(chunk, first_line, index, path.name, fast=True)
+    print(f"{len(real)} real files from ../shared/data scanned without a sanitizer report")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
