@@ -34,6 +34,9 @@ MEASUREMENTS = ("ours", "pubmed_parser", "bare_iterparse", "ours_lxml")
 OUR_LOADS = {"ours": {}, "ours_lxml": {"MKAILIN_PUBMED_SCANNER": "off"}}
 
 
+PHASES: dict[str, float] = {}
+
+
 def measure_ours(path: Path, workers: int | None = None) -> int:
     sys.path.insert(0, str(REPO_ROOT))
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
@@ -46,6 +49,7 @@ def measure_ours(path: Path, workers: int | None = None) -> int:
         stored = con.execute("SELECT count(*) FROM citations").fetchone()[0]
         con.close()
     assert report.reconciles() and stored == report.citations_upserted
+    PHASES.update(report.phase_seconds)
     return report.articles_read
 
 
@@ -111,7 +115,8 @@ def child(kind: str, path: Path, workers: int | None) -> None:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"articles": articles, "seconds": seconds, "self_peak_mib": own,
-                      "max_child_peak_mib": children, "workers": workers, "parser": parser}))  # fmt: skip
+                      "max_child_peak_mib": children, "workers": workers, "parser": parser,
+                      "phases": PHASES}))  # fmt: skip
 
 
 def _tree_rss(process: psutil.Process) -> int:
@@ -200,6 +205,9 @@ def main(argv: list[str]) -> None:
             f" peak RSS {figures['self_peak_mib']:6.0f} MiB (process),"
             f" {figures['tree_peak_mib']:6.0f} MiB (process tree)"
         )
+    for kind in OUR_LOADS:
+        phases = ", ".join(f"{k} {v:.2f} s" for k, v in results[kind]["phases"].items())
+        print(f"{kind:>15} phases (median trial): {phases}")
     ratio_pp = ours["articles_per_s"] / pp["articles_per_s"]
     ratio_bare = ours["articles_per_s"] / bare["articles_per_s"]
     ratio_lxml = ours["articles_per_s"] / ours_lxml["articles_per_s"]
@@ -221,6 +229,7 @@ def main(argv: list[str]) -> None:
         "ours_lxml_articles_per_s": round(ours_lxml["articles_per_s"], 1),
         "ratio_ours_vs_ours_lxml": round(ratio_lxml, 3),
         "ours_seconds": round(ours["seconds"], 3),
+        "ours_phase_seconds": {k: round(v, 3) for k, v in ours["phases"].items()},
         "pubmed_parser_seconds": round(pp["seconds"], 3),
         "bare_iterparse_seconds": round(bare["seconds"], 3),
         "ours_peak_rss_mib": round(ours["self_peak_mib"], 1),

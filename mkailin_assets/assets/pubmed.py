@@ -111,6 +111,7 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             "already_loaded": bool(report.skipped_as_already_loaded),
             "seconds": round(report.seconds, 2),
             "parser": report.parser or "none (already loaded)",
+            **{f"seconds_{phase}": round(v, 2) for phase, v in report.phase_seconds.items()},
             "citations_total": totals[0],
             "citations_with_abstract": totals[1],
             "citations_with_mesh": totals[2],

@@ -65,6 +65,9 @@ class LoadReport:
     sha256: str = ""
     seconds: float = 0.0
     parser: str = ""
+    # Where the time went: parse (reading, parsing, staging), apply (upsert, deletions, ledger),
+    # commit (DuckDB's WAL write and checkpoint).
+    phase_seconds: dict[str, float] = field(default_factory=dict)
 
     def reconciles(self) -> bool:
         """The counting identity documented at the top of this module."""
@@ -166,6 +169,7 @@ def _load_in_transaction(
 ) -> None:
     """Stage, apply and record one file; DDL is transactional in DuckDB, so on any error the
     ROLLBACK also drops the stage tables (and the Arrow view is unregistered)."""
+    started = time.perf_counter()
     with transaction(con):
         _create_stage_tables(con)
         quarantined: list[QuarantinedRecord] = []
@@ -177,6 +181,7 @@ def _load_in_transaction(
                 frames[name].append(frame)
             report.articles_read += batch.articles_read
             quarantined.extend(batch.quarantined)
+        parsed = time.perf_counter()
         report.quarantined = sum(
             1 for q in quarantined if not q.reason.startswith("DeleteCitation")
         )
@@ -191,6 +196,12 @@ def _load_in_transaction(
         _write_quarantine(con, report.file_name, quarantined)
         _write_ledger(con, report, source, expected_md5, size)
         _drop_stage_tables(con)
+        applied = time.perf_counter()
+    report.phase_seconds = {
+        "parse": parsed - started,
+        "apply": applied - parsed,
+        "commit": time.perf_counter() - applied,
+    }
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, name: str, sha256: str) -> bool:

@@ -94,6 +94,8 @@ def test_release_files_load_in_order_with_revisions_and_deletions(ingested):
     update_meta = materialization_metadata(ingested["file_runs"][UPDATE_FILE], "pubmed_files")
     assert update_meta["deletions"] == 3
     assert set(update_meta["affected_categories"].split(",")) >= {"Z"}
+    assert update_meta["parser"] == "lxml iterparse"  # a small file: no parser processes
+    assert {"seconds_parse", "seconds_apply", "seconds_commit"} <= set(update_meta)
 
     pmids = {r[0] for r in pipeline.rows("SELECT pmid FROM citations")}
     assert 90000012 not in pmids and 90000046 not in pmids

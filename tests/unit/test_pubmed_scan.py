@@ -316,4 +316,6 @@ def test_a_load_reports_the_parser_it_used(tmp_path):
     report = load_pubmed_file(con, SAMPLE_FILES[0], workers=2)
     assert report.parser == "compiled scanner with lxml fallback, 2 worker processes"
     assert report.citations_upserted > 0 and report.reconciles()
+    assert set(report.phase_seconds) == {"parse", "apply", "commit"}
+    assert 0 <= sum(report.phase_seconds.values()) <= report.seconds
     con.close()
