@@ -27,7 +27,7 @@
 
 static PyObject *sha256_func;  /* hashlib.sha256 */
 static PyObject *str_empty, *str_newline, *str_space, *str_unassigned, *str_hexdigest;
-static PyObject *str_strip, *str_split;
+static PyObject *str_strip;
 
 /* ---- growable byte buffer ---------------------------------------------------------------- */
 typedef struct {
@@ -351,7 +351,8 @@ static PyObject *normalised(Buf *b) {
         while (r < b->len && py_ascii_space((unsigned char)b->data[r])) r++;
         if (r >= b->len) break;
         if (w > 0) b->data[w++] = ' ';
-        while (r < b->len && !py_ascii_space((unsigned char)b->data[r])) b->data[w++] = b->data[r++];
+        while (r < b->len && !py_ascii_space((unsigned char)b->data[r]))
+            b->data[w++] = b->data[r++];
     }
     b->len = w;
     return PyUnicode_DecodeUTF8(b->data, w, "strict");
@@ -396,7 +397,8 @@ static long medline_year(Buf *b) {
         int d2 = p[k + 2] >= '0' && p[k + 2] <= '9', d3 = p[k + 3] >= '0' && p[k + 3] <= '9';
         if (!(d2 && d3)) continue;
         if (p[k] == '1' && p[k + 1] >= '0' && p[k + 1] <= '9')
-            return (p[k] - '0') * 1000 + (p[k + 1] - '0') * 100 + (p[k + 2] - '0') * 10 + (p[k + 3] - '0');
+            return (p[k] - '0') * 1000 + (p[k + 1] - '0') * 100 + (p[k + 2] - '0') * 10 +
+                   (p[k + 3] - '0');
         if (p[k] == '2' && p[k + 1] == '0')
             return 2000 + (p[k + 2] - '0') * 10 + (p[k + 3] - '0');
     }
@@ -741,6 +743,11 @@ static int append_borrowed(PyObject *list, PyObject *item) {
     return PyList_Append(list, item ? item : Py_None) < 0 ? ERROR : OK;
 }
 
+/* A new reference to the list, or a new empty list. */
+static PyObject *list_or_empty(PyObject *list) {
+    return list ? Py_NewRef(list) : PyList_New(0);
+}
+
 static int is_leap(long y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 static PyObject *date_revised(Record *r) {
@@ -788,7 +795,7 @@ static int hash_put(Buf *b, PyObject *text) {
     return utf8 ? buf_put(b, (const unsigned char *)utf8, n) : ERROR;
 }
 
-/* sha256 over title, abstract and "UI"+Y/N per heading, joined by \x1f (pubmed_xml.content_hash). */
+/* sha256 of title, abstract, "UI"+Y/N per heading joined by \x1f (pubmed_xml.content_hash). */
 static PyObject *content_hash(Record *r, PyObject *abstract, Buf *scratch) {
     buf_reset(scratch);
     if (r->title && hash_put(scratch, r->title) < 0) return NULL;
@@ -813,20 +820,19 @@ static int commit(Record *r, PyObject **lists, long long seq, Buf *scratch) {
     PyObject *hash = content_hash(r, abstract, scratch);
     if (!hash) { Py_DECREF(abstract); return ERROR; }
     PyObject *doi = (r->doi_ids && PyUnicode_GET_LENGTH(r->doi_ids) > 0) ? r->doi_ids : r->doi_eloc;
-    long year = r->seen_pubdate ? (r->year_from_year >= 0 ? r->year_from_year : r->year_from_medline)
-                                : -1;
+    long year = !r->seen_pubdate ? -1
+              : r->year_from_year >= 0 ? r->year_from_year : r->year_from_medline;
     int failed =
         append(lists[L_SEQ], PyLong_FromLongLong(seq)) ||
         append(lists[L_PMID], PyLong_FromLongLong(r->pmid)) ||
         append(lists[L_VERSION], PyLong_FromLong(r->version)) ||
         append_borrowed(lists[L_TITLE], r->title) ||
         append(lists[L_ABSTRACT], abstract) ||
-        append(lists[L_LANGUAGES], r->languages ? (Py_INCREF(r->languages), r->languages) : PyList_New(0)) ||
+        append(lists[L_LANGUAGES], list_or_empty(r->languages)) ||
         append_borrowed(lists[L_JOURNAL], r->journal) ||
-        append(lists[L_PUB_YEAR], year >= 0 ? PyLong_FromLong(year) : (Py_INCREF(Py_None), Py_None)) ||
-        append(lists[L_PUBLICATION_TYPES], r->publication_types
-                   ? (Py_INCREF(r->publication_types), r->publication_types) : PyList_New(0)) ||
-        append(lists[L_KEYWORDS], r->keywords ? (Py_INCREF(r->keywords), r->keywords) : PyList_New(0)) ||
+        append(lists[L_PUB_YEAR], year >= 0 ? PyLong_FromLong(year) : Py_NewRef(Py_None)) ||
+        append(lists[L_PUBLICATION_TYPES], list_or_empty(r->publication_types)) ||
+        append(lists[L_KEYWORDS], list_or_empty(r->keywords)) ||
         append_borrowed(lists[L_DOI], doi) ||
         append(lists[L_DATE_REVISED], date_revised(r)) ||
         append_borrowed(lists[L_STATUS], r->status) ||
@@ -911,7 +917,8 @@ static int scan_record(Cursor *cur, Record *r, Tag *tag, Buf *text) {
         if (depth == MAX_DEPTH) return FALLBACK;
         int ctx;
         if (depth == 0) {
-            if (!name_is(tag->name, tag->name_len, "PubmedArticle") || tag->self_closing || tag->n_attrs)
+            if (!name_is(tag->name, tag->name_len, "PubmedArticle") || tag->self_closing ||
+                tag->n_attrs)
                 return FALLBACK;
             ctx = C_ROOT;
         } else {
@@ -986,7 +993,10 @@ static PyObject *scan_chunk(PyObject *self, PyObject *args) {
     }
     for (int k = 0; k < N_LISTS; k++) {
         lists[k] = PyTuple_GET_ITEM(columns, k);
-        if (!PyList_Check(lists[k])) { PyErr_SetString(PyExc_TypeError, "columns must be lists"); goto done; }
+        if (!PyList_Check(lists[k])) {
+            PyErr_SetString(PyExc_TypeError, "columns must be lists");
+            goto done;
+        }
     }
     Cursor cur = {view.buf, view.len, 0, line};
     for (;;) {
@@ -1008,7 +1018,8 @@ static PyObject *scan_chunk(PyObject *self, PyObject *args) {
         /* Not ours: lxml parses the record (or, when its end cannot be found, the rest). */
         PyErr_Clear();
         Py_ssize_t end = cur.s[start] == '<' ? record_end(&cur, start) : -1;
-        PyObject *answer = PyObject_CallFunction(fallback, "nnnn", start, end, start_line, position);
+        PyObject *answer =
+            PyObject_CallFunction(fallback, "nnnn", start, end, start_line, position);
         if (!answer) goto done;
         int stop;
         if (!PyArg_ParseTuple(answer, "np", &position, &stop)) { Py_DECREF(answer); goto done; }
@@ -1049,9 +1060,8 @@ PyMODINIT_FUNC PyInit__pubmed_scan(void) {
     str_unassigned = PyUnicode_FromString("UNASSIGNED");
     str_hexdigest = PyUnicode_InternFromString("hexdigest");
     str_strip = PyUnicode_InternFromString("strip");
-    str_split = PyUnicode_InternFromString("split");
     if (!str_empty || !str_newline || !str_space || !str_unassigned || !str_hexdigest ||
-        !str_strip || !str_split)
+        !str_strip)
         return NULL;
     return PyModule_Create(&module);
 }
