@@ -57,12 +57,17 @@ def open_connection(
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=_connection_config())
+            con = duckdb.connect(str(path), read_only=read_only, config=_connection_config())
         except duckdb.IOException as error:
             if not _is_lock_conflict(error) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
+            continue
+        # A per-connection setting: the bar would print into run logs (Dagster captures stdout)
+        # during statements longer than two seconds.
+        con.execute("SET enable_progress_bar = false")
+        return con
 
 
 def schema_files() -> list[Path]:
