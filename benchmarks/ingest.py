@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -34,10 +35,8 @@ MEASUREMENTS = ("ours", "pubmed_parser", "bare_iterparse", "ours_lxml")
 OUR_LOADS = {"ours": {}, "ours_lxml": {"MKAILIN_PUBMED_SCANNER": "off"}}
 
 
-PHASES: dict[str, float] = {}
-
-
-def measure_ours(path: Path, workers: int | None = None) -> int:
+def measure_ours(path: Path, workers: int | None = None) -> Any:
+    """Our load into a fresh DuckDB file; returns its LoadReport."""
     sys.path.insert(0, str(REPO_ROOT))
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
     from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
@@ -49,8 +48,7 @@ def measure_ours(path: Path, workers: int | None = None) -> int:
         stored = con.execute("SELECT count(*) FROM citations").fetchone()[0]
         con.close()
     assert report.reconciles() and stored == report.citations_upserted
-    PHASES.update(report.phase_seconds)
-    return report.articles_read
+    return report
 
 
 def measure_pubmed_parser(path: Path) -> int:
@@ -77,8 +75,11 @@ def measure_bare(path: Path) -> int:
     return count
 
 
+OTHER_MEASUREMENTS = {"pubmed_parser": measure_pubmed_parser, "bare_iterparse": measure_bare}
+
+
 def import_modules(kind: str) -> None:
-    """Import what each contender needs before its timer starts (same rule for all three)."""
+    """Import what each contender needs before its timer starts (same rule for all)."""
     import importlib
 
     sys.path.insert(0, str(REPO_ROOT))
@@ -95,11 +96,6 @@ def import_modules(kind: str) -> None:
 
 def child(kind: str, path: Path, workers: int | None) -> None:
     """Run one measurement in this (fresh) process; print its figures as JSON."""
-    functions = {
-        "ours": measure_ours,
-        "pubmed_parser": measure_pubmed_parser,
-        "bare_iterparse": measure_bare,
-    }
     import_modules(kind)  # the timer measures the load, not the interpreter's imports
     parser = None
     if kind in OUR_LOADS:
@@ -110,13 +106,17 @@ def child(kind: str, path: Path, workers: int | None) -> None:
             workers = default_workers(path.stat().st_size)
         parser = parser_description(workers)
     started = time.perf_counter()
-    articles = measure_ours(path, workers) if kind in OUR_LOADS else functions[kind](path)
+    if kind in OUR_LOADS:
+        report = measure_ours(path, workers)
+        articles, phases = report.articles_read, report.phase_seconds
+    else:
+        articles, phases = OTHER_MEASUREMENTS[kind](path), {}
     seconds = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"articles": articles, "seconds": seconds, "self_peak_mib": own,
                       "max_child_peak_mib": children, "workers": workers, "parser": parser,
-                      "phases": PHASES}))  # fmt: skip
+                      "phases": phases}))  # fmt: skip
 
 
 def _tree_rss(process: psutil.Process) -> int:

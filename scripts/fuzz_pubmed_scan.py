@@ -19,10 +19,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_PUBMED = REPO.parent / "shared" / "data" / "pubmed"
-DAMAGE = [b"<", b">", b"&", b"&amp;", b"\x00", b"\xc2\xa0", b"\xff", b"]]>", b"'", b'"', b"<i>",
-          b"</i>", b"<!--x-->", b"\r", b"\t", b" ", b"\n", b"&#65;", b"/", b"&#x10FFFF;",
-          b"\xf4\x90\x80\x80", b"\xed\xa0\x80", b"<PubmedArticle>", b"</PubmedArticle>",
-          b"<MedlineCitation>", b"<PMID>", b"</PMID>", b"=", b"<a b='c'", b"&#"]  # fmt: skip
 
 
 def load_instrumented(path: str) -> None:
@@ -43,27 +39,11 @@ def record_pieces(rng: random.Random, chunks: list[tuple[bytes, int]]) -> list[t
     return pieces
 
 
-def damage(rng: random.Random, data: bytearray) -> bytes:
-    for _ in range(rng.randint(1, 2)):
-        at = rng.randrange(len(data) + 1)
-        action = rng.random()
-        if action < 0.45:
-            data[at:at] = rng.choice(DAMAGE)
-        elif action < 0.7:
-            del data[at : at + rng.randint(1, 8)]
-        elif action < 0.85:
-            source = rng.randrange(len(data) + 1)
-            data[at:at] = data[source : source + rng.randint(1, 60)]
-        else:
-            del data[at:]
-    return bytes(data)
-
-
 def main(scanner: str, seed: int, mutations: int) -> None:
     load_instrumented(scanner)
     sys.path.insert(0, str(REPO))
     from mkailin_assets.ingest import pubmed_xml
-    from tests.unit.test_pubmed_scan import _sample_chunks, assert_same
+    from tests.unit.test_pubmed_scan import _sample_chunks, assert_same, damage
 
     assert pubmed_xml._fast_scanner() is sys.modules["mkailin_assets.ingest._pubmed_scan"]
     rng = random.Random(seed)

@@ -168,7 +168,7 @@ def _load_in_transaction(
     workers: int,
 ) -> None:
     """Stage, apply and record one file; DDL is transactional in DuckDB, so on any error the
-    ROLLBACK also drops the stage tables (and the Arrow view is unregistered)."""
+    ROLLBACK also drops the stage tables (and the Arrow views are unregistered)."""
     started = time.perf_counter()
     with transaction(con):
         _create_stage_tables(con)

@@ -658,7 +658,9 @@ def parse_chunk(
     base = index * SEQ_STRIDE
     scanner = _fast_scanner() if fast is not False else None
     if fast and scanner is None:
-        raise RuntimeError("the compiled PubMed scanner (_pubmed_scan) is not built")
+        raise RuntimeError(
+            f"the compiled PubMed scanner is not available (not built, or {SCANNER_SETTING}=off)"
+        )
     if scanner is None:
         _parse_with_lxml(batch, chunk, first_line, base, 0, name)
         return batch.freeze()
@@ -691,8 +693,8 @@ def _parse_with_lxml(
         # libxml2's own "line N" refers to the chunk, not the file: drop it, keep ours.
         reason = _CHUNK_LINE.sub("", syntax_reason(error))
         raise PubMedFormatError(name, reason, line + offset if line else None) from None
-    # Only the record elements (comments, processing instructions and unknown elements are
-    # skipped in C); the tree is dropped whole after the chunk, so nothing is cleared per record.
+    # Only the record elements (lxml's tag filter skips comments, processing instructions and
+    # unknown elements); the tree is dropped whole afterwards, so nothing is cleared per record.
     for element in root.iterchildren(*_RECORD_TAGS):
         for item in _parse_element(element):
             if item.line is not None:

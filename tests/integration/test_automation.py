@@ -92,33 +92,41 @@ def test_category_metadata_is_parsed_strictly():
 FAILING_CATEGORIES: set[str] = set()
 
 
-@dg.asset(partitions_def=category_partitions)
-def raw_abstracts() -> None:
-    return None
+def chain_with(condition: dg.AutomationCondition, failing: set[str]) -> list[dg.AssetsDefinition]:
+    """raw_abstracts → candidate_qa (blocking check failing for `failing`) → evaluated_qa."""
 
+    @dg.asset(name="raw_abstracts", partitions_def=category_partitions)
+    def raw() -> None:
+        return None
 
-@dg.asset(
-    partitions_def=category_partitions,
-    deps=[raw_abstracts],
-    automation_condition=downstream_condition(),
-    check_specs=[dg.AssetCheckSpec("questions_valid", asset="candidate_qa", blocking=True)],
-)
-def candidate_qa(context: dg.AssetExecutionContext):
-    yield dg.MaterializeResult()
-    yield dg.AssetCheckResult(
-        check_name="questions_valid",
-        passed=context.partition_key not in FAILING_CATEGORIES,
-        severity=dg.AssetCheckSeverity.ERROR,
+    @dg.asset(
+        name="candidate_qa",
+        partitions_def=category_partitions,
+        deps=[raw],
+        automation_condition=condition,
+        check_specs=[dg.AssetCheckSpec("questions_valid", asset="candidate_qa", blocking=True)],
     )
+    def candidates(context: dg.AssetExecutionContext):
+        yield dg.MaterializeResult()
+        yield dg.AssetCheckResult(
+            check_name="questions_valid",
+            passed=context.partition_key not in failing,
+            severity=dg.AssetCheckSeverity.ERROR,
+        )
+
+    @dg.asset(
+        name="evaluated_qa",
+        partitions_def=category_partitions,
+        deps=[candidates],
+        automation_condition=condition,
+    )
+    def evaluated() -> None:
+        return None
+
+    return [raw, candidates, evaluated]
 
 
-@dg.asset(
-    partitions_def=category_partitions,
-    deps=[candidate_qa],
-    automation_condition=downstream_condition(),
-)
-def evaluated_qa() -> None:
-    return None
+raw_abstracts, candidate_qa, evaluated_qa = chain_with(downstream_condition(), FAILING_CATEGORIES)
 
 
 @dg.asset(
@@ -180,40 +188,6 @@ def test_only_affected_partitions_go_stale_and_failed_checks_block(instance):
     assert requested(result, "training_set") == {"D"}
     assert requested(result, "candidate_qa") == set()
     assert defs.get_sensor_def(AUTOMATION_SENSOR_NAME) is not None
-
-
-def chain_with(condition: dg.AutomationCondition, failing: set[str]) -> list[dg.AssetsDefinition]:
-    """raw_abstracts → candidate_qa (blocking check failing for `failing`) → evaluated_qa."""
-
-    @dg.asset(name="raw_abstracts", partitions_def=category_partitions)
-    def raw() -> None:
-        return None
-
-    @dg.asset(
-        name="candidate_qa",
-        partitions_def=category_partitions,
-        deps=[raw],
-        automation_condition=condition,
-        check_specs=[dg.AssetCheckSpec("questions_valid", asset="candidate_qa", blocking=True)],
-    )
-    def candidates(context: dg.AssetExecutionContext):
-        yield dg.MaterializeResult()
-        yield dg.AssetCheckResult(
-            check_name="questions_valid",
-            passed=context.partition_key not in failing,
-            severity=dg.AssetCheckSeverity.ERROR,
-        )
-
-    @dg.asset(
-        name="evaluated_qa",
-        partitions_def=category_partitions,
-        deps=[candidates],
-        automation_condition=condition,
-    )
-    def evaluated() -> None:
-        return None
-
-    return [raw, candidates, evaluated]
 
 
 @pytest.mark.parametrize(

@@ -263,27 +263,39 @@ def test_sample_and_fixture_files_match():
         assert_same(chunk, line)
 
 
+# What damage() inserts: markup, entities, invalid bytes and characters, record tags.
+DAMAGE = [b"<", b">", b"&", b"&amp;", b"\x00", b"\xc2\xa0", b"\xff", b"]]>", b"'", b'"', b"<i>",
+          b"</i>", b"<!--x-->", b"\r", b"\t", b" ", b"\n", b"&#65;", b"/", b"&#x10FFFF;",
+          b"\xf4\x90\x80\x80", b"\xed\xa0\x80", b"<PubmedArticle>", b"</PubmedArticle>",
+          b"<MedlineCitation>", b"<PMID>", b"</PMID>", b"=", b"<a b='c'", b"&#"]  # fmt: skip
+
+
+def damage(rng: random.Random, data: bytearray) -> bytes:
+    """One or two random edits: an insertion from DAMAGE, a deletion, a copy, or a truncation.
+    Also used by scripts/fuzz_pubmed_scan.py (the same test, long and under sanitizers)."""
+    for _ in range(rng.randint(1, 2)):
+        at = rng.randrange(len(data) + 1)
+        action = rng.random()
+        if action < 0.45:
+            data[at:at] = rng.choice(DAMAGE)
+        elif action < 0.7:
+            del data[at : at + rng.randint(1, 8)]
+        elif action < 0.85:
+            source = rng.randrange(len(data) + 1)
+            data[at:at] = data[source : source + rng.randint(1, 60)]
+        else:
+            del data[at:]
+    return bytes(data)
+
+
 def test_random_damage_fails_or_parses_alike():
     """Mutations of real-format records: both paths agree on every one (same rows or same line)."""
     rng = random.Random(20261126)
     chunk, line = max(_sample_chunks(), key=lambda item: len(item[0]))
     chunk = chunk[:6000] + chunk[6000:].split(b"</PubmedArticle>", 1)[0] + b"</PubmedArticle>"
-    inserts = [b"<", b">", b"&", b"&amp;", b"\x00", b"\xc2\xa0", b"\xff", b"]]>", b"'", b'"',
-               b"<i>", b"</i>", b"<!--x-->", b"\r", b"\t", b" ", b"\n", b"&#65;", b"/"]  # fmt: skip
     agreed_ok = agreed_error = 0
     for _ in range(400):
-        data = bytearray(chunk)
-        for _ in range(rng.randint(1, 3)):
-            at = rng.randrange(len(data))
-            action = rng.random()
-            if action < 0.4:
-                data[at:at] = rng.choice(inserts)
-            elif action < 0.7:
-                del data[at : at + rng.randint(1, 4)]
-            else:
-                source = rng.randrange(len(data))
-                data[at:at] = data[source : source + rng.randint(1, 30)]
-        outcome = assert_same(bytes(data), line)
+        outcome = assert_same(damage(rng, bytearray(chunk)), line)
         agreed_ok += outcome[0] == "ok"
         agreed_error += outcome[0] == "error"
     assert agreed_ok > 20 and agreed_error > 20  # both kinds of outcome were exercised
