@@ -1,4 +1,4 @@
-"""MeSH knowledge-hierarchy score benchmark (METHOD.md step 3) on the real baseline + MeSH 2024.
+"""MeSH hierarchy score benchmark (docs/method.md#the-mesh-score) on the real baseline + MeSH 2024.
 
 1,000 sources x 2 questions (title, first sentence of the abstract) x BM25 top-4 contexts =
 8,000 (question, context) pairs, scored by score_candidates (set-wise SQL) and by a plain Python

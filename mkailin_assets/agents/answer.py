@@ -1,4 +1,4 @@
-"""The answer agent (METHOD step 6): answer a preferred question from its contexts only.
+"""The answer agent (docs/method.md#answers): answer a preferred question from its contexts only.
 
 The answer cites the PMIDs it used; for yes/no questions it also gives a PubMedQA-style final
 decision. Answers are flagged, never dropped silently, when they are empty, say the contexts are

@@ -1,4 +1,4 @@
-"""The evaluation agent as a pairwise judge (METHOD step 5b).
+"""The evaluation agent as a pairwise judge (docs/method.md#the-judge).
 
 Each pair of a source's candidates is judged twice, with the candidates' positions swapped, so a
 model's preference for the first (or second) position cancels out: a verdict counts only when

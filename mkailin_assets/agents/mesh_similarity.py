@@ -1,4 +1,4 @@
-"""MeSH knowledge-hierarchy similarity (METHOD.md step 3), set-wise in DuckDB SQL.
+"""MeSH knowledge-hierarchy similarity (docs/method.md#the-mesh-score), set-wise in DuckDB SQL.
 
 - Information content from our own corpus: p(m) = (citations annotated with m or any descendant
   of m, through any of its tree numbers, + 1) / (citations with MeSH + 1); IC = -ln p;

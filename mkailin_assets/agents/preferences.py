@@ -1,4 +1,4 @@
-"""Preferences between a source's candidates (METHOD step 4 and the final label of step 5).
+"""Preferences between a source's candidates (docs/method.md#preferences).
 
 Pure Polars; no LLM. Rules:
 - Cold-start label of a pair: the candidate with the higher MeSH score wins when the gap is at

@@ -1,4 +1,4 @@
-"""Question generation agents (METHOD step 1): research questions grounded in one abstract.
+"""Question generation agents (docs/method.md#question-generation): questions from one abstract.
 
 An agent is (name, style, prompt version, temperature, questions per abstract); the model comes
 from the LLM client's per-role settings under role `question:<name>`. Two default agents differ by

@@ -1,4 +1,4 @@
-"""Context retrieval agent (METHOD.md step 2): top-k citations for a batch of questions.
+"""Retrieval agent (docs/method.md#context-retrieval): top-k citations for a batch of questions.
 
 BM25 (the default, no model) lives in DuckDB tables built incrementally from `citations` and is
 scored set-wise in SQL for a whole batch of queries at once. Dense retrieval stores vectors from a

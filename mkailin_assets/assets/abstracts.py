@@ -13,7 +13,7 @@ from mkailin_assets.resources.duckdb_store import (
 )
 from mkailin_assets.resources.method import MethodConfig
 
-# METHOD.md: a citation belongs to the categories of its major-topic headings; when it has no
+# docs/method.md#categories: a citation is in the categories of its major headings; if it has no
 # major topic, of all its headings. Membership only needs this category's subtree.
 CATEGORY_MEMBERS_SQL = """
 WITH heads AS (

@@ -1,6 +1,6 @@
 """Run a Great Expectations suite on a frame and turn the result into a Dagster check result.
 
-GX cannot validate DuckDB through SQL today (STACK.md), so checks read the partition into a
+GX cannot validate DuckDB through SQL (docs/stack-notes.md), so checks read the partition into a
 pandas frame and validate it with an ephemeral context. GX is imported lazily: it takes
 seconds to import and the code location must load fast.
 """

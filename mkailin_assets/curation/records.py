@@ -157,7 +157,7 @@ def _one_line(text: str | None) -> str:
 def pretrain_text(
     title: str | None, abstract: str, contexts: list[dict[str, Any]], question: str
 ) -> str:
-    """The authors' final corpus line (METHOD.md), one line, contexts as "title: abstract"."""
+    """The authors' corpus line (docs/method.md#outputs), one line; contexts "title: abstract"."""
     rendered = " ".join(f"{c.get('title') or ''}: {c.get('text') or ''}" for c in contexts)
     line = (
         f"After reading the paper ```{title or ''}: {abstract}```, I searched for related "

@@ -1,4 +1,4 @@
-"""The method's tunable decisions (METHOD.md), one resource so every asset reads the same values."""
+"""The method's tunable decisions (docs/method.md), one resource so every asset reads the same."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 class MethodConfig(dg.ConfigurableResource):
-    """Defaults follow METHOD.md; every value can be overridden by run config or MKAILIN_* env."""
+    """Defaults: docs/method.md#settings; any value can be set by run config or MKAILIN_* env."""
 
     sample_per_category: int = Field(
         default_factory=lambda: _env_int("MKAILIN_SAMPLE_PER_CATEGORY", 0),

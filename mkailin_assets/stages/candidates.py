@@ -1,4 +1,4 @@
-"""candidate_qa: question agents + context retrieval for one category (METHOD steps 1-2)."""
+"""candidate_qa: question agents + context retrieval for one category (docs/method.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""evaluated_qa: MeSH scores, cold-start labels, the judge, and answers (METHOD steps 3-6)."""
+"""evaluated_qa: MeSH scores, cold-start labels, the judge, and answers (docs/method.md)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
     PRIMARY KEY (pmid, model)
 );
 
--- Information content of MeSH descriptors from the corpus (METHOD.md step 3), one snapshot per
+-- Descriptors' information content, from the corpus (docs/method.md#the-mesh-score), a snapshot per
 -- distinct set of counts; scores record the snapshot they used.
 CREATE TABLE IF NOT EXISTS mesh_ic_snapshots (
     snapshot_id          VARCHAR PRIMARY KEY,

@@ -1,7 +1,7 @@
 """Start `dagster dev` on loopback for a test, and stop it completely.
 
 `dagster dev` runs a webserver, a daemon and code servers; started in the background it can
-ignore SIGTERM and leave them behind (STACK.md). So it gets its own session (process group),
+ignore SIGTERM and leave them behind (docs/stack-notes.md). So it gets a session (process group),
 and stopping it signals the whole group: SIGTERM, then SIGKILL after a grace period, then a
 check that nothing of it is left running or listening."""
 

@@ -147,7 +147,7 @@ def test_efetch_samples(shared_data):
 
 
 def test_mesh_samples(shared_data):
-    expectations = {  # file: (descriptors, tree numbers), from data/README.md
+    expectations = {  # file: (descriptors, tree numbers), from ../shared/data/README.md
         "meshrdf_desc-samples.xml": (43, 71),
         "meshrdf_desc2014-head.xml": (63, 97),
         "w3c-exi_xml2006sample.xml": (1, 1),

@@ -1,7 +1,7 @@
 """MeSH knowledge-hierarchy similarity on the real MeSH 2024 tree, against hand-computed values.
 
 The corpus is five citations whose counts we choose, so every p, IC, Lin, Jiang-Conrath and Rel
-below is written out by hand from METHOD.md step 3, independently of the SQL.
+below is written out by hand from docs/method.md#the-mesh-score, independently of the SQL.
 """
 
 from __future__ import annotations
@@ -299,7 +299,7 @@ def test_scores_use_the_given_snapshot(con):
 
 
 def reference_scores(con, candidates: pl.DataFrame, setsim: str, measure: str, snapshot):
-    """Per-pair Python straight from METHOD.md, to check the set-wise SQL on a random corpus."""
+    """Per-pair Python from docs/method.md, to check the set-wise SQL on a random corpus."""
     trees: dict[str, list[list[str]]] = {}
     for ui, tn in con.execute(
         "SELECT descriptor_ui, tree_number FROM mesh_tree"

@@ -69,7 +69,7 @@ def abstract_text(article: etree._Element) -> str:
 
 
 def categories_of(article: etree._Element) -> set[str]:
-    """METHOD.md: letters of the major-topic headings' tree numbers, else of all headings."""
+    """docs/method.md#categories: letters of the major headings' tree numbers, else of all."""
     headings = article.findall("MedlineCitation/MeshHeadingList/MeshHeading")
     major = [
         h
