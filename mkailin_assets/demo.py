@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from mkailin_assets import settings
@@ -136,15 +137,42 @@ def llm_call_count(db_path: str) -> int:
         con.close()
 
 
+@dataclass(frozen=True)
+class SummaryColumn:
+    name: str  # the column of sql/analysis/demo_summary.sql
+    header: str  # what the demo prints above it
+    width: int
+
+
+# The per-category table of the summary: the query's columns, in order, and how they are shown.
+SUMMARY_COLUMNS = (
+    SummaryColumn("letter", "cat", 3),
+    SummaryColumn("name", "name", 28),
+    SummaryColumn("mesh_nodes", "mesh", 6),
+    SummaryColumn("abstracts", "abstracts", 9),
+    SummaryColumn("questions", "questions", 9),
+    SummaryColumn("pairs", "pairs", 6),
+    SummaryColumn("answers", "answers", 7),
+    SummaryColumn("flagged", "flagged", 7),
+    SummaryColumn("sft", "sft", 5),
+    SummaryColumn("dpo", "dpo", 5),
+    SummaryColumn("splits", "train/val/test", 14),
+)
+
+
 def summary(db_path: str) -> str:
     """Per-category figures straight from the DuckDB file."""
     from mkailin_assets.resources.duckdb_store import open_connection
 
     con = open_connection(db_path, read_only=True)
     try:
-        rows = con.execute(
+        query = con.execute(
             Path(settings.REPO_ROOT / "sql" / "analysis" / "demo_summary.sql").read_text()
-        ).fetchall()
+        )
+        columns = [description[0] for description in query.description]
+        if columns != [column.name for column in SUMMARY_COLUMNS]:
+            raise RuntimeError(f"demo_summary.sql returns {columns}, not SUMMARY_COLUMNS")
+        rows = query.fetchall()
         llm = con.execute(
             "SELECT model, count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status <> 'ok') "
             "FROM llm_calls GROUP BY model ORDER BY model"
@@ -155,20 +183,8 @@ def summary(db_path: str) -> str:
         ).fetchone()
     finally:
         con.close()
-    headers = [
-        "cat",
-        "name",
-        "mesh",
-        "abstracts",
-        "questions",
-        "pairs",
-        "answers",
-        "flagged",
-        "sft",
-        "dpo",
-        "train/val/test",
-    ]
-    widths = [3, 28, 6, 9, 9, 6, 7, 7, 5, 5, 14]
+    headers = [column.header for column in SUMMARY_COLUMNS]
+    widths = [column.width for column in SUMMARY_COLUMNS]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:

@@ -10,8 +10,11 @@ Writes, under OUT_DIR (default: data/sample):
                            under parents, read from the reduced MeSH 2024 tree (../shared/data/mesh/
                            mesh2024-trees.xml.gz). Without that file the MeSH sample is not written.
 
-The citations themselves live in scripts/sample_citations.py. Output bytes depend only on that file,
-the MeSH tree and this script: gzip members carry mtime 0 and no file name.
+The citations live in data/sample/source/citations.yaml (records, not code). Their headings and
+publication types name MeSH descriptors; the UIs are looked up by name in the committed MeSH sample
+(the full tree, when present, also knows descriptors the sample does not hold yet), and an unknown
+name stops the script. Output bytes depend only on that file, the MeSH files and this script: gzip
+members carry mtime 0 and no file name.
 """
 
 from __future__ import annotations
@@ -21,16 +24,18 @@ import gzip
 import hashlib
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
+import yaml
 from lxml import etree
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sample_citations as sc  # noqa: E402  (a data module beside this script)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT_DIR = REPO_ROOT / "data" / "sample"
+CITATIONS_FILE = DEFAULT_OUT_DIR / "source" / "citations.yaml"
+SAMPLE_MESH = DEFAULT_OUT_DIR / "mesh" / "desc_sample.xml"
 DEFAULT_MESH_TREE = REPO_ROOT.parent / "shared" / "data" / "mesh" / "mesh2024-trees.xml.gz"
 
 PUBMED_DOCTYPE = (
@@ -52,7 +57,113 @@ NLM_CATEGORIES = {
     "RESULTS": "RESULTS",
     "CONCLUSIONS": "CONCLUSIONS",
 }
+BOOK_PUBLICATION_TYPE = "Review"  # what NLM gives book chapters
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+# ---------------------------------------------------------------------------------------------
+# The citations file
+# ---------------------------------------------------------------------------------------------
+Sections = tuple[tuple[str, str], ...]
+Author = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class SampleCitation:
+    pmid: int
+    title: str
+    journal: str  # key of the file's journals
+    year: int | str  # an int is PubDate/Year; a str is written as MedlineDate ("2023 Jan-Feb")
+    abstract: Sections | str | None = None
+    mesh: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    publication_types: tuple[str, ...] = ("Journal Article",)
+    status: str = "MEDLINE"
+    version: int = 1
+    authors: tuple[Author, ...] = ()  # empty = drawn from the author pool
+    date_revised: tuple[int, int, int] | None = None  # None = derived from the PMID
+
+
+@dataclass(frozen=True)
+class Journal:
+    title: str
+    iso_abbreviation: str
+    issn: str
+    nlm_unique_id: str
+    country: str
+
+
+@dataclass(frozen=True)
+class SampleBook:
+    """A PubmedBookArticle (a chapter of an online book): no MeSH, no MedlineCitation."""
+
+    pmid: int
+    book_title: str
+    chapter_title: str
+    publisher: str
+    publisher_location: str
+    year: int
+    accession: str
+    abstract: str
+    authors: tuple[Author, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    path: str  # relative to the output folder
+    citations: tuple[SampleCitation, ...]
+    books: tuple[SampleBook, ...] = ()
+    deleted_pmids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    journals: dict[str, Journal]
+    author_pool: tuple[Author, ...]
+    qualifier_uis: dict[str, str]
+    release_files: tuple[ReleaseFile, ...] = field(default=())
+
+
+def _pairs(rows: list[list[str]]) -> tuple[Author, ...]:
+    return tuple((last, fore) for last, fore in rows)
+
+
+def _citation(record: dict[str, Any]) -> SampleCitation:
+    fields = dict(record)
+    abstract = fields.get("abstract")
+    if isinstance(abstract, dict):  # section label -> text, in the file's order
+        fields["abstract"] = tuple(abstract.items())
+    for name in ("mesh", "keywords", "publication_types"):
+        if name in fields:
+            fields[name] = tuple(fields[name])
+    if "authors" in fields:
+        fields["authors"] = _pairs(fields["authors"])
+    if "date_revised" in fields:
+        fields["date_revised"] = tuple(fields["date_revised"])
+    return SampleCitation(**fields)
+
+
+def _release_file(entry: dict[str, Any]) -> ReleaseFile:
+    return ReleaseFile(
+        path=entry["path"],
+        citations=tuple(_citation(c) for c in entry.get("citations", [])),
+        books=tuple(
+            SampleBook(**{**b, "authors": _pairs(b.get("authors", []))})
+            for b in entry.get("books", [])
+        ),
+        deleted_pmids=tuple(entry.get("deleted_pmids", [])),
+    )
+
+
+@cache
+def load_sample(path: Path = CITATIONS_FILE) -> Sample:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Sample(
+        journals={key: Journal(**value) for key, value in data["journals"].items()},
+        author_pool=_pairs(data["author_pool"]),
+        qualifier_uis=dict(data["qualifier_uis"]),
+        release_files=tuple(_release_file(entry) for entry in data["release_files"]),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,22 +186,13 @@ def parse_heading(notation: str) -> Heading:
     )
 
 
-def all_citations() -> tuple[sc.SampleCitation, ...]:
-    return (
-        sc.BASELINE_1
-        + sc.BASELINE_1_SPECIAL
-        + sc.BASELINE_2
-        + sc.BASELINE_2_SPECIAL
-        + sc.UPDATE_REVISED
-        + sc.UPDATE_NEW
-    )
-
-
-def used_descriptor_uis() -> set[str]:
-    """UIs of every descriptor the sample uses: headings and publication types (MeSH's V tree)."""
-    headings = {parse_heading(h).descriptor for c in all_citations() for h in c.mesh}
-    publication_types = {t for c in all_citations() for t in c.publication_types} | {"Review"}
-    return {sc.DESCRIPTOR_UIS[name] for name in headings | publication_types}
+def used_descriptor_names(sample: Sample) -> set[str]:
+    """Every descriptor the sample names: headings and publication types (MeSH's V tree)."""
+    citations = [c for release in sample.release_files for c in release.citations]
+    headings = {parse_heading(h).descriptor for c in citations for h in c.mesh}
+    publication_types = {t for c in citations for t in c.publication_types}
+    books = {BOOK_PUBLICATION_TYPE} if any(r.books for r in sample.release_files) else set()
+    return headings | publication_types | books
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,7 +220,7 @@ def sub_date(parent: etree._Element, tag: str, year: int, month: int, day: int) 
     sub(date, "Day", f"{day:02d}")
 
 
-def pub_year(citation: sc.SampleCitation) -> int:
+def pub_year(citation: SampleCitation) -> int:
     return citation.year if isinstance(citation.year, int) else int(citation.year[:4])
 
 
@@ -131,10 +233,9 @@ def initials(fore_name: str) -> str:
     return "".join(part[0] for part in fore_name.split())
 
 
-def authors_of(citation: sc.SampleCitation) -> tuple[tuple[str, str], ...]:
+def authors_of(citation: SampleCitation, pool: tuple[Author, ...]) -> tuple[Author, ...]:
     if citation.authors:
         return citation.authors
-    pool = sc.AUTHOR_POOL
     count = 3 + citation.pmid % 4
     start = (citation.pmid * 7) % len(pool)
     return tuple(pool[(start + 5 * i) % len(pool)] for i in range(count))
@@ -149,7 +250,7 @@ def add_author_list(parent: etree._Element, authors: Iterable[tuple[str, str]], 
         sub(author, "Initials", initials(fore_name))
 
 
-def add_abstract(parent: etree._Element, abstract: sc.Sections | str) -> None:
+def add_abstract(parent: etree._Element, abstract: Sections | str) -> None:
     element = sub(parent, "Abstract")
     if isinstance(abstract, str):
         sub_markup(element, "AbstractText", abstract)
@@ -158,8 +259,7 @@ def add_abstract(parent: etree._Element, abstract: sc.Sections | str) -> None:
         sub_markup(element, "AbstractText", text, Label=label, NlmCategory=NLM_CATEGORIES[label])
 
 
-def add_journal(article: etree._Element, citation: sc.SampleCitation) -> sc.Journal:
-    journal = sc.JOURNALS[citation.journal]
+def add_journal(article: etree._Element, citation: SampleCitation, journal: Journal) -> None:
     element = sub(article, "Journal")
     sub(element, "ISSN", journal.issn, IssnType="Electronic")
     issue = sub(element, "JournalIssue", CitedMedium="Internet")
@@ -173,17 +273,18 @@ def add_journal(article: etree._Element, citation: sc.SampleCitation) -> sc.Jour
         sub(pub_date, "MedlineDate", citation.year)
     sub(element, "Title", journal.title)
     sub(element, "ISOAbbreviation", journal.iso_abbreviation)
-    return journal
 
 
-def add_mesh_headings(parent: etree._Element, notations: Iterable[str]) -> None:
+def add_mesh_headings(
+    parent: etree._Element, notations: Iterable[str], vocabulary: Vocabulary
+) -> None:
     heading_list = sub(parent, "MeshHeadingList")
     for notation in notations:
         heading = parse_heading(notation)
         element = sub(heading_list, "MeshHeading")
-        attrs = {"UI": sc.DESCRIPTOR_UIS[heading.descriptor]}
+        attrs = {"UI": vocabulary.descriptor_ui(heading.descriptor)}
         attrs["MajorTopicYN"] = "Y" if heading.descriptor_major else "N"
-        if heading.descriptor in sc.GEOGRAPHIC_DESCRIPTORS:
+        if vocabulary.is_geographic(heading.descriptor):
             attrs["Type"] = "Geographic"
         sub(element, "DescriptorName", heading.descriptor, **attrs)
         for qualifier, major in heading.qualifiers:
@@ -191,7 +292,7 @@ def add_mesh_headings(parent: etree._Element, notations: Iterable[str]) -> None:
                 element,
                 "QualifierName",
                 qualifier,
-                UI=sc.QUALIFIER_UIS[qualifier],
+                UI=vocabulary.qualifier_ui(qualifier),
                 MajorTopicYN="Y" if major else "N",
             )
 
@@ -208,7 +309,9 @@ def add_history(parent: etree._Element, year: int, pmid: int, indexed: bool) -> 
         sub(date, "Minute", "0" if status != "medline" else "1")
 
 
-def pubmed_article(citation: sc.SampleCitation) -> etree._Element:
+def pubmed_article(
+    citation: SampleCitation, sample: Sample, vocabulary: Vocabulary
+) -> etree._Element:
     year = pub_year(citation)
     month, day = month_day(citation.pmid)
     indexed = citation.status == "MEDLINE"
@@ -220,17 +323,18 @@ def pubmed_article(citation: sc.SampleCitation) -> etree._Element:
     sub_date(medline, "DateRevised", *(citation.date_revised or (year + 1, month, day)))
 
     article = sub(medline, "Article", PubModel="Print-Electronic")
-    journal = add_journal(article, citation)
+    journal = sample.journals[citation.journal]
+    add_journal(article, citation, journal)
     sub_markup(article, "ArticleTitle", citation.title)
     doi = f"{DOI_PREFIX}{citation.pmid}"
     sub(article, "ELocationID", doi, EIdType="doi", ValidYN="Y")
     if citation.abstract is not None:
         add_abstract(article, citation.abstract)
-    add_author_list(article, authors_of(citation))
+    add_author_list(article, authors_of(citation, sample.author_pool))
     sub(article, "Language", "eng")
     types = sub(article, "PublicationTypeList")
     for name in citation.publication_types:
-        sub(types, "PublicationType", name, UI=sc.DESCRIPTOR_UIS[name])
+        sub(types, "PublicationType", name, UI=vocabulary.descriptor_ui(name))
 
     info = sub(medline, "MedlineJournalInfo")
     sub(info, "Country", journal.country)
@@ -240,7 +344,7 @@ def pubmed_article(citation: sc.SampleCitation) -> etree._Element:
     if indexed:
         sub(medline, "CitationSubset", "IM")
     if citation.mesh:
-        add_mesh_headings(medline, citation.mesh)
+        add_mesh_headings(medline, citation.mesh, vocabulary)
     if citation.keywords:
         keywords = sub(medline, "KeywordList", Owner="NOTNLM")
         for keyword in citation.keywords:
@@ -255,7 +359,7 @@ def pubmed_article(citation: sc.SampleCitation) -> etree._Element:
     return root
 
 
-def pubmed_book_article(book: sc.SampleBook) -> etree._Element:
+def pubmed_book_article(book: SampleBook, vocabulary: Vocabulary) -> etree._Element:
     """A PubmedBookArticle in the element order of NLM's pubmed_250101.dtd."""
     root = etree.Element("PubmedBookArticle")
     document = sub(root, "BookDocument")
@@ -273,7 +377,8 @@ def pubmed_book_article(book: sc.SampleBook) -> etree._Element:
     sub(document, "ArticleTitle", book.chapter_title, book=book.accession, part="article-1")
     sub(document, "Language", "eng")
     add_author_list(document, book.authors, Type="authors")
-    sub(document, "PublicationType", "Review", UI=sc.DESCRIPTOR_UIS["Review"])
+    ui = vocabulary.descriptor_ui(BOOK_PUBLICATION_TYPE)
+    sub(document, "PublicationType", BOOK_PUBLICATION_TYPE, UI=ui)
     sub_markup(sub(document, "Abstract"), "AbstractText", book.abstract)
     sub_date(document, "ContributionDate", book.year, 3, 1)
     sub_date(document, "DateRevised", book.year + 1, 5, 2)
@@ -297,26 +402,12 @@ def article_set_xml(articles: Iterable[etree._Element], deleted_pmids: Iterable[
     return f'<?xml version="1.0" encoding="utf-8"?>\n{PUBMED_DOCTYPE}\n{body}'.encode()
 
 
-def release_files() -> Iterator[tuple[str, bytes]]:
-    """(relative path, uncompressed XML) of the three PubMed release files."""
-    yield (
-        "pubmed/baseline/pubmed26n0001.xml.gz",
-        article_set_xml(pubmed_article(c) for c in sc.BASELINE_1 + sc.BASELINE_1_SPECIAL),
-    )
-    yield (
-        "pubmed/baseline/pubmed26n0002.xml.gz",
-        article_set_xml(
-            [pubmed_article(c) for c in sc.BASELINE_2 + sc.BASELINE_2_SPECIAL]
-            + [pubmed_book_article(sc.BOOK_CHAPTER)]
-        ),
-    )
-    yield (
-        "pubmed/updatefiles/pubmed26n0003.xml.gz",
-        article_set_xml(
-            (pubmed_article(c) for c in sc.UPDATE_REVISED + sc.UPDATE_NEW),
-            sc.UPDATE_DELETED_PMIDS,
-        ),
-    )
+def release_files(sample: Sample, vocabulary: Vocabulary) -> Iterator[tuple[str, bytes]]:
+    """(relative path, uncompressed XML) of each PubMed release file of the sample."""
+    for release in sample.release_files:
+        articles = [pubmed_article(c, sample, vocabulary) for c in release.citations]
+        articles += [pubmed_book_article(b, vocabulary) for b in release.books]
+        yield release.path, article_set_xml(articles, release.deleted_pmids)
 
 
 def write_release_file(path: Path, xml: bytes) -> None:
@@ -351,6 +442,49 @@ def read_mesh_tree(path: Path) -> dict[str, Descriptor]:
             )
             record.clear()
     return descriptors
+
+
+def by_name(descriptors: dict[str, Descriptor]) -> dict[str, Descriptor]:
+    return {d.name: d for d in descriptors.values()}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """MeSH names to UIs: descriptors from the MeSH files, qualifiers from the citations file."""
+
+    descriptors: dict[str, Descriptor]  # by name
+    qualifier_uis: dict[str, str]
+
+    def descriptor_ui(self, name: str) -> str:
+        return self.descriptors[name].ui
+
+    def qualifier_ui(self, name: str) -> str:
+        return self.qualifier_uis[name]
+
+    def is_geographic(self, name: str) -> bool:
+        """NLM marks headings of the Z tree (geographic locations) with Type="Geographic"."""
+        tree_numbers = self.descriptors[name].tree_numbers
+        return bool(tree_numbers) and all(t.startswith("Z") for t in tree_numbers)
+
+    def check(self, sample: Sample) -> None:
+        """Stop, naming them, on descriptor or qualifier names the vocabulary does not know."""
+        notations = [h for r in sample.release_files for c in r.citations for h in c.mesh]
+        qualifiers = {q for h in notations for q, _ in parse_heading(h).qualifiers}
+        unknown = sorted(used_descriptor_names(sample) - self.descriptors.keys())
+        unknown += sorted(f"qualifier {q}" for q in qualifiers - self.qualifier_uis.keys())
+        if unknown:
+            raise SystemExit(f"unknown MeSH names in the sample citations: {unknown}")
+
+
+def vocabulary_of(
+    sample: Sample, mesh_sample: dict[str, Descriptor], tree: dict[str, Descriptor] | None
+) -> Vocabulary:
+    """Descriptors by name from the committed MeSH sample; the full tree, when given, adds the
+    names the sample does not hold yet (a new heading), so that it can be added."""
+    descriptors = by_name(mesh_sample)
+    for name, descriptor in by_name(tree or {}).items():
+        descriptors.setdefault(name, descriptor)
+    return Vocabulary(descriptors, sample.qualifier_uis)
 
 
 def parent_tree_numbers(tree_number: str) -> Iterator[str]:
@@ -405,29 +539,38 @@ def mesh_sample_xml(descriptors: list[Descriptor]) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{MESH_DOCTYPE}\n{comment}\n{body}'.encode()
 
 
-def build_mesh_sample(mesh_tree: Path) -> bytes:
-    mesh = read_mesh_tree(mesh_tree)
-    seeds = used_descriptor_uis() - CHECK_TAGS.keys()
+def build_mesh_sample(sample: Sample, vocabulary: Vocabulary, mesh: dict[str, Descriptor]) -> bytes:
+    used = {vocabulary.descriptor_ui(name) for name in used_descriptor_names(sample)}
+    seeds = used - CHECK_TAGS.keys()
     unknown = seeds - mesh.keys()
     if unknown:
-        raise SystemExit(f"descriptor UIs not in {mesh_tree}: {sorted(unknown)}")
+        raise SystemExit(f"descriptor UIs not in the MeSH tree: {sorted(unknown)}")
     descriptors = closed_under_parents(seeds, mesh)
     check_tags = [Descriptor(ui, name, ()) for ui, name in CHECK_TAGS.items()]
     return mesh_sample_xml(sorted(descriptors + check_tags, key=lambda d: d.ui))
 
 
 # ---------------------------------------------------------------------------------------------
-def build(out_dir: Path, mesh_tree: Path = DEFAULT_MESH_TREE) -> list[Path]:
+def build(
+    out_dir: Path,
+    mesh_tree: Path = DEFAULT_MESH_TREE,
+    citations: Path = CITATIONS_FILE,
+    mesh_sample: Path = SAMPLE_MESH,
+) -> list[Path]:
     """Write the sample under out_dir; return the paths written. The MeSH file needs mesh_tree."""
+    sample = load_sample(citations)
+    tree = read_mesh_tree(mesh_tree) if mesh_tree.exists() else None
+    vocabulary = vocabulary_of(sample, read_mesh_tree(mesh_sample), tree)
+    vocabulary.check(sample)
     written: list[Path] = []
-    for relative, xml in release_files():
+    for relative, xml in release_files(sample, vocabulary):
         path = out_dir / relative
         write_release_file(path, xml)
         written += [path, path.with_name(path.name + ".md5")]
-    if mesh_tree.exists():
+    if tree is not None:
         path = out_dir / "mesh" / "desc_sample.xml"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(build_mesh_sample(mesh_tree))
+        path.write_bytes(build_mesh_sample(sample, vocabulary, tree))
         written.append(path)
     else:
         print(
@@ -440,8 +583,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", nargs="?", type=Path, default=DEFAULT_OUT_DIR)
     parser.add_argument("--mesh-tree", type=Path, default=DEFAULT_MESH_TREE)
+    parser.add_argument("--citations", type=Path, default=CITATIONS_FILE)
+    parser.add_argument(
+        "--mesh-sample", type=Path, default=SAMPLE_MESH, help="MeSH file naming the descriptors"
+    )
     args = parser.parse_args(argv)
-    for path in build(args.out_dir, args.mesh_tree):
+    for path in build(args.out_dir, args.mesh_tree, args.citations, args.mesh_sample):
         print(path)
     return 0
 

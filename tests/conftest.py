@@ -1,10 +1,13 @@
-"""Shared fixtures: the real NLM data beside the repo, temporary DuckDB files, a clean environment."""
+"""Shared fixtures: the real NLM data beside the repo, temporary DuckDB files, a clean environment,
+sample projects and Dagster instances (built by tests/harness.py)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +48,34 @@ def tmp_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "mkailin.duckdb"
     monkeypatch.setenv("MKAILIN_DUCKDB_PATH", str(path))
     return path
+
+
+@pytest.fixture
+def sample_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str | None]:
+    """The environment of a project on the bundled sample under tmp_path, applied for the test."""
+    from tests.harness import apply_env, sample_env
+
+    env = sample_env(tmp_path)
+    apply_env(monkeypatch, env)
+    return env
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A temporary instance with persistent storage (sensor cursors, asset events)."""
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+@pytest.fixture
+def project_instance(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dg.DagsterInstance]:
+    """The instance of the project's dagster.yaml in a DAGSTER_HOME under tmp_path."""
+    from tests.harness import project_instance as open_project_instance
+
+    with open_project_instance(tmp_path / "dagster_home", monkeypatch) as project:
+        yield project
 
 
 # The local OpenAI-compatible server, for every test that speaks to an LLM endpoint.

@@ -3,15 +3,15 @@ the materialize dialog, wait for the run to succeed, keep a screenshot."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from mkailin_assets.settings import REPO_ROOT, SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
+from mkailin_assets.settings import REPO_ROOT
 from tests.e2e.dagster_server import DagsterDevServer
+from tests.harness import project_home, sample_env, subprocess_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -31,22 +31,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 def ui_env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        "MKAILIN_DUCKDB_PATH": str(tmp_path / "mkailin.duckdb"),
-        "MKAILIN_MESH_SOURCE": str(SAMPLE_MESH_SOURCE),
-        "MKAILIN_PUBMED_SOURCE": str(SAMPLE_PUBMED_SOURCE),
-        "MKAILIN_DOWNLOAD_DIR": str(tmp_path / "downloads"),
-        "MKAILIN_LLM_BACKEND": "offline",
-        # The UI test launches by hand: automation must not start runs of its own.
-        "MKAILIN_AUTOMATION": "off",
-        "GX_ANALYTICS_ENABLED": "false",
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
+    home = project_home(tmp_path / "dagster_home")
+    # The UI test launches by hand: automation must not start runs of its own.
+    project = sample_env(tmp_path, DAGSTER_HOME=str(home), MKAILIN_AUTOMATION="off")
+    return subprocess_env(project)
 
 
 def mesh_tree_runs(server: DagsterDevServer) -> list[dict]:

@@ -13,23 +13,11 @@ from pathlib import Path
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.demo import SUMMARY_COLUMNS
 from mkailin_assets.resources.duckdb_store import open_connection
 
 # The categories the sample covers (data/sample/README.md): every letter but V.
 COVERED = list("ABCDEFGHIJKLMN") + ["Z"]
-SUMMARY_COLUMNS = [
-    "cat",
-    "name",
-    "mesh",
-    "abstracts",
-    "questions",
-    "pairs",
-    "answers",
-    "flagged",
-    "sft",
-    "dpo",
-    "train/val/test",
-]
 
 
 def demo_env(tmp_path: Path) -> dict[str, str]:
@@ -67,7 +55,8 @@ def summary_rows(stdout: str) -> dict[str, dict[str, str]]:
         if re.match(r"^[A-Z]   ", line):
             cells = re.split(r"\s{2,}", line.strip())
             assert len(cells) == len(SUMMARY_COLUMNS), line
-            rows[cells[0]] = dict(zip(SUMMARY_COLUMNS, cells, strict=True))
+            headers = [column.header for column in SUMMARY_COLUMNS]
+            rows[cells[0]] = dict(zip(headers, cells, strict=True))
     return rows
 
 

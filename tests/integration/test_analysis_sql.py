@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from mkailin_assets.demo import SUMMARY_COLUMNS
 from mkailin_assets.resources.duckdb_store import ANALYSIS_DIR, open_connection
-from tests.integration.helpers import OFFLINE_CATEGORIES, Pipeline, offline_sample_pipeline
+from tests.harness import OFFLINE_CATEGORIES, Pipeline, offline_sample_pipeline
 
 VIEW_COLUMNS = {
     "qa_per_category": ["category", "name", "kind", "split", "records", "source_pmids"],
@@ -51,21 +52,7 @@ VIEW_COLUMNS = {
         "loaded_at",
     ],
 }
-QUERY_COLUMNS = {
-    "demo_summary.sql": [
-        "letter",
-        "name",
-        "mesh_nodes",
-        "abstracts",
-        "questions",
-        "pairs",
-        "answers",
-        "flagged",
-        "sft",
-        "dpo",
-        "splits",
-    ]
-}
+QUERY_COLUMNS = {"demo_summary.sql": [column.name for column in SUMMARY_COLUMNS]}
 _VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 
 

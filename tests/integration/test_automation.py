@@ -17,12 +17,7 @@ from mkailin_assets.automation.sensors import (
     parse_categories,
 )
 from mkailin_assets.partitions import category_partitions
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
+from tests.harness import materialize as run
 
 
 def load_file(instance: dg.DagsterInstance, name: str, affected: str) -> None:
@@ -146,13 +141,9 @@ def requested(result, key: str) -> set[str]:
 
 
 def materialize(instance, assets, category: str):
-    return dg.materialize(
-        assets,
-        instance=instance,
-        partition_key=category,
-        raise_on_error=False,
-        selection=[a.key for a in assets],
-    )
+    """The toy chain's assets in one run (they need no resources)."""
+    selection = [a.key for a in assets]
+    return run(selection, category, instance, raise_on_error=False, resources={}, assets=assets)
 
 
 @pytest.mark.slow

@@ -58,7 +58,9 @@ def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance):
     return sensor.evaluate_tick(context)
 
 
-def test_sensor_waits_for_running_batches_then_requests_each_category_once(batch_env, server):
+def test_sensor_waits_for_running_batches_then_requests_each_category_once(
+    batch_env, server, instance
+):
     db, con = batch_env
     requests = make_requests(3)
     with pytest.raises(BatchPending) as pending:
@@ -66,30 +68,27 @@ def test_sensor_waits_for_running_batches_then_requests_each_category_once(batch
     sensor = build_llm_batch_poll_sensor(mode="sensor", minimum_interval_seconds=30)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING  # batch mode switches it on
 
-    with dg.instance_for_test() as instance:
-        server.batch_status = "in_progress"
-        data = tick(sensor, instance)
-        assert not data.run_requests and "1 batch(es) still running" in data.skip_message
+    server.batch_status = "in_progress"
+    data = tick(sensor, instance)
+    assert not data.run_requests and "1 batch(es) still running" in data.skip_message
 
-        server.batch_status = "completed"
-        data = tick(sensor, instance)
-        expected = {
-            (category, batch_run_key(category, pending.value.batch_ids)) for category in "CD"
-        }
-        assert {(r.partition_key, r.run_key) for r in data.run_requests} == expected
-        assert all(r.tags["mkailin/trigger"] == "llm_batch" for r in data.run_requests)
-        ok = con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok' AND via = 'batch'")
-        assert ok.fetchone()[0] == 3
+    server.batch_status = "completed"
+    data = tick(sensor, instance)
+    expected = {(category, batch_run_key(category, pending.value.batch_ids)) for category in "CD"}
+    assert {(r.partition_key, r.run_key) for r in data.run_requests} == expected
+    assert all(r.tags["mkailin/trigger"] == "llm_batch" for r in data.run_requests)
+    ok = con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok' AND via = 'batch'")
+    assert ok.fetchone()[0] == 3
 
-        data = tick(sensor, instance)  # nothing new: no second round of runs
-        assert not data.run_requests and data.skip_message
+    data = tick(sensor, instance)  # nothing new: no second round of runs
+    assert not data.run_requests and data.skip_message
 
     results = LLMClient(LLMConfig.from_env(), con).run(requests)
     assert all(result.ok and result.cached for result in results)
     assert server.stats.by_path.get("/v1/chat/completions", 0) == 0
 
 
-def test_sensor_skips_while_another_process_writes_duckdb(batch_env):
+def test_sensor_skips_while_another_process_writes_duckdb(batch_env, instance):
     db, con = batch_env
     con.close()
     holder = subprocess.Popen(
@@ -106,9 +105,8 @@ def test_sensor_skips_while_another_process_writes_duckdb(batch_env):
     try:
         assert holder.stdout.readline().strip() == "held"
         sensor = build_llm_batch_poll_sensor(mode="sensor")
-        with dg.instance_for_test() as instance:
-            started = time.monotonic()
-            data = tick(sensor, instance)
+        started = time.monotonic()
+        data = tick(sensor, instance)
         assert not data.run_requests
         assert "DuckDB is busy with a writer" in data.skip_message
         assert time.monotonic() - started < 30  # it gives up quickly and tries on the next tick

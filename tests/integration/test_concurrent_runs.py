@@ -3,8 +3,6 @@ process as `dagster dev` would launch them, share the project's `duckdb` pool an
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,46 +11,24 @@ import dagster as dg
 import duckdb
 import pytest
 
-from mkailin_assets.assets.mesh import mesh_tree
-from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.automation.pools import initialize_pools
 from mkailin_assets.ingest.sources import list_release_files
-from mkailin_assets.resources.duckdb_store import DuckDBStore
-from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.settings import REPO_ROOT, SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
+from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
+from tests.harness import apply_env, materialize, project_instance, sample_env, subprocess_env
 
 CATEGORIES = ["C", "D", "G"]
 DAGSTER = Path(sys.executable).parent / "dagster"
 LOCK_ERRORS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 
-def project_env(dagster_home: Path, db_path: Path, downloads: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(dagster_home),
-        "MKAILIN_DUCKDB_PATH": str(db_path),
-        "MKAILIN_MESH_SOURCE": str(SAMPLE_MESH_SOURCE),
-        "MKAILIN_PUBMED_SOURCE": str(SAMPLE_PUBMED_SOURCE),
-        "MKAILIN_DOWNLOAD_DIR": str(downloads),
-        "MKAILIN_LLM_BACKEND": "offline",
-        "GX_ANALYTICS_ENABLED": "false",
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-
-
-def load_inputs(instance: dg.DagsterInstance, db_path: Path) -> None:
+def load_inputs(instance: dg.DagsterInstance) -> None:
     """MeSH for the categories and every sample release file, in order, in this process."""
-    resources = {"duckdb_store": DuckDBStore(path=str(db_path)), "method": MethodConfig()}
     for category in CATEGORIES:
-        assert dg.materialize(
-            [mesh_tree], instance=instance, partition_key=category, resources=resources
-        ).success
+        assert materialize(["mesh_tree"], category, instance).success
     names = [release.name for release in list_release_files(str(SAMPLE_PUBMED_SOURCE))]
     instance.add_dynamic_partitions("pubmed_files", names)
     for name in names:
-        assert dg.materialize(
-            [pubmed_files], instance=instance, partition_key=name, resources=resources
-        ).success
+        assert materialize(["pubmed_files"], name, instance).success
 
 
 def step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float, float]]:
@@ -77,23 +53,14 @@ def step_windows(instance: dg.DagsterInstance, run_id: str) -> list[tuple[float,
 def test_concurrent_category_runs_share_the_duckdb_pool(tmp_path, monkeypatch):
     if not SAMPLE_PUBMED_SOURCE.exists() or not any(SAMPLE_PUBMED_SOURCE.rglob("*.xml.gz")):
         pytest.skip(f"sample release files are absent from {SAMPLE_PUBMED_SOURCE}")
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(REPO_ROOT / "dagster.yaml", dagster_home / "dagster.yaml")
-    db_path = tmp_path / "mkailin.duckdb"
-    env = project_env(dagster_home, db_path, tmp_path / "downloads")
-    for name in (
-        "DAGSTER_HOME",
-        "MKAILIN_PUBMED_SOURCE",
-        "MKAILIN_MESH_SOURCE",
-        "MKAILIN_DOWNLOAD_DIR",
-    ):
-        monkeypatch.setenv(name, env[name])
-
-    with dg.DagsterInstance.get() as instance:
+    project = sample_env(tmp_path)
+    apply_env(monkeypatch, project)
+    db_path = project["MKAILIN_DUCKDB_PATH"]
+    with project_instance(tmp_path / "dagster_home", monkeypatch) as instance:
+        env = subprocess_env(project)  # with the DAGSTER_HOME project_instance set
         # As scripts/_env.sh does when it sets up the instance.
         assert initialize_pools(instance) == {"duckdb": 1}
-        load_inputs(instance, db_path)
+        load_inputs(instance)
         # raw_abstracts is the first writer of the per-category chain; the later stages hold the
         # same pool, so the pool, not the stage, is under test (and the test stays short).
         # Several runs at once, each a process with the multiprocess executor, as launched runs are.

@@ -10,6 +10,7 @@ import pytest
 from mkailin_assets.resources.duckdb_store import open_connection
 from mkailin_assets.resources.llm import LLMResource
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.harness import ephemeral_instance, materialize
 from tests.integration.test_llm_client import make_requests
 
 KEY = "sk-resource-LEAKCANARY-91b2"
@@ -33,9 +34,11 @@ def test_resource_runs_the_client_and_keeps_the_key_out_of_dagster(
             assert all(r.ok for r in results)
             return dg.MaterializeResult(metadata=client.accounting())
 
-        instance = dg.DagsterInstance.ephemeral()
+        instance = ephemeral_instance()
         resource = LLMResource()
-        result = dg.materialize([questions], resources={"llm": resource}, instance=instance)
+        result = materialize(
+            ["questions"], instance=instance, resources={"llm": resource}, assets=[questions]
+        )
         assert result.success
         assert any(KEY in header for header in server.stats.auth_headers)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.helpers import (
+from tests.harness import (
     BASELINE_FILES,
     UPDATE_FILE,
     Pipeline,

@@ -1,21 +1,7 @@
 """The project's pools are created at set-up, at the dagster.yaml default, and repaired if a
 first-use race ever left extra slots."""
 
-import shutil
-
-import dagster as dg
-import pytest
-
 from mkailin_assets.automation.pools import declared_pools, initialize_pools
-from mkailin_assets.settings import REPO_ROOT
-
-
-@pytest.fixture
-def project_instance(tmp_path, monkeypatch):
-    shutil.copy(REPO_ROOT / "dagster.yaml", tmp_path / "dagster.yaml")
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    with dg.DagsterInstance.get() as instance:
-        yield instance
 
 
 def test_every_writing_asset_declares_the_duckdb_pool():

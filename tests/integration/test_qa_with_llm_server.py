@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Fault
-from tests.integration.helpers import (
+from tests.harness import (
     BASELINE_FILES,
     QA_ASSETS,
     UPDATE_FILE,

@@ -22,6 +22,7 @@ from mkailin_assets.automation.sensors import (
 )
 from mkailin_assets.definitions import build_resources
 from mkailin_assets.partitions import pubmed_file_partitions
+from tests.harness import apply_env, materialize, sample_env
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,6 @@ def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str 
     for request in data.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return list(data.run_requests or []), data.cursor if data.cursor is not None else cursor
-
-
-@pytest.fixture
-def instance():
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
 
 
 def registered(instance: dg.DagsterInstance) -> list[str]:
@@ -185,28 +180,23 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     from mkailin_assets.assets.abstracts import raw_abstracts
     from mkailin_assets.assets.mesh import mesh_tree
     from mkailin_assets.ingest.sources import list_release_files
-    from mkailin_assets.resources.duckdb_store import DuckDBStore, open_connection
-    from mkailin_assets.resources.method import MethodConfig
-    from mkailin_assets.settings import SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
+    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
 
     # The two baseline files only: an update would revise citations the copy below republishes.
     source = tmp_path / "pubmed"
     shutil.copytree(SAMPLE_PUBMED_SOURCE / "baseline", source / "baseline")
-    db_path = tmp_path / "mkailin.duckdb"
-    monkeypatch.setenv("MKAILIN_PUBMED_SOURCE", str(source))
-    monkeypatch.setenv("MKAILIN_MESH_SOURCE", str(SAMPLE_MESH_SOURCE))
-    monkeypatch.setenv("MKAILIN_DOWNLOAD_DIR", str(tmp_path / "downloads"))
-    resources = {"duckdb_store": DuckDBStore(path=str(db_path)), "method": MethodConfig()}
+    env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source))
+    apply_env(monkeypatch, env)
+    db_path = env["MKAILIN_DUCKDB_PATH"]
+    assets = [mesh_tree, pubmed_files, raw_abstracts]
     sensor = build_pubmed_release_sensor(list_files=list_release_files)
 
     def load_new_files(cursor):
         requests, cursor = tick(sensor, instance, cursor)
         for request in requests:
-            assert dg.materialize(
-                [pubmed_files],
-                instance=instance,
-                partition_key=request.partition_key,
-                resources=resources,
+            assert materialize(
+                ["pubmed_files"], request.partition_key, instance, assets=assets
             ).success
         return [r.partition_key for r in requests], cursor
 
@@ -216,14 +206,10 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
                 "SELECT pmid, content_hash, updated_at FROM raw_abstracts WHERE category = 'C' ORDER BY pmid"
             ).fetchall()
 
-    assert dg.materialize(
-        [mesh_tree], instance=instance, partition_key="C", resources=resources
-    ).success
+    assert materialize(["mesh_tree"], "C", instance, assets=assets).success
     loaded, cursor = load_new_files(None)
     assert loaded == ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]
-    assert dg.materialize(
-        [raw_abstracts], instance=instance, partition_key="C", resources=resources
-    ).success
+    assert materialize(["raw_abstracts"], "C", instance, assets=assets).success
     before = category_rows()
     assert before
 
@@ -235,9 +221,7 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     loaded, _ = load_new_files(cursor)
     assert loaded == ["pubmed27n0001.xml.gz"]
 
-    result = dg.materialize(
-        [raw_abstracts], instance=instance, partition_key="C", resources=resources
-    )
+    result = materialize(["raw_abstracts"], "C", instance, assets=assets)
     metadata = result.asset_materializations_for_node("raw_abstracts")[0].metadata
     assert metadata["rows_inserted"].value == 0
     assert metadata["rows_deleted"].value == 0

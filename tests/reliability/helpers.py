@@ -1,12 +1,12 @@
-"""Shared tools of the reliability suite: project environments, in-process materializations,
-table snapshots, the fake LLM server in its own process, and peak-memory sampling."""
+"""Tools of the reliability suite: table snapshots, the fake LLM server in its own process,
+materializations in a child process that a test kills, and peak-memory sampling. Environments,
+instances and in-process materializations come from tests/harness.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -17,11 +17,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import psutil
 
-from mkailin_assets.settings import REPO_ROOT, SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
+from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_RELEASES = [
@@ -31,63 +30,6 @@ SAMPLE_RELEASES = [
 ]
 # Columns whose value is the wall clock of the write, not data.
 CLOCK_COLUMNS = {"created_at", "updated_at", "loaded_at", "quarantined_at", "deleted_at"}
-
-
-def project_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    """Every MKAILIN_* setting of one isolated run (its own DuckDB file, downloads, exports)."""
-    env = {
-        "MKAILIN_DUCKDB_PATH": str(tmp_path / "mkailin.duckdb"),
-        "MKAILIN_MESH_SOURCE": str(SAMPLE_MESH_SOURCE),
-        "MKAILIN_PUBMED_SOURCE": str(SAMPLE_PUBMED_SOURCE),
-        "MKAILIN_DOWNLOAD_DIR": str(tmp_path / "downloads"),
-        "MKAILIN_EXPORT_DIR": str(tmp_path / "exports"),
-        "MKAILIN_LLM_BACKEND": "offline",
-        "GX_ANALYTICS_ENABLED": "false",
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    env.update(overrides)
-    return env
-
-
-def apply_env(monkeypatch: Any, env: dict[str, str]) -> None:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-
-def materialize(
-    selection: list[str],
-    partition_key: str | None,
-    instance: dg.DagsterInstance | None = None,
-    raise_on_error: bool = True,
-) -> dg.ExecuteInProcessResult:
-    """One in-process run of the real assets with resources built from the current environment."""
-    from mkailin_assets.definitions import ASSETS, build_resources
-
-    return dg.materialize(
-        ASSETS,
-        selection=selection,
-        partition_key=partition_key,
-        instance=instance,
-        resources=build_resources(),
-        raise_on_error=raise_on_error,
-    )
-
-
-def load_sources(
-    instance: dg.DagsterInstance, categories: list[str], files: list[str] | None = None
-) -> None:
-    """mesh_tree for the categories, release files in order, then raw_abstracts."""
-    from mkailin_assets import settings
-    from mkailin_assets.ingest.sources import list_release_files
-
-    for category in categories:
-        materialize(["mesh_tree"], category, instance)
-    names = files or [r.name for r in list_release_files(settings.pubmed_source())]
-    instance.add_dynamic_partitions("pubmed_files", names)
-    for name in names:
-        materialize(["pubmed_files"], name, instance)
-    for category in categories:
-        materialize(["raw_abstracts"], category, instance)
 
 
 def read_only(db_path: str | Path) -> duckdb.DuckDBPyConnection:
@@ -220,11 +162,6 @@ def wait_for(predicate: Any, timeout_s: float, what: str, interval_s: float = 0.
         time.sleep(interval_s)
 
 
-def copy_database(source: Path, target: Path) -> Path:
-    shutil.copy(source, target)
-    return target
-
-
 def _schema_properties(body: dict[str, Any]) -> set[str]:
     fmt = body.get("response_format") or {}
     schema = (fmt.get("json_schema") or {}).get("schema") or {}
@@ -261,17 +198,6 @@ def agent_responder(body: dict[str, Any]) -> str:
     return default_responder(body)
 
 
-def step_failure_text(result: dg.ExecuteInProcessResult) -> str:
-    """The messages of every step failure of a run, with their causes, as one text."""
-    parts = []
-    for event in result.get_step_failure_events():
-        error = event.event_specific_data.error
-        while error is not None:
-            parts.append(f"{error.cls_name}: {error.message}")
-            error = error.cause
-    return "\n".join(parts)
-
-
 # A materialization in a child process, with optional crash hooks set through the environment:
 #   RELIABILITY_HOLD_MODULE=<module>  that module's `transaction` writes the marker file, then
 #       sleeps just before COMMIT (the parent SIGKILLs it there: every write done, none committed);
@@ -284,7 +210,7 @@ from pathlib import Path
 
 import dagster as dg
 import mkailin_assets.definitions  # bind every module's imports before patching one of them
-from tests.reliability.helpers import materialize
+from tests.harness import ephemeral_instance, materialize
 
 marker = Path(os.environ.get("RELIABILITY_MARKER", "/nonexistent"))
 if os.environ.get("RELIABILITY_HOLD_MODULE"):
@@ -317,9 +243,7 @@ if os.environ.get("RELIABILITY_MARK_CALL"):
     setattr(module, function_name, marking)
 
 selection, key = sys.argv[1].split(","), sys.argv[2]
-instance = dg.DagsterInstance.ephemeral()
-if key.endswith((".xml", ".xml.gz")):
-    instance.add_dynamic_partitions("pubmed_files", [key])
+instance = ephemeral_instance([key] if key.endswith((".xml", ".xml.gz")) else [])
 materialize(selection, key, instance)
 print("materialized", flush=True)
 """

@@ -18,18 +18,17 @@ import pytest
 from mkailin_assets.partitions import validate_category
 from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.reliability.helpers import (
-    FIXTURES,
-    agent_responder,
+from tests.harness import (
     apply_env,
+    copy_project,
+    ephemeral_instance,
     load_sources,
     materialize,
-    project_env,
-    prompt_text,
-    read_only,
-    snapshot,
+    patched_env,
+    sample_env,
     step_failure_text,
 )
+from tests.reliability.helpers import FIXTURES, agent_responder, prompt_text, read_only, snapshot
 
 CRAFTED = FIXTURES / "pubmed26n0004.xml"
 INJECTION_MARKER = "PWNED-7731"
@@ -51,18 +50,10 @@ def crafted_source(root: Path) -> Path:
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Category C ingested through the assets from the sample plus the crafted file."""
     root = tmp_path_factory.mktemp("ingested")
-    env = project_env(root, MKAILIN_PUBMED_SOURCE=str(crafted_source(root)))
-    with pytest.MonkeyPatch.context() as patch:
-        apply_env(patch, env)
-        load_sources(dg.DagsterInstance.ephemeral(), ["C"])
+    env = sample_env(root, MKAILIN_PUBMED_SOURCE=str(crafted_source(root)))
+    with patched_env(env):
+        load_sources(ephemeral_instance(), ["C"])
     return env
-
-
-def fresh_copy(env: dict[str, str], target: Path) -> dict[str, str]:
-    target.mkdir(parents=True, exist_ok=True)
-    db = target / "mkailin.duckdb"
-    shutil.copy(env["MKAILIN_DUCKDB_PATH"], db)
-    return {**env, "MKAILIN_DUCKDB_PATH": str(db), "MKAILIN_EXPORT_DIR": str(target / "exports")}
 
 
 # ---- unreadable release files -----------------------------------------------------------------
@@ -104,10 +95,9 @@ def test_unreadable_release_file_fails_its_partition_by_name_and_changes_nothing
     shutil.copy(baseline / "pubmed26n0001.xml.gz", source)
     bad_name = "pubmed26n0002.xml.gz"
     (source / bad_name).write_bytes(damage((baseline / bad_name).read_bytes()))
-    env = project_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source.parent))
+    env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source.parent))
     apply_env(monkeypatch, env)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("pubmed_files", ["pubmed26n0001.xml.gz", bad_name])
+    instance = ephemeral_instance(["pubmed26n0001.xml.gz", bad_name])
     materialize(["pubmed_files"], "pubmed26n0001.xml.gz", instance)
     db = env["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in ("citations", "pubmed_files")}
@@ -219,7 +209,7 @@ def test_descriptors_missing_from_the_tree_place_nothing_and_are_never_guessed(i
 
 @pytest.mark.parametrize("key", ["X", "a", "AB", "", "A "])
 def test_partition_keys_outside_the_16_letters_are_refused(key, tmp_path, monkeypatch):
-    apply_env(monkeypatch, project_env(tmp_path))
+    apply_env(monkeypatch, sample_env(tmp_path))
     with pytest.raises(ValueError, match="unknown MeSH category partition"):
         validate_category(key)
     with pytest.raises(dg.DagsterError, match="Could not find a partition|non-partitioned run"):
@@ -241,7 +231,7 @@ def _texts_outside(db: str, table: str, column: str, pmid_column: str) -> list[s
 def test_prompt_injection_offline_keeps_format_and_stays_in_its_record(
     ingested, tmp_path, monkeypatch
 ):
-    env = fresh_copy(ingested, tmp_path)
+    env = copy_project(ingested, tmp_path)
     apply_env(monkeypatch, env)
     materialize(["candidate_qa", "evaluated_qa"], "C")
     db = env["MKAILIN_DUCKDB_PATH"]
@@ -282,7 +272,7 @@ def _obeying_model(mode: str):
 def test_injected_model_output_is_rejected_and_never_reaches_other_records(
     mode, ingested, tmp_path, monkeypatch
 ):
-    env = fresh_copy(ingested, tmp_path)
+    env = copy_project(ingested, tmp_path)
     with FakeOpenAIServer(responder=_obeying_model(mode)) as server:
         env |= {
             "MKAILIN_LLM_BACKEND": "openai",

@@ -13,23 +13,26 @@ from __future__ import annotations
 import gzip
 import shutil
 import time
-from pathlib import Path
 
-import dagster as dg
 import psutil
 import pytest
 
 from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
 from tests.conftest import BASELINE_FILE, require_shared
+from tests.harness import (
+    apply_env,
+    copy_project,
+    ephemeral_instance,
+    load_sources,
+    materialize,
+    patched_env,
+    sample_env,
+)
 from tests.reliability.helpers import (
     FIXTURES,
-    apply_env,
     chat_requests,
     fake_server_process,
     kill_when,
-    load_sources,
-    materialize,
-    project_env,
     read_only,
     row_diff,
     snapshot,
@@ -43,21 +46,12 @@ CATEGORY = "C"
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Category C through training_set with the offline backend: the 'after' of every asset."""
     root = tmp_path_factory.mktemp("pipeline")
-    env = project_env(root)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        instance = dg.DagsterInstance.ephemeral()
+    env = sample_env(root)
+    with patched_env(env):
+        instance = ephemeral_instance()
         load_sources(instance, [CATEGORY])
         materialize(["candidate_qa", "evaluated_qa", "training_set"], CATEGORY, instance)
     return env
-
-
-def copy_env(env: dict[str, str], target: Path) -> dict[str, str]:
-    target.mkdir(parents=True, exist_ok=True)
-    db = target / "mkailin.duckdb"
-    shutil.copy(env["MKAILIN_DUCKDB_PATH"], db)
-    return {**env, "MKAILIN_DUCKDB_PATH": str(db), "MKAILIN_EXPORT_DIR": str(target / "exports")}
 
 
 def tamper(db: str, statements: list[str]) -> None:
@@ -128,7 +122,7 @@ def test_sigkill_before_commit_leaves_the_partition_as_before_and_rerun_complete
     asset, module, tables, statements, pipeline, tmp_path, monkeypatch
 ):
     after = {t: snapshot(pipeline["MKAILIN_DUCKDB_PATH"], t, CATEGORY) for t in tables}
-    env = copy_env(pipeline, tmp_path)
+    env = copy_project(pipeline, tmp_path)
     db = env["MKAILIN_DUCKDB_PATH"]
     tamper(db, statements)
     before = {t: snapshot(db, t, CATEGORY) for t in tables}
@@ -180,7 +174,7 @@ def test_sigkill_while_parsing_the_real_baseline_leaves_nothing_and_rerun_loads_
     source = tmp_path / "release"
     source.mkdir()
     (source / baseline.name).symlink_to(baseline)
-    env = copy_env(pipeline, tmp_path) | {"MKAILIN_PUBMED_SOURCE": str(source)}
+    env = copy_project(pipeline, tmp_path) | {"MKAILIN_PUBMED_SOURCE": str(source)}
     db = env["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES}
     marker = tmp_path / "marker"
@@ -202,8 +196,7 @@ def test_sigkill_while_parsing_the_real_baseline_leaves_nothing_and_rerun_loads_
 
     assert {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES} == before
     apply_env(monkeypatch, env)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("pubmed_files", [baseline.name])
+    instance = ephemeral_instance([baseline.name])
     materialize(["pubmed_files"], baseline.name, instance)
     read, upserted, skipped, duplicates, quarantined = ledger_row(db, baseline.name)
     with read_only(db) as con:
@@ -223,7 +216,7 @@ def test_sigkill_before_an_update_file_commits_leaves_the_tables_as_before(
     shutil.copytree(SAMPLE_PUBMED_SOURCE, source)
     update = source / "updatefiles" / "pubmed26n0004.xml.gz"
     update.write_bytes(gzip.compress((FIXTURES / "pubmed26n0004.xml").read_bytes(), mtime=0))
-    env = copy_env(pipeline, tmp_path) | {"MKAILIN_PUBMED_SOURCE": str(source)}
+    env = copy_project(pipeline, tmp_path) | {"MKAILIN_PUBMED_SOURCE": str(source)}
     db = env["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES}
     marker = tmp_path / "marker"
@@ -239,8 +232,7 @@ def test_sigkill_before_an_update_file_commits_leaves_the_tables_as_before(
 
     assert {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES} == before
     apply_env(monkeypatch, env)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("pubmed_files", [update.name])
+    instance = ephemeral_instance([update.name])
     materialize(["pubmed_files"], update.name, instance)
     assert ledger_row(db, update.name) == (7, 7, 0, 0, 0)
     after = {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES}
@@ -252,7 +244,7 @@ def test_sigkill_before_an_update_file_commits_leaves_the_tables_as_before(
 def test_sigkill_during_llm_calls_keeps_the_partition_and_never_resends_a_completed_call(
     pipeline, tmp_path, monkeypatch
 ):
-    env = copy_env(pipeline, tmp_path)
+    env = copy_project(pipeline, tmp_path)
     db = env["MKAILIN_DUCKDB_PATH"]
     before = snapshot(db, "candidate_qa", CATEGORY)
     with read_only(db) as con:
@@ -309,7 +301,7 @@ def test_crash_hooks_name_functions_that_exist():
 
 @pytest.mark.slow
 def test_raw_abstracts_partition_and_its_quarantine_change_together(pipeline, tmp_path):
-    env = copy_env(pipeline, tmp_path)
+    env = copy_project(pipeline, tmp_path)
     db = env["MKAILIN_DUCKDB_PATH"]
     tamper(
         db,

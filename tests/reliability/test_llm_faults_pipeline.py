@@ -8,20 +8,19 @@ asked), never a call that had succeeded.
 
 from __future__ import annotations
 
-import shutil
-
-import dagster as dg
 import pytest
 
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer, Fault
-from tests.reliability.helpers import (
-    agent_responder,
+from tests.harness import (
     apply_env,
+    copy_project,
+    ephemeral_instance,
     load_sources,
     materialize,
-    project_env,
-    read_only,
+    patched_env,
+    sample_env,
 )
+from tests.reliability.helpers import agent_responder, read_only
 
 CATEGORY = "C"
 FAULT_KINDS = ("429", "500", "hang", "malformed", "schema")  # 6% each: 30% of answers
@@ -30,10 +29,9 @@ FAULT_KINDS = ("429", "500", "hang", "malformed", "schema")  # 6% each: 30% of a
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("llm_faults")
-    env = project_env(root)
-    with pytest.MonkeyPatch.context() as patch:
-        apply_env(patch, env)
-        load_sources(dg.DagsterInstance.ephemeral(), [CATEGORY])
+    env = sample_env(root)
+    with patched_env(env):
+        load_sources(ephemeral_instance(), [CATEGORY])
     return env
 
 
@@ -73,23 +71,20 @@ def rerun_sends_only_failed_or_new(
 def test_qa_assets_complete_under_30_percent_faults_and_rerun_resends_only_failures(
     ingested, tmp_path, monkeypatch
 ):
-    db = str(tmp_path / "mkailin.duckdb")
-    shutil.copy(ingested["MKAILIN_DUCKDB_PATH"], db)
     with FakeOpenAIServer(responder=agent_responder, seed=11) as server:
-        apply_env(
-            monkeypatch,
-            ingested
-            | {
-                "MKAILIN_DUCKDB_PATH": db,
-                "MKAILIN_LLM_BACKEND": "openai",
-                "MKAILIN_LLM_BASE_URL": server.url,
-                "MKAILIN_LLM_API_KEY": "sk-fault-test",
-                "MKAILIN_LLM_TIMEOUT_S": "0.5",
-                "MKAILIN_LLM_MAX_RETRIES": "1",
-                "MKAILIN_LLM_MAX_SCHEMA_RETRIES": "0",
-                "MKAILIN_LLM_MAX_FAILURE_RATE": "0.5",
-            },
+        env = copy_project(
+            ingested,
+            tmp_path,
+            MKAILIN_LLM_BACKEND="openai",
+            MKAILIN_LLM_BASE_URL=server.url,
+            MKAILIN_LLM_API_KEY="sk-fault-test",
+            MKAILIN_LLM_TIMEOUT_S="0.5",
+            MKAILIN_LLM_MAX_RETRIES="1",
+            MKAILIN_LLM_MAX_SCHEMA_RETRIES="0",
+            MKAILIN_LLM_MAX_FAILURE_RATE="0.5",
         )
+        db = str(env["MKAILIN_DUCKDB_PATH"])
+        apply_env(monkeypatch, env)
         # candidate_qa: the run completes, each failure is a row with its error.
         add_faults(server)
         result = materialize(["candidate_qa"], CATEGORY)

@@ -9,18 +9,11 @@ waiting on DuckDB's file lock instead of failing on it.
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
 
 from tests.conftest import BASELINE_FILE, require_shared
-from tests.reliability.helpers import (
-    PeakRSS,
-    apply_env,
-    materialize,
-    project_env,
-    read_only,
-    start_child,
-)
+from tests.harness import apply_env, ephemeral_instance, materialize, sample_env
+from tests.reliability.helpers import PeakRSS, read_only, start_child
 
 CATEGORIES = ["A", "C", "D", "G"]
 LOCK_ERRORS = ("Could not set lock", "Conflicting lock", "database is locked")
@@ -32,9 +25,9 @@ MEMORY_LIMIT = 1 << 30
 def test_concurrent_category_runs_without_a_pool_wait_for_the_lock_and_all_succeed(
     tmp_path, monkeypatch
 ):
-    env = project_env(tmp_path)
+    env = sample_env(tmp_path)
     apply_env(monkeypatch, env)
-    instance = dg.DagsterInstance.ephemeral()
+    instance = ephemeral_instance()
     for category in CATEGORIES:
         materialize(["mesh_tree"], category, instance)
     from mkailin_assets.ingest.sources import list_release_files
@@ -77,7 +70,7 @@ def test_two_real_size_release_files_load_with_peak_memory_under_1_gib(tmp_path,
     names = ["pubmed20n0014.xml.gz", "pubmed20n0015.xml.gz"]
     for name in names:
         (source / name).symlink_to(baseline)
-    env = project_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source))
+    env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source))
     peaks = []
     for name in names:
         child = start_child(env, ["pubmed_files"], name)

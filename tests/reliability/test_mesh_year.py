@@ -5,11 +5,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.reliability.helpers import apply_env, materialize, project_env
+from tests.harness import apply_env, materialize, sample_env
 
 
 def test_wrong_mesh_year_is_refused_by_the_asset(tmp_path, monkeypatch):
-    env = project_env(tmp_path, MKAILIN_MESH_YEAR="2026")  # the sample is MeSH 2024
+    env = sample_env(tmp_path, MKAILIN_MESH_YEAR="2026")  # the sample is MeSH 2024
     apply_env(monkeypatch, env)
     result = materialize(["mesh_tree"], "C", raise_on_error=False)
     assert not result.success
@@ -27,6 +27,6 @@ def test_wrong_mesh_year_is_refused_by_the_asset(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("year", ["2024", ""])
 def test_matching_or_unset_mesh_year_loads(tmp_path, monkeypatch, year):
-    env = project_env(tmp_path, MKAILIN_MESH_YEAR=year)
+    env = sample_env(tmp_path, MKAILIN_MESH_YEAR=year)
     apply_env(monkeypatch, env)
     assert materialize(["mesh_tree"], "C").success

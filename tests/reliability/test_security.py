@@ -26,17 +26,15 @@ from mkailin_assets.partitions import validate_category
 from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 from tests.fakes.openai_server import FakeOpenAIServer, Fault, body_hash
-from tests.reliability.helpers import (
-    agent_responder,
+from tests.harness import (
     apply_env,
-    dump_database,
+    ephemeral_instance,
     load_sources,
     materialize,
-    project_env,
-    read_only,
-    snapshot,
+    sample_env,
     step_failure_text,
 )
+from tests.reliability.helpers import agent_responder, dump_database, read_only, snapshot
 
 CATEGORY = "C"
 HOSTILE_KEYS = ["A'; DROP TABLE citations; --", "../../etc/passwd.xml.gz", "C OR 1=1", "C\x00"]
@@ -55,10 +53,10 @@ def _texts_of_exports(folder: Path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_api_key_appears_in_no_log_event_metadata_table_or_export(
-    tmp_path, monkeypatch, caplog, capfd
+    tmp_path, monkeypatch, caplog, capfd, instance
 ):
     secret = f"sk-mkailin-marker-{uuid.uuid4().hex}"
-    env = project_env(tmp_path)
+    env = sample_env(tmp_path)
     with FakeOpenAIServer(responder=agent_responder, seed=2) as server:
         # Some requests are refused with a 401 whose message echoes the key, as OpenAI's does.
         server.add_fault(
@@ -74,27 +72,24 @@ def test_api_key_appears_in_no_log_event_metadata_table_or_export(
                 "MKAILIN_LLM_MAX_FAILURE_RATE": "0.5",
             },
         )
-        with dg.instance_for_test() as instance:
-            load_sources(instance, [CATEGORY])
-            materialize(["candidate_qa", "evaluated_qa", "training_set"], CATEGORY, instance)
-            materialize(["training_export"], None, instance)
-            haystacks = {"captured logs": caplog.text}
-            out, err = capfd.readouterr()
-            haystacks["stdout/stderr"] = out + err
-            runs = instance.get_runs()
-            haystacks["run configs and tags"] = "\n".join(
-                f"{run.run_config} {run.tags}" for run in runs
-            )
-            haystacks["dagster event logs (with metadata)"] = "\n".join(
-                dg.serialize_value(record)
-                for run in runs
-                for record in instance.all_logs(run.run_id)
-            )
-            haystacks["instance storage files"] = "\n".join(
-                p.read_bytes().decode("utf-8", errors="replace")
-                for p in Path(instance.root_directory).rglob("*")
-                if p.is_file()
-            )
+        load_sources(instance, [CATEGORY])
+        materialize(["candidate_qa", "evaluated_qa", "training_set"], CATEGORY, instance)
+        materialize(["training_export"], None, instance)
+        haystacks = {"captured logs": caplog.text}
+        out, err = capfd.readouterr()
+        haystacks["stdout/stderr"] = out + err
+        runs = instance.get_runs()
+        haystacks["run configs and tags"] = "\n".join(
+            f"{run.run_config} {run.tags}" for run in runs
+        )
+        haystacks["dagster event logs (with metadata)"] = "\n".join(
+            dg.serialize_value(record) for run in runs for record in instance.all_logs(run.run_id)
+        )
+        haystacks["instance storage files"] = "\n".join(
+            p.read_bytes().decode("utf-8", errors="replace")
+            for p in Path(instance.root_directory).rglob("*")
+            if p.is_file()
+        )
         # The key did reach the server, and the 401s did echo it: the search below is not vacuous.
         assert f"Bearer {secret}" in server.stats.auth_headers
         assert server.stats.faults["401"] > 0
@@ -199,10 +194,10 @@ def test_the_scanner_flags_interpolated_input(tmp_path):
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("security")
-    env = project_env(root)
+    env = sample_env(root)
     with pytest.MonkeyPatch.context() as patch:
         apply_env(patch, env)
-        load_sources(dg.DagsterInstance.ephemeral(), [CATEGORY])
+        load_sources(ephemeral_instance(), [CATEGORY])
     return env
 
 
@@ -228,8 +223,7 @@ def test_hostile_release_file_partitions_are_refused_and_change_nothing(
     apply_env(monkeypatch, ingested)
     db = ingested["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in TABLES}
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("pubmed_files", [name])
+    instance = ephemeral_instance([name])
     result = materialize(["pubmed_files"], name, instance, raise_on_error=False)
     assert not result.success
     assert "is not listed in" in step_failure_text(result)
@@ -281,10 +275,9 @@ def test_release_file_with_a_wrong_md5_is_refused_by_the_asset(tmp_path, monkeyp
     (source / good.name).write_bytes(tampered)
     shutil.copy(f"{good}.md5", source)  # NLM's md5 of the original bytes
     assert hashlib.md5(tampered).hexdigest() not in (source / f"{good.name}.md5").read_text()
-    env = project_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source.parent))
+    env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source.parent))
     apply_env(monkeypatch, env)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("pubmed_files", [good.name])
+    instance = ephemeral_instance([good.name])
     result = materialize(["pubmed_files"], good.name, instance, raise_on_error=False)
     assert not result.success
     assert "ChecksumMismatchError" in step_failure_text(result)

@@ -21,6 +21,7 @@ from tests.conftest import MESH_2024, REPO_ROOT, require_shared
 
 SAMPLE = REPO_ROOT / "data" / "sample"
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_sample.py"
+CITATIONS = SAMPLE / "source" / "citations.yaml"
 MESH_FILE = SAMPLE / "mesh" / "desc_sample.xml"
 BASELINE_FILES = [
     SAMPLE / "pubmed" / "baseline" / "pubmed26n0001.xml.gz",
@@ -310,3 +311,38 @@ def test_generator_reproduces_the_mesh_sample_byte_for_byte(tmp_path: Path) -> N
     mesh_tree = require_shared(MESH_2024)
     run_generator(tmp_path, "--mesh-tree", str(mesh_tree))
     assert (tmp_path / "mesh" / "desc_sample.xml").read_bytes() == MESH_FILE.read_bytes()
+
+
+def test_citations_name_descriptors_and_never_write_their_uis() -> None:
+    # Descriptor UIs come from the MeSH sample by name; only qualifier UIs (Q...) are listed.
+    text = CITATIONS.read_text(encoding="utf-8")
+    assert "Metformin/therapeutic use*" in text
+    assert not re.findall(r"\bD\d{6,9}\b", text)
+
+
+@pytest.mark.parametrize(
+    ("heading", "renamed", "reported"),
+    [
+        ("- Metformin/therapeutic use*", "- Metformine/therapeutic use*", "'Metformine'"),
+        (
+            "- Metformin/therapeutic use*",
+            "- Metformin/therapeutic uses*",
+            "qualifier therapeutic uses",
+        ),
+    ],
+    ids=["descriptor", "qualifier"],
+)
+def test_generator_stops_on_an_unknown_mesh_name(
+    tmp_path: Path, heading: str, renamed: str, reported: str
+) -> None:
+    citations = tmp_path / "citations.yaml"
+    citations.write_text(CITATIONS.read_text(encoding="utf-8").replace(heading, renamed, 1))
+    completed = subprocess.run(
+        [sys.executable, str(BUILD_SCRIPT), str(tmp_path / "out"), "--citations", str(citations)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode != 0
+    assert "unknown MeSH names" in completed.stderr and reported in completed.stderr
+    assert not (tmp_path / "out").exists()  # nothing written
