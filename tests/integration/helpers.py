@@ -111,6 +111,7 @@ class Pipeline:
 
     # ---- stages ----
     def load_mesh(self, categories: Sequence[str]) -> None:
+        self.materialize(["mesh_vocabulary"])
         for letter in categories:
             self.materialize(["mesh_tree"], letter)
 

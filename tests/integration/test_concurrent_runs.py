@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from mkailin_assets.assets.mesh import mesh_tree
+from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
 from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.automation.pools import initialize_pools
 from mkailin_assets.ingest.sources import list_release_files
@@ -43,6 +43,7 @@ def project_env(dagster_home: Path, db_path: Path, downloads: Path) -> dict[str,
 def load_inputs(instance: dg.DagsterInstance, db_path: Path) -> None:
     """MeSH for the categories and every sample release file, in order, in this process."""
     resources = {"duckdb_store": DuckDBStore(path=str(db_path)), "method": MethodConfig()}
+    assert dg.materialize([mesh_vocabulary], instance=instance, resources=resources).success
     for category in CATEGORIES:
         assert dg.materialize(
             [mesh_tree], instance=instance, partition_key=category, resources=resources

@@ -183,7 +183,7 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     instance, tmp_path, monkeypatch
 ):
     from mkailin_assets.assets.abstracts import raw_abstracts
-    from mkailin_assets.assets.mesh import mesh_tree
+    from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
     from mkailin_assets.ingest.sources import list_release_files
     from mkailin_assets.resources.duckdb_store import DuckDBStore, open_connection
     from mkailin_assets.resources.method import MethodConfig
@@ -216,6 +216,7 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
                 "SELECT pmid, content_hash, updated_at FROM raw_abstracts WHERE category = 'C' ORDER BY pmid"
             ).fetchall()
 
+    assert dg.materialize([mesh_vocabulary], instance=instance, resources=resources).success
     assert dg.materialize(
         [mesh_tree], instance=instance, partition_key="C", resources=resources
     ).success

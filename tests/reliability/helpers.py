@@ -76,10 +76,11 @@ def materialize(
 def load_sources(
     instance: dg.DagsterInstance, categories: list[str], files: list[str] | None = None
 ) -> None:
-    """mesh_tree for the categories, release files in order, then raw_abstracts."""
+    """The vocabulary, mesh_tree for the categories, release files in order, then raw_abstracts."""
     from mkailin_assets import settings
     from mkailin_assets.ingest.sources import list_release_files
 
+    materialize(["mesh_vocabulary"], None, instance)
     for category in categories:
         materialize(["mesh_tree"], category, instance)
     names = files or [r.name for r in list_release_files(settings.pubmed_source())]
