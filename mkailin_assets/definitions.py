@@ -3,7 +3,7 @@
 import dagster as dg
 
 from mkailin_assets.assets.abstracts import raw_abstracts
-from mkailin_assets.assets.mesh import mesh_tree
+from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
 from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.assets.qa import candidate_qa, evaluated_qa
 from mkailin_assets.assets.training import training_export, training_set
@@ -14,6 +14,7 @@ from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
 
 ASSETS = [
+    mesh_vocabulary,
     mesh_tree,
     pubmed_files,
     raw_abstracts,

@@ -131,10 +131,11 @@ def load_sources(
     files: Sequence[str] | None = None,
     resources: dict[str, Any] | None = None,
 ) -> dict[str, dg.ExecuteInProcessResult]:
-    """mesh_tree for the categories, the release files in order (all of the source by default),
-    then raw_abstracts of each category; returns the raw_abstracts runs."""
+    """The vocabulary, mesh_tree for the categories, the release files in order (all of the
+    source by default), then raw_abstracts of each category; returns the raw_abstracts runs."""
     from mkailin_assets.ingest.sources import list_release_files
 
+    materialize(["mesh_vocabulary"], None, instance, resources=resources)
     for category in categories:
         materialize(["mesh_tree"], category, instance, resources=resources)
     names = list(files or [r.name for r in list_release_files(settings.pubmed_source())])
@@ -243,6 +244,7 @@ class Pipeline:
             return load_sources(self.instance, categories, files, self.resources())
 
     def load_mesh(self, categories: Sequence[str]) -> None:
+        self.materialize(["mesh_vocabulary"])
         for letter in categories:
             self.materialize(["mesh_tree"], letter)
 

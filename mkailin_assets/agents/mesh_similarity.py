@@ -2,17 +2,21 @@
 
 - Information content from our own corpus: p(m) = (citations annotated with m or any descendant
   of m, through any of its tree numbers, + 1) / (citations with MeSH + 1); IC = -ln p;
-  ic = IC / ln(N + 1). Stored as a snapshot whose id is a hash of the counts.
+  ic = IC / ln(N + 1). Stored as a snapshot whose id is a hash of the counts, the MeSH file
+  and the corpus (loaded release files); the snapshot row records both.
 - sim(a, b): 1 when a = b; else the LCA is the descriptor at the longest common dotted prefix
   over all pairs of their tree numbers (only the letter in common: 0). `ic_mean` = mean of Lin,
   Jiang-Conrath and Rel, each clipped to [0, 1]; `wu_palmer` = 2 depth(lca) / (depth(a) + depth(b)),
   depths (number of dotted segments) of the tree numbers realising the LCA.
+- The tree is the whole vocabulary (table mesh_vocabulary), never the mesh_tree partitions that
+  happen to exist: a descriptor outside the category still has its ancestors, LCA and IC.
 - A candidate (question, contexts) scores the mean over contexts with MeSH of setsim(M(source),
   M(context)); `best_match` (default) or `all_pairs` (the authors' code).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import duckdb
@@ -47,10 +51,10 @@ _ANCESTOR_DESCRIPTORS_SQL = """
     FROM (
         SELECT descriptor_ui AS ui, string_split(tree_number, '.') AS parts,
                unnest(generate_series(1, len(string_split(tree_number, '.')))) AS depth
-        FROM mesh_tree
+        FROM mesh_vocabulary
         WHERE descriptor_ui IN (SELECT descriptor_ui FROM annotated)
     ) t
-    JOIN mesh_tree m ON m.tree_number = array_to_string(t.parts[1:t.depth], '.')
+    JOIN mesh_vocabulary m ON m.tree_number = array_to_string(t.parts[1:t.depth], '.')
 """
 
 _IC_COUNTS_SQL = f"""
@@ -70,16 +74,41 @@ _IC_COUNTS_SQL = f"""
     ),
     counts AS (SELECT descriptor_ui, count(*) AS n FROM covered GROUP BY descriptor_ui),
     universe AS (
-        SELECT descriptor_ui FROM mesh_tree UNION SELECT descriptor_ui FROM annotated
+        SELECT descriptor_ui FROM mesh_vocabulary UNION SELECT descriptor_ui FROM annotated
     )
     SELECT u.descriptor_ui, coalesce(c.n, 0)::BIGINT AS n_citations
     FROM universe u LEFT JOIN counts c USING (descriptor_ui)
 """
 
 
+# What a snapshot was computed from: the MeSH file the vocabulary holds and the loaded releases.
+_SNAPSHOT_INPUTS_SQL = """
+SELECT (SELECT string_agg(DISTINCT source_sha256, ',') FROM mesh_descriptors) AS mesh_sha256,
+       (SELECT max(mesh_year) FROM mesh_descriptors) AS mesh_year,
+       (SELECT count(*) FROM pubmed_files)::INTEGER AS corpus_files,
+       (SELECT 'files-' || sha256(coalesce(string_agg(file_name || ':' || sha256, ','
+                                                      ORDER BY file_name), ''))[:16]
+        FROM pubmed_files) AS corpus_fingerprint
+"""
+
+
+@dataclass(frozen=True)
+class SnapshotInputs:
+    mesh_sha256: str | None
+    mesh_year: int | None
+    corpus_files: int
+    corpus_fingerprint: str
+
+
+def snapshot_inputs(con: duckdb.DuckDBPyConnection) -> SnapshotInputs:
+    return SnapshotInputs(*con.execute(_SNAPSHOT_INPUTS_SQL).fetchall()[0])
+
+
 def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
     """Compute p, IC and normalised ic of every descriptor from the corpus; store and return the
-    snapshot id (a hash of N and the counts). An identical snapshot is reused, not rewritten."""
+    snapshot id (a hash of N, the counts, the MeSH file and the corpus). An identical snapshot is
+    reused, not rewritten."""
+    inputs = snapshot_inputs(con)
     con.execute(_IC_COUNTS_SQL)
     try:
         n_with_mesh, snapshot_id, descriptors = con.execute(
@@ -87,30 +116,41 @@ def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
             WITH n AS (SELECT count(DISTINCT pmid) AS n FROM citation_mesh
                        WHERE pmid IN (SELECT pmid FROM citations))
             SELECT n.n,
-                   'ic-' || sha256(n.n::VARCHAR || '|' || coalesce(string_agg(
+                   'ic-' || sha256($inputs || '|' || n.n::VARCHAR || '|' || coalesce(string_agg(
                        descriptor_ui || ':' || n_citations, ',' ORDER BY descriptor_ui), ''))[:16],
                    count(c.descriptor_ui)
             FROM n LEFT JOIN _mesh_ic_counts c ON true GROUP BY n.n
-            """
+            """,
+            {"inputs": f"{inputs.mesh_sha256}|{inputs.corpus_fingerprint}"},
         ).fetchall()[0]
         exists = con.execute(
             "SELECT count(*) FROM mesh_ic_snapshots WHERE snapshot_id = ?", [snapshot_id]
         ).fetchall()[0][0]
         if not exists:
-            _store_snapshot(con, snapshot_id, int(n_with_mesh), int(descriptors))
+            _store_snapshot(con, snapshot_id, int(n_with_mesh), int(descriptors), inputs)
     finally:
         con.execute("DROP TABLE IF EXISTS _mesh_ic_counts")
     return snapshot_id
 
 
 def _store_snapshot(
-    con: duckdb.DuckDBPyConnection, snapshot_id: str, n_with_mesh: int, descriptors: int
+    con: duckdb.DuckDBPyConnection,
+    snapshot_id: str,
+    n_with_mesh: int,
+    descriptors: int,
+    inputs: SnapshotInputs,
 ) -> None:
     with transaction(con):
         con.execute(
-            "INSERT INTO mesh_ic_snapshots VALUES ($id, $n, ln($n + 1), $d, now())",
-            {"id": snapshot_id, "n": n_with_mesh, "d": descriptors},
-        )
+            """INSERT INTO mesh_ic_snapshots (snapshot_id, citations_with_mesh, ic_max, descriptors,
+                   created_at, mesh_sha256, mesh_year, corpus_files, corpus_fingerprint)
+               VALUES ($id, $n, ln($n + 1), $d, now(), $sha, $year, $files, $corpus)""",
+            {
+                "id": snapshot_id, "n": n_with_mesh, "d": descriptors,
+                "sha": inputs.mesh_sha256, "year": inputs.mesh_year,
+                "files": inputs.corpus_files, "corpus": inputs.corpus_fingerprint,
+            },
+        )  # fmt: skip
         # With no citation carrying MeSH, IC_max is 0: every ic is 0 (no information).
         con.execute(
             """
@@ -142,7 +182,7 @@ def _similarity_sql(pairs: str, measure: Measure) -> str:
     ancestors = f"""
         tree_numbers AS (
             SELECT descriptor_ui AS ui, string_split(tree_number, '.') AS parts
-            FROM mesh_tree
+            FROM mesh_vocabulary
             WHERE descriptor_ui IN (SELECT a FROM {pairs} UNION SELECT b FROM {pairs})
         ),
         prefixes AS (
@@ -170,7 +210,7 @@ def _similarity_sql(pairs: str, measure: Measure) -> str:
         lca AS (
             SELECT c.a, c.b, t.descriptor_ui AS lca,
                    2.0 * c.depth / (c.depth_a + c.depth_b) AS sim
-            FROM common c JOIN mesh_tree t ON t.tree_number = c.prefix
+            FROM common c JOIN mesh_vocabulary t ON t.tree_number = c.prefix
             QUALIFY row_number() OVER (PARTITION BY c.a, c.b
                 ORDER BY c.depth DESC, c.depth_a + c.depth_b, t.descriptor_ui) = 1
         )"""
@@ -182,7 +222,7 @@ def _similarity_sql(pairs: str, measure: Measure) -> str:
         lca_ic AS (
             SELECT c.a, c.b, t.descriptor_ui AS lca, i.ic AS ic_lca, i.p AS p_lca
             FROM common c
-            JOIN mesh_tree t ON t.tree_number = c.prefix
+            JOIN mesh_vocabulary t ON t.tree_number = c.prefix
             JOIN ic i ON i.descriptor_ui = t.descriptor_ui
             QUALIFY row_number() OVER (PARTITION BY c.a, c.b
                 ORDER BY c.depth DESC, i.ic DESC, t.descriptor_ui) = 1
@@ -301,7 +341,7 @@ def _score_statements(setsim: SetSim, measure: Measure) -> list[str]:
         # each descriptor by its first segments and by itself, and pair documents on those keys.
         """CREATE OR REPLACE TEMP TABLE _mesh_doc_keys AS
         SELECT DISTINCT s.pmid, s.ui, split_part(t.tree_number, '.', 1) AS key
-        FROM _mesh_sets s JOIN mesh_tree t ON t.descriptor_ui = s.ui
+        FROM _mesh_sets s JOIN mesh_vocabulary t ON t.descriptor_ui = s.ui
         UNION ALL
         SELECT pmid, ui, '=' || ui FROM _mesh_sets""",
         """CREATE OR REPLACE TEMP TABLE _mesh_doc_pairs AS

@@ -97,6 +97,7 @@ def sync_raw_abstracts(
     partitions_def=category_partitions,
     deps=[
         dg.AssetDep("mesh_tree"),
+        dg.AssetDep("mesh_vocabulary"),  # descriptors' tree numbers in every category
         dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping()),
     ],
     pool="duckdb",

@@ -22,7 +22,7 @@ heads AS (
            bool_or(cm.major_topic) OVER (PARTITION BY cm.pmid) AS has_major
     FROM citation_mesh cm JOIN changed USING (pmid)
 )
-SELECT DISTINCT t.category FROM heads h JOIN mesh_tree t USING (descriptor_ui)
+SELECT DISTINCT t.category FROM heads h JOIN mesh_vocabulary t USING (descriptor_ui)
 WHERE h.major_topic OR NOT h.has_major
 UNION
 SELECT DISTINCT r.category FROM raw_abstracts r JOIN changed USING (pmid)
@@ -36,7 +36,7 @@ CITATION_TOTALS_SQL = """
 SELECT count(*), count(abstract),
        count(*) FILTER (WHERE len(mesh_headings) > 0),
        count(*) FILTER (WHERE len(mesh_headings) > 0 AND NOT EXISTS (
-           SELECT 1 FROM citation_mesh cm JOIN mesh_tree t USING (descriptor_ui)
+           SELECT 1 FROM citation_mesh cm JOIN mesh_vocabulary t USING (descriptor_ui)
            WHERE cm.pmid = citations.pmid))
 FROM citations
 """

@@ -31,7 +31,7 @@ def _embedding(client, llm: LLMResource, method: MethodConfig) -> tuple:
 
 @dg.asset(
     partitions_def=category_partitions,
-    deps=[dg.AssetDep("raw_abstracts")],
+    deps=[dg.AssetDep("raw_abstracts"), dg.AssetDep("mesh_vocabulary")],
     pool="duckdb",
     automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},
@@ -95,7 +95,7 @@ def candidate_qa(
 
 @dg.asset(
     partitions_def=category_partitions,
-    deps=[dg.AssetDep("candidate_qa")],
+    deps=[dg.AssetDep("candidate_qa"), dg.AssetDep("mesh_vocabulary")],
     pool="duckdb",
     automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},

@@ -1,6 +1,7 @@
 """training_set (per category) and training_export (the files people train on)."""
 
 import dagster as dg
+import polars as pl
 
 from mkailin_assets import settings
 from mkailin_assets.agents.prompts import PROMPTS
@@ -12,7 +13,12 @@ from mkailin_assets.curation.export import export_training_set
 from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore, apply_analysis_views, query_pl
 from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.stages.training import benchmark_pmids, build_training_category, write_training
+from mkailin_assets.stages.training import (
+    benchmark_pmids,
+    build_training_category,
+    cross_category_duplicates,
+    write_training,
+)
 
 
 @dg.asset(
@@ -104,6 +110,10 @@ def training_export(
                WHERE n = 1 ORDER BY record_id""",
         ).drop("n")
         filtered = query_pl(con, "SELECT * FROM training_filtered ORDER BY record_id")
+        # Each category deduplicated itself; twins in different categories go here.
+        across = cross_category_duplicates(training, method.dedup_threshold)
+        training = training.join(across.select("record_id"), on="record_id", how="anti")
+        filtered = pl.concat([filtered, across], how="diagonal_relaxed")
         coverage = query_pl(con, "SELECT * FROM mesh_coverage")
         models = query_pl(
             con,

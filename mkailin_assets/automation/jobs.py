@@ -21,6 +21,11 @@ def _category_job(
 mesh_tree_job = _category_job(
     "mesh_tree_job", ["mesh_tree"], "Load the MeSH tree for the selected categories."
 )
+mesh_vocabulary_job = dg.define_asset_job(
+    "mesh_vocabulary_job",
+    selection=dg.AssetSelection.assets("mesh_vocabulary"),
+    description="Load the whole MeSH vocabulary (MKAILIN_MESH_SOURCE); then mesh_tree_job.",
+)
 pubmed_file_job = dg.define_asset_job(
     "pubmed_file_job",
     selection=dg.AssetSelection.assets("pubmed_files"),
@@ -53,6 +58,7 @@ training_export_job = dg.define_asset_job(
 )
 
 JOBS = [
+    mesh_vocabulary_job,
     mesh_tree_job,
     pubmed_file_job,
     raw_abstracts_job,

@@ -52,6 +52,13 @@ EVALUATED_QA_CHECKS = [
         blocking=True,
         description="Kept answers are non-empty and cite at least one of their context PMIDs",
     ),
+    dg.AssetCheckSpec(
+        "one_ic_snapshot",
+        asset="evaluated_qa",
+        blocking=True,
+        description="Every MeSH score of the partition comes from one stored IC snapshot, "
+        "computed with the MeSH vocabulary loaded now",
+    ),
 ]
 
 
@@ -172,7 +179,41 @@ def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[d
             ],
             {"flagged_answers": int(flagged)},
         ),
+        one_ic_snapshot(con, category),
     ]
+
+
+# SQL decides this one: the snapshots the partition's scores name, and what each was built from.
+_SNAPSHOTS_SQL = """
+SELECT e.ic_snapshot, s.snapshot_id IS NOT NULL AS stored, s.mesh_sha256,
+       s.mesh_sha256 IS NOT DISTINCT FROM (SELECT string_agg(DISTINCT source_sha256, ',')
+                                           FROM mesh_descriptors) AS current_vocabulary
+FROM (SELECT DISTINCT ic_snapshot FROM evaluated_qa
+      WHERE category = ? AND ic_snapshot IS NOT NULL) e
+LEFT JOIN mesh_ic_snapshots s ON s.snapshot_id = e.ic_snapshot
+"""
+
+
+def one_ic_snapshot(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    """Scores from two snapshots (or from another MeSH file) would not be comparable."""
+    rows = con.execute(_SNAPSHOTS_SQL, [category]).fetchall()
+    problems = [
+        f"{snapshot}: " + ("not stored" if not stored else "built from another MeSH file")
+        for snapshot, stored, _, current in rows
+        if not (stored and current)
+    ]
+    passed = len(rows) <= 1 and not problems
+    return dg.AssetCheckResult(
+        check_name="one_ic_snapshot",
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "category": category,
+            "snapshots": ", ".join(sorted(str(r[0]) for r in rows)),
+            "mesh_sha256": ", ".join(sorted({str(r[2]) for r in rows})),
+            "problems": "; ".join(problems) or "none",
+        },
+    )
 
 
 def _scores_and_preferred(scores, preferred_per_source, category: str) -> dg.AssetCheckResult:

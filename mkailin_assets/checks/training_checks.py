@@ -23,7 +23,8 @@ TRAINING_SET_CHECKS = [
         "no_duplicates_left",
         asset="training_set",
         blocking=True,
-        description="No two SFT candidates (any categories) share a normalised question",
+        description="No two SFT candidates of the category share a normalised question (the "
+        "export removes twins across categories)",
     ),
     dg.AssetCheckSpec(
         "no_benchmark_pmids",
@@ -69,8 +70,13 @@ def training_set_checks(
     splits_per_pmid = con.execute(
         "SELECT source_pmid, count(DISTINCT split) AS splits FROM training_set GROUP BY source_pmid"
     ).df()
-    questions = query_pl(con, "SELECT record_id, question FROM training_set WHERE kind = 'sft'")
-    # One candidate may sit in several categories (membership); two candidates may not share a question.
+    questions = query_pl(
+        con,
+        "SELECT record_id, question FROM training_set WHERE kind = 'sft' AND category = ?",
+        [category],
+    )
+    # Two candidates of one category may not share a question; across categories the export
+    # removes twins, so a category's check never depends on another category.
     questions = (
         questions.with_columns(
             normalize_series(questions["question"]).alias("normalised"),

@@ -199,9 +199,7 @@ def load_mesh_descriptors(
     path = Path(path)
     sha256 = _sha256(path)
     source = source or str(path)
-    row = con.execute(
-        "SELECT mesh_year, descriptors, tree_numbers FROM mesh_sources WHERE sha256 = ?", [sha256]
-    ).fetchone()
+    row = _loaded_source(con, sha256)
     if row is not None:
         _check_year(path.name, row[0], expected_year)
         return MeshLoadReport(source, sha256, row[0], row[1], row[2], 0, True)
@@ -244,9 +242,11 @@ def load_mesh_descriptors(
                     for q in parsed.quarantined
                 ],
             )  # fmt: skip
+        con.execute("DELETE FROM mesh_vocabulary")
+        con.execute(f"INSERT INTO mesh_vocabulary {MESH_VOCABULARY_ROWS_SQL}")
         con.execute(
-            "INSERT INTO mesh_sources (source, sha256, mesh_year, descriptors, tree_numbers,"
-            " loaded_at) VALUES (?, ?, ?, ?, ?, now())",
+            "INSERT OR REPLACE INTO mesh_sources (source, sha256, mesh_year, descriptors,"
+            " tree_numbers, loaded_at) VALUES (?, ?, ?, ?, ?, now())",
             [source, sha256, mesh_year, len(unique), tree_count],
         )
     return MeshLoadReport(
@@ -279,8 +279,21 @@ def _check_year(name: str, mesh_year: int | None, expected_year: int | None) -> 
         )
 
 
-# One category's subtree, from mesh_descriptors, set-wise.
-MESH_TREE_ROWS_SQL = """
+def _loaded_source(con: duckdb.DuckDBPyConnection, sha256: str) -> tuple | None:
+    """(year, descriptors, tree numbers) when this file is the one the vocabulary holds now.
+
+    A file loaded earlier but since replaced by another is loaded again."""
+    return con.execute(
+        """SELECT s.mesh_year, s.descriptors, s.tree_numbers FROM mesh_sources s
+           WHERE s.sha256 = $sha
+             AND $sha = ALL (SELECT DISTINCT source_sha256 FROM mesh_descriptors)
+             AND EXISTS (SELECT 1 FROM mesh_descriptors)""",
+        {"sha": sha256},
+    ).fetchone()
+
+
+# The whole vocabulary as tree rows (table mesh_vocabulary), set-wise from mesh_descriptors.
+MESH_VOCABULARY_ROWS_SQL = """
 SELECT left(tree_number, 1) AS category,
        tree_number,
        descriptor_ui,
@@ -292,8 +305,17 @@ SELECT left(tree_number, 1) AS category,
        mesh_year
 FROM (SELECT descriptor_ui, name, mesh_year, unnest(tree_numbers) AS tree_number
       FROM mesh_descriptors)
-WHERE left(tree_number, 1) = $category
 """
+
+# One category's subtree: a slice of the whole vocabulary.
+MESH_TREE_ROWS_SQL = """
+SELECT category, tree_number, descriptor_ui, descriptor_name, depth, parent_tree_number, mesh_year
+FROM mesh_vocabulary WHERE category = $category
+"""
+
+
+class MeshVocabularyMissingError(RuntimeError):
+    """mesh_tree was asked for before the vocabulary (asset mesh_vocabulary) was loaded."""
 
 
 def mesh_tree_rows_sql() -> str:
@@ -301,10 +323,24 @@ def mesh_tree_rows_sql() -> str:
     return MESH_TREE_ROWS_SQL
 
 
+def vocabulary_source(con: duckdb.DuckDBPyConnection) -> tuple[str, int | None] | None:
+    """(sha256, MeSH year) of the file the vocabulary holds, or None when none is loaded."""
+    rows = con.execute(
+        "SELECT DISTINCT d.source_sha256, s.mesh_year FROM mesh_descriptors d"
+        " LEFT JOIN mesh_sources s ON s.sha256 = d.source_sha256"
+    ).fetchall()
+    return (rows[0][0], rows[0][1]) if len(rows) == 1 else None
+
+
 def write_mesh_tree_partition(con: duckdb.DuckDBPyConnection, category: str) -> int:
-    """Replace the category's rows of mesh_tree from mesh_descriptors in one transaction."""
+    """Replace the category's rows of mesh_tree from mesh_vocabulary in one transaction."""
     if not re.fullmatch(r"[A-Z]", category or ""):
         raise ValueError(f"not a MeSH category letter: {category!r}")
+    if vocabulary_source(con) is None:
+        raise MeshVocabularyMissingError(
+            "no MeSH vocabulary is loaded: materialize the mesh_vocabulary asset first "
+            "(it reads MKAILIN_MESH_SOURCE)"
+        )
     with transaction(con):
         con.execute("DELETE FROM mesh_tree WHERE category = $category", {"category": category})
         con.execute(

@@ -60,18 +60,27 @@ class TrainingReport:
 
 # A category's training set holds every record whose source belongs to it, so the same candidate
 # (candidate ids do not depend on the category) may sit in several categories: that is
-# membership, not duplication, and the export writes it once. Deduplication works on distinct
-# candidates across ALL categories: a candidate whose question equals (exactly, or nearly) the
-# question of a candidate with a smaller id is removed everywhere, naming its twin.
+# membership, not duplication, and the export writes it once. A category deduplicates its own
+# candidates only, so its records never depend on which other categories happen to exist: a
+# candidate whose question equals (exactly, or nearly) the question of a candidate with a smaller
+# id is removed, naming its twin. Twins in different categories are removed by the export, which
+# reads every category (cross_category_duplicates).
 CANDIDATE_QUESTIONS_SQL = """
 SELECT DISTINCT candidate_id AS record_id, question AS text
-FROM evaluated_qa WHERE is_preferred AND answer IS NOT NULL AND answer_flag IS NULL
+FROM evaluated_qa
+WHERE category = ? AND is_preferred AND answer IS NOT NULL AND answer_flag IS NULL
 """
 
 
-def duplicate_candidates(con: duckdb.DuckDBPyConnection, threshold: float) -> pl.DataFrame:
-    """candidate_id, twin_id, filter for every candidate another candidate duplicates."""
-    questions = query_pl(con, CANDIDATE_QUESTIONS_SQL)
+def duplicate_candidates(
+    con: duckdb.DuckDBPyConnection, category: str, threshold: float
+) -> pl.DataFrame:
+    """candidate_id, twin_id, filter for every candidate of the category that another duplicates."""
+    return duplicate_questions(query_pl(con, CANDIDATE_QUESTIONS_SQL, [category]), threshold)
+
+
+def duplicate_questions(questions: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """candidate_id, twin_id, filter of the (record_id = candidate id, text) rows to remove."""
     empty = pl.DataFrame(
         schema={"candidate_id": pl.String, "twin_id": pl.String, "filter": pl.String}
     )
@@ -151,7 +160,7 @@ def build_training_category(
         return pl.DataFrame(), pl.DataFrame(schema=FILTERED_SCHEMA), report
     report.built = dict(records.group_by("kind").len().iter_rows())
 
-    duplicates = duplicate_candidates(con, dedup_threshold)
+    duplicates = duplicate_candidates(con, category, dedup_threshold)
     dup_rows = (
         records.with_columns(record_candidate(records).alias("candidate_id"))
         .join(duplicates, on="candidate_id", how="inner")
@@ -209,6 +218,39 @@ def build_training_category(
         training.filter(pl.col("kind") == "sft").group_by("split").len().iter_rows()
     )
     return training, filtered, report
+
+
+def cross_category_duplicates(training: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Records (category, record_id, kind, filter, reason, twin_id) the export removes: those
+    standing on a candidate whose SFT question duplicates a candidate of another category.
+
+    `training` holds each (kind, candidate) once (the export's selection); every category is
+    already free of duplicates within itself."""
+    columns = ["category", "record_id", "kind", "filter", "reason", "twin_id"]
+    if training.is_empty():
+        return pl.DataFrame(schema={c: pl.String for c in columns})
+    with_candidate = training.with_columns(record_candidate(training).alias("candidate_id"))
+    sft = with_candidate.filter((pl.col("kind") == "sft") & pl.col("question").is_not_null())
+    questions = sft.select(
+        pl.col("candidate_id").alias("record_id"), pl.col("question").alias("text")
+    )
+    duplicates = duplicate_questions(questions.unique("record_id"), threshold)
+    twin_category = sft.select(
+        pl.col("candidate_id").alias("twin_id"), pl.col("category").alias("twin_category")
+    ).unique("twin_id")
+    return (
+        with_candidate.join(duplicates, on="candidate_id", how="inner")
+        .join(twin_category, on="twin_id", how="left")
+        .with_columns(
+            pl.format(
+                "question duplicates candidate {} (category {}); removed at export",
+                pl.col("twin_id"),
+                pl.col("twin_category"),
+            ).alias("reason")
+        )
+        .select(columns)
+        .sort("record_id")
+    )
 
 
 def write_training(

@@ -7,7 +7,7 @@ WITH covered AS (
     WHERE s.kind = 'sft'
 ),
 nodes AS (
-    SELECT DISTINCT depth, descriptor_ui FROM mesh_tree
+    SELECT DISTINCT depth, descriptor_ui FROM mesh_vocabulary
 )
 SELECT n.depth,
        count(*) AS descriptors,

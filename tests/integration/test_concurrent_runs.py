@@ -23,6 +23,7 @@ LOCK_ERRORS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 def load_inputs(instance: dg.DagsterInstance) -> None:
     """MeSH for the categories and every sample release file, in order, in this process."""
+    assert materialize(["mesh_vocabulary"], None, instance).success
     for category in CATEGORIES:
         assert materialize(["mesh_tree"], category, instance).success
     names = [release.name for release in list_release_files(str(SAMPLE_PUBMED_SOURCE))]

@@ -178,7 +178,7 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     instance, tmp_path, monkeypatch
 ):
     from mkailin_assets.assets.abstracts import raw_abstracts
-    from mkailin_assets.assets.mesh import mesh_tree
+    from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
     from mkailin_assets.ingest.sources import list_release_files
     from mkailin_assets.resources.duckdb_store import open_connection
     from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
@@ -189,7 +189,7 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source))
     apply_env(monkeypatch, env)
     db_path = env["MKAILIN_DUCKDB_PATH"]
-    assets = [mesh_tree, pubmed_files, raw_abstracts]
+    assets = [mesh_vocabulary, mesh_tree, pubmed_files, raw_abstracts]
     sensor = build_pubmed_release_sensor(list_files=list_release_files)
 
     def load_new_files(cursor):
@@ -206,6 +206,7 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
                 "SELECT pmid, content_hash, updated_at FROM raw_abstracts WHERE category = 'C' ORDER BY pmid"
             ).fetchall()
 
+    assert materialize(["mesh_vocabulary"], None, instance, assets=assets).success
     assert materialize(["mesh_tree"], "C", instance, assets=assets).success
     loaded, cursor = load_new_files(None)
     assert loaded == ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]

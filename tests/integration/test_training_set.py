@@ -61,6 +61,9 @@ NEAR_WORDS = [
 ]
 NEAR_A = " ".join(NEAR_WORDS) + "?"
 NEAR_B = " ".join([*NEAR_WORDS[:-1], "villages"]) + "?"
+SAME_CATEGORY_QUESTION = "Which staffing ratio keeps neonatal units below the infection target?"
+# Removed at export, where the twins of different categories meet.
+EXPORT_DUPLICATES = ["crafted-exact-b", "crafted-near-b"]
 LEAKED_SENTENCE = (
     "Quarterly supervision visits combined with peer mentoring sustained adherence to the "
     "integrated management protocol across every participating clinic"
@@ -106,6 +109,8 @@ def built(tmp_path_factory) -> dict[str, Any]:
     craft(pipeline, "Z", "crafted-exact-b", template, question=f"  {EXACT_QUESTION.upper()} ")
     craft(pipeline, "K", "crafted-near-a", template, question=NEAR_A)
     craft(pipeline, "Z", "crafted-near-b", template, question=NEAR_B)
+    craft(pipeline, "K", "crafted-same-a", template, question=SAME_CATEGORY_QUESTION)
+    craft(pipeline, "K", "crafted-same-b", template, question=SAME_CATEGORY_QUESTION.lower())
     craft(
         pipeline,
         "Z",
@@ -154,20 +159,36 @@ def test_every_training_check_passed(built):
     assert kinds["sft"] > 0 and kinds["pretrain"] > 0
 
 
-def test_exact_and_near_duplicates_across_categories_are_removed_with_their_twin(built):
+def test_a_category_removes_its_own_duplicates_with_their_twin(built):
     pipeline: Pipeline = built["pipeline"]
-    rows = filtered(pipeline).filter(pl.col("record_id").str.contains("crafted-(exact|near)"))
+    rows = filtered(pipeline).filter(pl.col("record_id").str.contains("crafted-same"))
     sft = rows.filter(pl.col("kind") == "sft")
     assert sft.select("category", "record_id", "filter", "twin_id").rows() == [
-        ("Z", "sft:Z:crafted-exact-b", "exact_dup", "crafted-exact-a"),
-        ("Z", "sft:Z:crafted-near-b", "near_dup", "crafted-near-a"),
+        ("K", "sft:K:crafted-same-b", "exact_dup", "crafted-same-a"),
     ]
+    k_meta = materialization_metadata(built["runs"]["K"], "training_set")
+    assert k_meta["removed_by_filter"]["exact_dup"] >= 1
+
+
+def test_duplicates_across_categories_are_removed_by_the_export_with_their_twin(built):
+    pipeline: Pipeline = built["pipeline"]
+    # A category's records never depend on another category: both twins stay in training_set.
+    crafted = filtered(pipeline).filter(pl.col("record_id").str.contains("crafted-(exact|near)"))
+    assert crafted.is_empty()
     kept = {r[0] for r in pipeline.rows("SELECT record_id FROM training_set WHERE kind = 'sft'")}
-    assert {"sft:K:crafted-exact-a", "sft:K:crafted-near-a"} <= kept
-    assert not {"sft:Z:crafted-exact-b", "sft:Z:crafted-near-b"} & kept
-    z_meta = materialization_metadata(built["runs"]["Z"], "training_set")
-    assert z_meta["removed_by_filter"]["exact_dup"] >= 1
-    assert z_meta["removed_by_filter"]["near_dup"] >= 1
+    assert {
+        "sft:K:crafted-exact-a", "sft:K:crafted-near-a", "sft:Z:crafted-exact-b",
+        "sft:Z:crafted-near-b",
+    } <= kept  # fmt: skip
+    # The export reads every category and keeps the smaller candidate id of each twin pair.
+    exported = pl.concat(
+        [pl.read_parquet(p) for p in (pipeline.export_dir / "sft").glob("*.parquet")]
+    )
+    ids = set(exported["record_id"].to_list())
+    assert {"sft:K:crafted-exact-a", "sft:K:crafted-near-a"} <= ids
+    assert not {"sft:Z:crafted-exact-b", "sft:Z:crafted-near-b"} & ids
+    card = (pipeline.export_dir / "README.md").read_text(encoding="utf-8")
+    assert "| exact_dup | sft |" in card and "| near_dup | sft |" in card
 
 
 def test_benchmark_pmids_and_13_gram_overlaps_are_removed(built):
@@ -264,10 +285,13 @@ def test_export_loads_with_datasets_and_the_card_documents_it(built):
     out: Path = pipeline.export_dir
     meta = materialization_metadata(built["export"], "training_export")
     # A record whose source sits in several categories is exported once.
+    # ... and a candidate whose question duplicates one of another category is not exported.
     expected = dict(
         pipeline.rows(
             "SELECT split, count(DISTINCT split_part(record_id, ':', 3)) FROM training_set "
-            "WHERE kind = 'sft' GROUP BY split"
+            "WHERE kind = 'sft' AND split_part(record_id, ':', 3) NOT IN (SELECT unnest(?)) "
+            "GROUP BY split",
+            [EXPORT_DUPLICATES],
         )
     )
     files = {split: str(out / "sft" / f"{split}.parquet") for split in expected}

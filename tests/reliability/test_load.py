@@ -28,6 +28,7 @@ def test_concurrent_category_runs_without_a_pool_wait_for_the_lock_and_all_succe
     env = sample_env(tmp_path)
     apply_env(monkeypatch, env)
     instance = ephemeral_instance()
+    materialize(["mesh_vocabulary"], None, instance)
     for category in CATEGORIES:
         materialize(["mesh_tree"], category, instance)
     from mkailin_assets.ingest.sources import list_release_files

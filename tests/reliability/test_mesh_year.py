@@ -1,4 +1,5 @@
-"""A MeSH file of the wrong year is refused by the mesh_tree asset when MKAILIN_MESH_YEAR is set."""
+"""A MeSH file of the wrong year is refused by the mesh_vocabulary asset when MKAILIN_MESH_YEAR is
+set."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from tests.harness import apply_env, materialize, sample_env
 def test_wrong_mesh_year_is_refused_by_the_asset(tmp_path, monkeypatch):
     env = sample_env(tmp_path, MKAILIN_MESH_YEAR="2026")  # the sample is MeSH 2024
     apply_env(monkeypatch, env)
-    result = materialize(["mesh_tree"], "C", raise_on_error=False)
+    result = materialize(["mesh_vocabulary"], None, raise_on_error=False)
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     text = str(failure.message) + "".join(
@@ -29,4 +30,5 @@ def test_wrong_mesh_year_is_refused_by_the_asset(tmp_path, monkeypatch):
 def test_matching_or_unset_mesh_year_loads(tmp_path, monkeypatch, year):
     env = sample_env(tmp_path, MKAILIN_MESH_YEAR=year)
     apply_env(monkeypatch, env)
+    assert materialize(["mesh_vocabulary"], None).success
     assert materialize(["mesh_tree"], "C").success

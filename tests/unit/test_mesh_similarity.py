@@ -66,8 +66,8 @@ SIM_L1210_P388 = ic_mean(ic_of(1), ic_of(1), ic_of(2), p_of(2))
 SIM_L1210_GLANDULAR = ic_mean(ic_of(1), ic_of(1), ic_of(3), p_of(3))
 
 
-def mesh_tree_rows() -> pl.DataFrame:
-    """The real MeSH 2024 tree as mesh_tree rows (a few lines of lxml; the real parser is
+def vocabulary_rows() -> pl.DataFrame:
+    """The real MeSH 2024 tree as mesh_vocabulary rows (a few lines of lxml; the real parser is
     elsewhere)."""
     path = require_shared(MESH_2024)
     rows = []
@@ -116,8 +116,8 @@ def template_db(tmp_path_factory) -> Path:
     connection = open_connection(path)
     apply_schema(connection)
     connection.complete()  # apply_schema ends on fetchone(); finish that result
-    connection.register("_tree", mesh_tree_rows())
-    connection.execute("INSERT INTO mesh_tree SELECT * FROM _tree")
+    connection.register("_tree", vocabulary_rows())
+    connection.execute("INSERT INTO mesh_vocabulary SELECT * FROM _tree")
     connection.unregister("_tree")
     connection.close()
     return path
@@ -302,11 +302,11 @@ def reference_scores(con, candidates: pl.DataFrame, setsim: str, measure: str, s
     """Per-pair Python from docs/method.md, to check the set-wise SQL on a random corpus."""
     trees: dict[str, list[list[str]]] = {}
     for ui, tn in con.execute(
-        "SELECT descriptor_ui, tree_number FROM mesh_tree"
+        "SELECT descriptor_ui, tree_number FROM mesh_vocabulary"
         " WHERE descriptor_ui IN (SELECT descriptor_ui FROM citation_mesh)"
     ).fetchall():
         trees.setdefault(ui, []).append(tn.split("."))
-    owner = dict(con.execute("SELECT tree_number, descriptor_ui FROM mesh_tree").fetchall())
+    owner = dict(con.execute("SELECT tree_number, descriptor_ui FROM mesh_vocabulary").fetchall())
     ic, p = {}, {}
     if snapshot:
         for ui, pv, icv in con.execute(
@@ -360,7 +360,7 @@ def test_set_wise_scores_equal_a_per_pair_reference_on_a_random_corpus(con, meas
     pool = [
         ui
         for (ui,) in con.execute(
-            "SELECT DISTINCT descriptor_ui FROM mesh_tree WHERE tree_number LIKE 'C04.557%'"
+            "SELECT DISTINCT descriptor_ui FROM mesh_vocabulary WHERE tree_number LIKE 'C04.557%'"
             " OR tree_number LIKE 'C15.378%' OR tree_number LIKE 'B01.050.150.900%'"
             " ORDER BY 1"
         ).fetchall()
