@@ -121,3 +121,25 @@ def test_shipped_items_test_split_first():
     assert len(test) == 500 and items[:500] == test
     assert sum(1 for i in test if i.final_decision == "yes") == 276  # 55.2% majority
     assert len(load_items(config.DEFAULT_PUBMEDQA, split="test", limit=7)) == 7
+
+
+def test_dataset_card_shows_the_latest_figures_per_model():
+    from mkailin_assets.curation.export import benchmark_section
+
+    assert "No model evaluated yet" in benchmark_section([])
+    row = {
+        "model": "offline",
+        "benchmark": "pubmedqa",
+        "setting": "reasoning_required",
+        "split": "test",
+        "n": 500,
+        "accuracy_pct": 59.6,
+        "ci_low_pct": 55.2,
+        "ci_high_pct": 63.8,
+        "macro_f1_pct": 40.5,
+    }
+    section = benchmark_section([row])
+    assert "| offline | pubmedqa | reasoning_required | test | 500 | 59.6 | 55.2–63.8 | 40.5 |" in (
+        section
+    )
+    assert "82.0" in section and "55.2%" in section
