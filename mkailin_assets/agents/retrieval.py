@@ -7,6 +7,7 @@ caller-supplied embedding function; hybrid fuses both by reciprocal rank fusion.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -400,7 +401,13 @@ def retrieve(
     model_name: str | None = None,
     exclude_pmids: pl.DataFrame | Iterable[int] | None = None,
 ) -> pl.DataFrame:
-    """Dispatch to bm25_top_k, dense_top_k or hybrid_top_k; same result layout for all."""
+    """Dispatch to bm25_top_k, dense_top_k or hybrid_top_k; same result layout for all.
+
+    `exclude_pmids` as a (query_id, pmid) frame excludes per query; any other iterable of PMIDs
+    (e.g. benchmark citations) is excluded from every query's top k."""
+    if exclude_pmids is not None and not isinstance(exclude_pmids, pl.DataFrame):
+        search = functools.partial(retrieve, con, method=method, embed=embed, model_name=model_name)
+        return _top_k_excluding(con, queries, k, set(map(int, exclude_pmids)), search)
     if method == "bm25":
         return bm25_top_k(con, queries, k=k, exclude_pmids=exclude_pmids)
     if method not in ("dense", "hybrid"):
@@ -410,3 +417,66 @@ def retrieve(
     if method == "dense":
         return dense_top_k(con, queries, embed, model_name, k=k, exclude_pmids=exclude_pmids)
     return hybrid_top_k(con, queries, embed, model_name, k=k, exclude_pmids=exclude_pmids)
+
+
+def _top_k_excluding(
+    con: duckdb.DuckDBPyConnection,
+    queries: pl.DataFrame,
+    k: int,
+    excluded: set[int],
+    search: Callable[..., pl.DataFrame],
+) -> pl.DataFrame:
+    """Top k without the excluded PMIDs, whatever the engine: ask for k + a few more, drop the
+    excluded, and ask again for k + every excluded PMID the corpus holds only for the queries
+    that came up short (most queries meet no excluded PMID at all)."""
+    present = _present_count(con, excluded)
+    if present == 0:
+        return search(queries, k=k)
+    extra = min(present, max(k, 8))
+    hits = search(queries, k=k + extra)
+    kept = _drop_and_rerank(hits, excluded, k)
+    if present > extra:
+        raw = hits.group_by("query_id").len()
+        short = raw.filter(pl.col("len") == k + extra).join(
+            kept.group_by("query_id").len(), on="query_id", how="left"
+        )
+        short = short.filter(pl.col("len_right").fill_null(0) < k)["query_id"]
+        if short.len():
+            again = search(
+                queries.filter(pl.col("query_id").cast(pl.String).is_in(short.implode())),
+                k=k + present,
+            )
+            kept = pl.concat(
+                [
+                    kept.filter(~pl.col("query_id").is_in(short.implode())),
+                    _drop_and_rerank(again, excluded, k),
+                ]
+            )
+    return kept.sort("query_id", "rank")
+
+
+def _present_count(con: duckdb.DuckDBPyConnection, pmids: set[int]) -> int:
+    if not pmids:
+        return 0
+    frame = pl.DataFrame({"pmid": sorted(pmids)}, schema={"pmid": pl.Int64})
+    con.register("_excluded_pmids", frame)
+    try:
+        return int(
+            con.execute(
+                "SELECT count(*) FROM citations WHERE pmid IN (SELECT pmid FROM _excluded_pmids)"
+            ).fetchall()[0][0]
+        )
+    finally:
+        con.unregister("_excluded_pmids")
+
+
+def _drop_and_rerank(hits: pl.DataFrame, excluded: set[int], k: int) -> pl.DataFrame:
+    listed = pl.Series(sorted(excluded), dtype=pl.Int64).implode()
+    return (
+        hits.filter(~pl.col("pmid").is_in(listed))
+        .sort("query_id", "rank")
+        .with_columns(pl.int_range(1, pl.len() + 1).over("query_id").cast(pl.Int64).alias("rank"))
+        .filter(pl.col("rank") <= k)
+        .select(RESULT_SCHEMA.keys())
+        .cast(RESULT_SCHEMA)  # type: ignore[arg-type]
+    )

@@ -11,6 +11,7 @@ from mkailin_assets.checks.qa_checks import (
     candidate_qa_checks,
     evaluated_qa_checks,
 )
+from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids
 from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
@@ -62,6 +63,7 @@ def candidate_qa(
             method=method.retrieval_method,
             k=method.top_k,
             embedding=_embedding(client, llm, method),
+            exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
         )
         changes = write_candidates(con, category, frame)
         results = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)

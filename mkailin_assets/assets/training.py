@@ -119,6 +119,7 @@ def training_export(
             con,
             "SELECT role, list(DISTINCT model ORDER BY model) AS models FROM llm_calls GROUP BY role ORDER BY role",
         )
+        benchmark = query_pl(con, "SELECT * EXCLUDE (created_at) FROM benchmark_latest")
     meta = {
         "name": "mkailin training set",
         "models": {r["role"]: ", ".join(r["models"]) for r in models.iter_rows(named=True)},
@@ -129,6 +130,7 @@ def training_export(
             "decontamination": settings.decontamination_sources(),
             "split_ratios": method.ratios(),
         },
+        "benchmark": benchmark.to_dicts(),
         "mesh_coverage": {
             f"depth {r['depth']}": f"{r['covered']} / {r['descriptors']} ({r['share_covered']:.1%})"
             for r in coverage.iter_rows(named=True)

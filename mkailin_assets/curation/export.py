@@ -220,6 +220,32 @@ def _mapping_section(value: Any, empty: str) -> str:
     return str(value)
 
 
+def benchmark_section(rows: list[dict[str, Any]] | None) -> str:
+    """The latest PubMedQA / PubMedQA* figures per model (the benchmark_latest view's rows)."""
+    if not rows:
+        return "No model evaluated yet (materialize `benchmark_eval`)."
+    header = ["model", "benchmark", "setting", "split", "n", "accuracy %", "95% CI", "macro-F1 %"]
+    table = [
+        [
+            r["model"],
+            r["benchmark"],
+            r["setting"],
+            r["split"],
+            r["n"],
+            r["accuracy_pct"],
+            f"{r['ci_low_pct']}–{r['ci_high_pct']}",
+            r["macro_f1_pct"],
+        ]
+        for r in rows
+    ]
+    return (
+        _table(header, table)
+        + "\n\nMajority class on PQA-L's test split: 55.2%. Published (PubMedQA, reasoning-"
+        "required, test): GPT-4 + MedPrompt 82.0, Med-PaLM 2 81.8. The `offline` model is a "
+        "deterministic rule, not a model."
+    )
+
+
 def dataset_card(
     training: pl.DataFrame,
     filtered: pl.DataFrame,
@@ -243,6 +269,7 @@ def dataset_card(
         "## Filters\n\n" + _filters_section(filtered, meta.get("filters")),
         "## Models\n\n" + _mapping_section(meta.get("models"), "Not recorded."),
         "## Prompts\n\n" + _mapping_section(meta.get("prompts"), "Not recorded."),
+        "## Benchmark results\n\n" + benchmark_section(meta.get("benchmark")),
         "## Loading\n\n```python\nfrom datasets import load_dataset\n"
         'sft = load_dataset("parquet", data_files={"train": "sft/train.parquet"})\n```',
         "## Licence\n\n" + PUBMED_LICENCE_NOTE,

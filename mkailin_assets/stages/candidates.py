@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -65,10 +66,12 @@ def known_descriptors(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in rows}
 
 
-def reusable_contexts(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame:
+def reusable_contexts(
+    con: duckdb.DuckDBPyConnection, category: str, exclude_pmids: Iterable[int] = ()
+) -> pl.DataFrame:
     """Contexts already retrieved for a candidate stay as they were (so downstream answers are not
-    re-bought as the corpus grows), unless one of them was deleted since."""
-    return query_pl(
+    re-bought as the corpus grows), unless one of them was deleted since or is now excluded."""
+    reused = query_pl(
         con,
         """SELECT q.candidate_id, q.question, q.context_pmids, q.context_scores, q.retrieval_method
            FROM candidate_qa q
@@ -77,6 +80,8 @@ def reusable_contexts(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataF
                              WHERE u.p NOT IN (SELECT pmid FROM citations))""",
         [category],
     )
+    listed = pl.Series(sorted(set(exclude_pmids)), dtype=pl.Int64).implode()
+    return reused.filter(~pl.col("context_pmids").list.eval(pl.element().is_in(listed)).list.any())
 
 
 def retrieve_contexts(
@@ -85,8 +90,10 @@ def retrieve_contexts(
     method: str,
     k: int,
     embedding: tuple[Any, str | None] = (None, None),
+    exclude_pmids: Iterable[int] | None = None,
 ) -> pl.DataFrame:
-    """Top-k contexts per candidate as lists: candidate_id, context_pmids, context_scores."""
+    """Top-k contexts per candidate as lists: candidate_id, context_pmids, context_scores.
+    `exclude_pmids` (benchmark citations) never become a context."""
     if questions.is_empty():
         return pl.DataFrame(
             schema={
@@ -99,7 +106,15 @@ def retrieve_contexts(
         pl.col("candidate_id").alias("query_id"), pl.col("question").alias("text")
     )
     embed, model_name = embedding
-    hits = retrieve(con, queries, method=method, k=k, embed=embed, model_name=model_name)
+    hits = retrieve(
+        con,
+        queries,
+        method=method,
+        k=k,
+        embed=embed,
+        model_name=model_name,
+        exclude_pmids=exclude_pmids,
+    )
     return (
         hits.sort(["query_id", "rank"])
         .group_by("query_id", maintain_order=True)
@@ -121,8 +136,10 @@ def build_candidates(
     k: int = 4,
     agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
     embedding: tuple[Any, str | None] = (None, None),
+    exclude_pmids: Iterable[int] | None = None,
 ) -> tuple[pl.DataFrame, CandidateReport]:
-    """Generate (cached) questions for the category's abstracts and attach their contexts."""
+    """Generate (cached) questions for the category's abstracts and attach their contexts;
+    `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
     report = CandidateReport()
     sources = select_sources(con, category, sample)
     report.sources = sources.height
@@ -146,7 +163,7 @@ def build_candidates(
         else _empty_candidates()
     )
     ok = frame.filter(pl.col("status") == "ok")
-    reused = reusable_contexts(con, category).join(
+    reused = reusable_contexts(con, category, exclude_pmids or ()).join(
         ok.select("candidate_id", "question"), on=["candidate_id", "question"]
     )
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
@@ -156,7 +173,7 @@ def build_candidates(
         if method in ("dense", "hybrid") and embed is not None:
             refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations
     fresh = retrieve_contexts(
-        con, todo.select("candidate_id", "question"), method, k, embedding
+        con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
     ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
         [

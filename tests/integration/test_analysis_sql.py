@@ -51,6 +51,30 @@ VIEW_COLUMNS = {
         "md5_verified",
         "loaded_at",
     ],
+    "benchmark_latest": [
+        "model",
+        "model_id",
+        "benchmark",
+        "setting",
+        "split",
+        "n",
+        "n_expected",
+        "accuracy_pct",
+        "ci_low_pct",
+        "ci_high_pct",
+        "ci_method",
+        "macro_f1_pct",
+        "recall_yes_pct",
+        "recall_no_pct",
+        "recall_maybe_pct",
+        "unparseable",
+        "majority_baseline_pct",
+        "gpt4_medprompt_pct",
+        "med_palm2_pct",
+        "partial",
+        "run_id",
+        "created_at",
+    ],
 }
 QUERY_COLUMNS = {"demo_summary.sql": [column.name for column in SUMMARY_COLUMNS]}
 _VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
@@ -72,6 +96,8 @@ def pipeline(tmp_path_factory) -> Pipeline:
     )
     for letter in OFFLINE_CATEGORIES:
         distilled.materialize(["training_set"], letter)
+    distilled.instance.add_dynamic_partitions("benchmark_models", ["offline"])
+    distilled.materialize(["benchmark_eval"], "offline")
     return distilled
 
 

@@ -1,0 +1,131 @@
+"""benchmark_eval: PubMedQA and PubMedQA* figures of any model, one partition per model."""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from mkailin_assets.assets.metadata import markdown_table
+from mkailin_assets.checks.benchmark_checks import BENCHMARK_CHECKS, benchmark_check_results
+from mkailin_assets.evaluation import config as eval_config
+from mkailin_assets.evaluation.pubmedqa import load_items
+from mkailin_assets.llm.client import LLMClient
+from mkailin_assets.resources.duckdb_store import DuckDBStore
+from mkailin_assets.resources.llm import LLMResource
+from mkailin_assets.stages.benchmark import previous_results, run_benchmark, write_benchmark
+
+benchmark_models = dg.DynamicPartitionsDefinition(name="benchmark_models")
+
+# Published PubMedQA (PQA-L test, reasoning-required) accuracies the m-KAILIN paper compares with.
+REFERENCES = {"GPT-4 + MedPrompt": 82.0, "Med-PaLM 2": 81.8}
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def figures_table(current: pl.DataFrame, previous: pl.DataFrame) -> dg.MetadataValue:
+    """Each setting beside its majority baseline, the references and the previous run."""
+    before = {(r["benchmark"], r["setting"], r["split"]): r for r in previous.iter_rows(named=True)}
+    rows = []
+    for r in current.iter_rows(named=True):
+        prior = before.get((r["benchmark"], r["setting"], r["split"]))
+        delta = (
+            f"{100 * (r['accuracy'] - prior['accuracy']):+.1f}"
+            if prior and r["accuracy"] is not None and prior["accuracy"] is not None
+            else ""
+        )
+        rows.append(
+            (
+                r["benchmark"],
+                r["setting"],
+                r["split"],
+                f"{r['n']}/{r['n_expected']}",
+                f"{_pct(r['accuracy'])} [{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]",
+                _pct(r["macro_f1"]),
+                " / ".join(_pct(r[f"recall_{c}"]) for c in ("yes", "no", "maybe")),
+                r["unparseable"],
+                _pct(r["majority_baseline"]),
+                _pct(prior["accuracy"]) if prior else "—",
+                delta,
+                "partial" if r["partial"] else "",
+            )
+        )
+    headers = [
+        "benchmark",
+        "setting",
+        "split",
+        "n",
+        "accuracy % [95% Wilson]",
+        "macro-F1 %",
+        "recall yes/no/maybe %",
+        "unparseable",
+        "majority %",
+        "previous %",
+        "Δ",
+        "",
+    ]
+    return markdown_table(rows, headers)
+
+
+def _float_metadata(current: pl.DataFrame) -> dict[str, float]:
+    """One float per setting and split, so the UI plots them across materializations."""
+    return {
+        f"{r['benchmark']}.{r['setting']}.{r['split']}.accuracy": float(r["accuracy"])
+        for r in current.iter_rows(named=True)
+        if r["accuracy"] is not None
+    }
+
+
+@dg.asset(
+    partitions_def=benchmark_models,
+    deps=[dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping())],
+    pool="duckdb",
+    kinds={"duckdb", "openai"},
+    group_name="evaluation",
+    owners=["team:mkailin"],
+    tags={"stage": "evaluation"},
+    check_specs=BENCHMARK_CHECKS,
+    description=(
+        "PubMedQA (PQA-L reasoning-required: question + abstract contexts → yes/no/maybe, on the "
+        "500-item test split and all 1,000) and PubMedQA* (MIRAGE: the question with the top-k "
+        "abstracts our retrieval finds, its own PMID excluded; and with no context) for one model "
+        "(partition = model, MKAILIN_EVAL_MODELS). Cached LLM calls: a re-run sends nothing."
+    ),
+)
+def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, llm: LLMResource):
+    model = eval_config.resolve_model(context.partition_key)
+    items = load_items(
+        eval_config.pubmedqa_path(), eval_config.item_split(), eval_config.item_limit()
+    )
+    config = eval_config.llm_config_for(model, llm.llm_config())
+    k = eval_config.top_k()
+    with duckdb_store.connect() as con:
+        previous = previous_results(con, model.name)
+        with LLMClient(config, con, logger=context.log) as client:
+            run = run_benchmark(
+                con, client, model, items, run_id=context.run_id, k=k, endpoint=config.base_url
+            )
+            accounting = client.accounting()
+        write_benchmark(con, model.name, run)
+    if run.stopped:
+        context.log.warning(f"benchmark_eval {model.name}: partial figures, {run.stopped}")
+    yield dg.MaterializeResult(
+        metadata={
+            "model": dg.MetadataValue.json(model.public_dict()),
+            "items": len(items),
+            "figures": figures_table(run.results, previous),
+            "majority_baseline_test_pct": 55.2,
+            "published_references_pct": dg.MetadataValue.json(REFERENCES),
+            "previous_run": previous["run_id"][0] if previous.height else "none",
+            "partial": run.partial,
+            "stopped": run.stopped or "",
+            "retrieval": dg.MetadataValue.json(run.retrieval),
+            "unparseable": int(
+                run.answers.filter(pl.col("status") == "answered")["answer"].is_null().sum()
+            ),
+            **_float_metadata(run.results),
+            **accounting,
+        }
+    )
+    yield from benchmark_check_results(run.results, previous)

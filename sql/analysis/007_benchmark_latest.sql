@@ -1,0 +1,20 @@
+-- The latest PubMedQA / PubMedQA* figures of each model, per benchmark, setting and split,
+-- beside the majority-class baseline and the published references (accuracy, %).
+CREATE OR REPLACE VIEW benchmark_latest AS
+WITH ranked AS (
+    SELECT *, row_number() OVER (PARTITION BY model, benchmark, setting, split
+                                 ORDER BY created_at DESC, run_id DESC) AS age
+    FROM benchmark_results
+)
+SELECT model, model_id, benchmark, setting, split, n, n_expected,
+       round(100 * accuracy, 1) AS accuracy_pct,
+       round(100 * ci_low, 1) AS ci_low_pct, round(100 * ci_high, 1) AS ci_high_pct, ci_method,
+       round(100 * macro_f1, 1) AS macro_f1_pct,
+       round(100 * recall_yes, 1) AS recall_yes_pct, round(100 * recall_no, 1) AS recall_no_pct,
+       round(100 * recall_maybe, 1) AS recall_maybe_pct,
+       unparseable, round(100 * majority_baseline, 1) AS majority_baseline_pct,
+       82.0 AS gpt4_medprompt_pct, 81.8 AS med_palm2_pct,
+       partial, run_id, created_at
+FROM ranked
+WHERE age = 1
+ORDER BY model, benchmark, setting, split;
