@@ -347,6 +347,18 @@ def refresh_index(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> d
     return report
 
 
+def _commit(writer: tantivy.IndexWriter) -> None:
+    writer.commit()
+
+
+def _release(writer: tantivy.IndexWriter) -> None:
+    """Drop uncommitted work and the writer lock (the next refresh needs it)."""
+    with contextlib.suppress(Exception):
+        writer.rollback()
+    with contextlib.suppress(Exception):
+        writer.wait_merging_threads()
+
+
 def _apply_changes(con: duckdb.DuckDBPyConnection, path: Path, state: State) -> None:
     with transaction(con):
         con.execute(
@@ -358,16 +370,26 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, path: Path, state: State) -> 
     try:
         index = _open_tantivy(path)
         writer = index.writer(heap_size=_WRITER_HEAP, num_threads=2)
-        deletions = 0
+    except (OSError, ValueError, RuntimeError) as error:
+        raise _disk_error(path, error) from error
+    deletions = 0
+    try:
         for (pmid,) in con.execute("SELECT pmid FROM _mk_index_touch").fetchall():
-            writer.delete_documents("pmid", int(pmid))
+            # A term query built from the schema carries the field's type (u64).
+            writer.delete_documents_by_query(
+                tantivy.Query.term_query(index.schema, "pmid", int(pmid))
+            )
             deletions += 1
         for rows in _fetch_texts(con, "SELECT pmid FROM _mk_index_fresh"):
             _add_documents(writer, rows)
-        writer.commit()
+        _commit(writer)
+    except BaseException as error:
+        _release(writer)
+        if isinstance(error, (OSError, ValueError, RuntimeError)):
+            raise _disk_error(path, error) from error
+        raise
+    with contextlib.suppress(Exception):
         writer.wait_merging_threads()
-    except (OSError, ValueError, RuntimeError) as error:
-        raise _disk_error(path, error) from error
     _OPEN.clear()
     with transaction(con):
         con.execute(
