@@ -1,253 +1,296 @@
-"""BM25 retrieval benchmark: our DuckDB-SQL BM25 against the bm25s package, same corpus and tokens.
+"""BM25 retrieval benchmark: our on-disk index against bm25s and the former SQL BM25, one corpus.
 
-Corpus: the real 2020 PubMed baseline file (title + abstract of every citation that has one).
-Queries: 1,000 titles of a deterministic sample of abstracts. Figures: index build time of both,
-query throughput of both (and the ratio), mean top-10 overlap, and how often our SQL tokenizer
-agrees with the Python one. Ends with one JSON line.
+Corpus: N renumbered copies (distinct PMIDs; with --perturb each copy's abstracts carry a copy
+token, so copies are not identical) of the real 2020 PubMed baseline file, title + abstract.
+Queries: titles of a deterministic sample of abstracts of the first copy. Each engine runs in its
+own subprocess on the same DuckDB file, so build seconds, query throughput and peak RSS are its
+own. Figures: q/s, build s, peak RSS per engine; mean top-k overlap with bm25s (the reference
+Lucene BM25, k1 1.5, b 0.75); how often our top 4 equals the SQL BM25's top 4 (the contexts
+candidate_qa stores). Ends with one JSON line.
 
-    .venv/bin/python benchmarks/retrieval.py [--queries 1000] [--k 10]
+    .venv/bin/python benchmarks/retrieval.py [--copies 1] [--queries 500] [--k 10] [--no-sql]
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import json
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-import duckdb
-import numpy as np
 import polars as pl
-from lxml import etree
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index  # noqa: E402
-from mkailin_assets.agents.tokenize import (  # noqa: E402
-    sql_tokens_expression,
-    stopword_frame,
-    tokenize,
-)
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection  # noqa: E402
-
 BASELINE_FILE = REPO_ROOT.parent / "shared" / "data" / "pubmed" / "pubmed20n0014.xml.gz"
+PMID_STRIDE = 100_000_000  # copy c of PMID p is p + c * stride (2020 PMIDs stay below 4e7)
+ENGINES = ("ours", "bm25s", "sql")
 
 
-def _text(element: etree._Element | None) -> str | None:
-    if element is None:
-        return None
-    text = " ".join("".join(element.itertext()).split())
-    return text or None
+def parse_baseline(path: Path = BASELINE_FILE) -> pl.DataFrame:
+    """pmid, title, abstract of every citation of the file, streamed (lxml)."""
+    import gzip
 
+    from lxml import etree
 
-def parse_baseline(path: Path = BASELINE_FILE) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(citations: pmid, title, abstract; mesh: pmid, descriptor_ui, major_topic), streamed."""
-    citations: dict[int, tuple[str | None, str | None]] = {}
-    mesh: dict[int, list[tuple[str, bool]]] = {}
+    def text(element: Any) -> str | None:
+        if element is None:
+            return None
+        joined = " ".join("".join(element.itertext()).split())
+        return joined or None
+
+    rows: dict[int, tuple[str | None, str | None]] = {}
     with gzip.open(path, "rb") as handle:
         for _, article in etree.iterparse(handle, tag="PubmedArticle"):
             pmid = int(article.findtext("MedlineCitation/PMID"))
-            title = _text(article.find("MedlineCitation/Article/ArticleTitle"))
+            title = text(article.find("MedlineCitation/Article/ArticleTitle"))
             parts = [
-                _text(a) for a in article.iterfind("MedlineCitation/Article/Abstract/AbstractText")
+                text(a) for a in article.iterfind("MedlineCitation/Article/Abstract/AbstractText")
             ]
-            abstract = " ".join(p for p in parts if p) or None
-            citations[pmid] = (title, abstract)
-            headings = []
-            for heading in article.iterfind("MedlineCitation/MeshHeadingList/MeshHeading"):
-                descriptor = heading.find("DescriptorName")
-                major = descriptor.get("MajorTopicYN") == "Y" or any(
-                    q.get("MajorTopicYN") == "Y" for q in heading.iterfind("QualifierName")
-                )
-                headings.append((descriptor.get("UI"), major))
-            mesh[pmid] = headings
+            rows[pmid] = (title, " ".join(p for p in parts if p) or None)
             article.clear()
             while article.getprevious() is not None:
                 del article.getparent()[0]
-    cites = pl.DataFrame(
-        [(p, t, a) for p, (t, a) in citations.items()],
+    return pl.DataFrame(
+        [(p, t, a) for p, (t, a) in rows.items()],
         schema={"pmid": pl.Int64, "title": pl.String, "abstract": pl.String},
         orient="row",
     )
-    rows = {(p, ui): major for p, hs in mesh.items() for ui, major in hs}
-    mesh_frame = pl.DataFrame(
-        [(p, ui, m) for (p, ui), m in rows.items()],
-        schema={"pmid": pl.Int64, "descriptor_ui": pl.String, "major_topic": pl.Boolean},
-        orient="row",
-    )
-    return cites, mesh_frame
 
 
-def load_corpus(con: duckdb.DuckDBPyConnection, cites: pl.DataFrame, mesh: pl.DataFrame) -> None:
-    """Fill citations and citation_mesh of a fresh database (only the columns we read)."""
-    hashed = cites.with_columns(
-        pl.struct("title", "abstract")
-        .map_elements(
-            lambda r: hashlib.sha256(f"{r['title']}\x1f{r['abstract']}".encode()).hexdigest(),
-            return_dtype=pl.String,
-        )
-        .alias("content_hash")
-    )
-    con.register("_cites", hashed)
-    con.register("_mesh", mesh)
-    con.execute(
-        "INSERT INTO citations (pmid, version, title, abstract, source_file, content_hash, loaded_at)"
-        " SELECT pmid, 1, title, abstract, 'pubmed20n0014.xml.gz', content_hash, now() FROM _cites"
-    )
-    con.execute("INSERT INTO citation_mesh SELECT pmid, descriptor_ui, major_topic FROM _mesh")
-    con.unregister("_cites")
-    con.unregister("_mesh")
+def build_corpus(db_path: Path, copies: int, perturb: bool) -> int:
+    """A DuckDB file whose `citations` hold `copies` renumbered copies; returns its row count."""
+    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+
+    base = parse_baseline()
+    con = open_connection(db_path)
+    apply_schema(con)
+    con.complete()
+    con.register("_base", base)
+    suffix = "' copy' || c::VARCHAR" if perturb else "''"
+    con.execute(f"""
+        INSERT INTO citations (pmid, version, title, abstract, source_file, content_hash, loaded_at)
+        SELECT pmid + c * {PMID_STRIDE}, 1, title,
+               CASE WHEN abstract IS NULL THEN NULL ELSE abstract || {suffix} END,
+               'bench', md5(concat_ws('|', pmid + c * {PMID_STRIDE}, title, abstract)), now()
+        FROM _base, range({copies}) r(c)
+    """)
+    con.unregister("_base")
+    (rows,) = con.execute("SELECT count(*) FROM citations").fetchall()[0]
+    con.close()
+    return int(rows)
 
 
-def sample_queries(con: duckdb.DuckDBPyConnection, n: int) -> pl.DataFrame:
-    """Titles of a deterministic sample of citations that have an abstract."""
-    return con.sql(
-        """
-        SELECT pmid::VARCHAR AS query_id, title AS text, pmid AS source_pmid
-        FROM citations WHERE abstract IS NOT NULL AND title IS NOT NULL
-        ORDER BY hash(pmid), pmid LIMIT $n
-        """,
+def sample_queries(db_path: Path, n: int) -> pl.DataFrame:
+    from mkailin_assets.resources.duckdb_store import open_connection
+
+    con = open_connection(db_path, read_only=True)
+    frame = con.sql(
+        f"""SELECT pmid::VARCHAR AS query_id, title AS text FROM citations
+            WHERE abstract IS NOT NULL AND title IS NOT NULL AND pmid < {PMID_STRIDE}
+            ORDER BY hash(pmid), pmid LIMIT $n""",
         params={"n": n},
     ).pl()
+    con.close()
+    return frame
 
 
-def tokenizer_agreement(con: duckdb.DuckDBPyConnection, corpus: pl.DataFrame) -> float:
-    """Share of documents whose SQL token list equals the Python one."""
-    con.register("_docs", corpus)
-    con.register("_sw", stopword_frame())
-    tokens = sql_tokens_expression("text")
-    sql_tokens = con.sql(
-        f"""
-        WITH t AS (SELECT pmid, unnest({tokens}) AS term,
-                          generate_subscripts({tokens}, 1) AS pos FROM _docs)
-        SELECT pmid, list(term ORDER BY pos) AS tokens
-        FROM t ANTI JOIN _sw ON _sw.word = t.term GROUP BY pmid
-        """
-    ).pl()
-    con.unregister("_docs")
-    con.unregister("_sw")
-    ours = dict(zip(sql_tokens["pmid"], sql_tokens["tokens"].to_list(), strict=True))
-    same = sum(
-        ours.get(p, []) == tokenize(t) for p, t in zip(corpus["pmid"], corpus["text"], strict=True)
-    )
-    return same / corpus.height
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(n_queries: int, k: int) -> dict[str, object]:
-    import bm25s
+# --------------------------------------------------------------------------- engine workers
 
-    started = time.perf_counter()
-    cites, mesh = parse_baseline()
-    parse_s = time.perf_counter() - started
-    con = open_connection(":memory:")
-    apply_schema(con)
-    con.complete()  # apply_schema ends on fetchone(), which leaves a result open in DuckDB 2.0
-    load_corpus(con, cites, mesh)
 
+def work_ours(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
+    from mkailin_assets.agents import search_index
+    from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index
+    from mkailin_assets.resources.duckdb_store import open_connection
+
+    con = open_connection(db_path)
     started = time.perf_counter()
     report = refresh_bm25_index(con)
-    ours_index_s = time.perf_counter() - started
-    second = refresh_bm25_index(con)
+    build_s = time.perf_counter() - started
+    build_rss = peak_rss_mb()
+    noop = refresh_bm25_index(con)
+    timings = {}
+    for n_threads in (1, 2):
+        os.environ[search_index.ENV_THREADS] = str(n_threads)
+        bm25_top_k(con, queries.head(20), k=k)  # open the searcher, warm the idf cache
+        search_index._OPEN.clear()
+        started = time.perf_counter()
+        hits = bm25_top_k(con, queries, k=k)
+        timings[n_threads] = time.perf_counter() - started
+    size = sum(f.stat().st_size for f in search_index.index_dir(con).iterdir())
+    con.close()
+    return {
+        "hits": hits.select("query_id", "rank", "pmid").rows(),
+        "build_s": build_s,
+        "build_peak_rss_mb": build_rss,
+        "refresh_nothing_new_s": noop["seconds"],
+        "query_s": timings[2],
+        "query_s_1_thread": timings[1],
+        "index_mb": size / 2**20,
+        "documents": report["documents"],
+    }
 
+
+def work_bm25s(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
+    import bm25s
+
+    from mkailin_assets.agents.tokenize import tokenize
+    from mkailin_assets.resources.duckdb_store import open_connection
+
+    con = open_connection(db_path, read_only=True)
     corpus = con.sql(
         "SELECT pmid, concat_ws(' ', title, abstract) AS text FROM citations"
         " WHERE coalesce(title, '') <> '' OR coalesce(abstract, '') <> '' ORDER BY pmid"
     ).pl()
-    queries = sample_queries(con, n_queries)
-
-    started = time.perf_counter()
-    corpus_tokens = [tokenize(t) for t in corpus["text"]]
-    tokenize_s = time.perf_counter() - started
+    con.close()
     started = time.perf_counter()
     retriever = bm25s.BM25(method="lucene", k1=1.5, b=0.75)
-    retriever.index(corpus_tokens, show_progress=False)
-    bm25s_index_s = time.perf_counter() - started
-
+    retriever.index([tokenize(t) for t in corpus["text"]], show_progress=False)
+    build_s = time.perf_counter() - started
+    pmids = corpus["pmid"].to_list()
+    del corpus
     started = time.perf_counter()
-    ours = bm25_top_k(con, queries.select("query_id", "text"), k=k)
-    ours_query_s = time.perf_counter() - started
-
-    query_tokens = [tokenize(t) for t in queries["text"]]
-    started = time.perf_counter()
-    docs, scores = retriever.retrieve(query_tokens, k=k, show_progress=False, n_threads=1)
-    bm25s_query_s = time.perf_counter() - started
-    # DuckDB uses both cores; give bm25s both too, for a fair second figure.
-    started = time.perf_counter()
-    retriever.retrieve(query_tokens, k=k, show_progress=False, n_threads=2)
-    bm25s_query_2_threads_s = time.perf_counter() - started
-
-    pmids = corpus["pmid"].to_numpy()
-    ours_by_query = {q: set(p) for q, p in ours.group_by("query_id").agg("pmid").iter_rows()}
-    overlaps = [
-        len(ours_by_query.get(q, set()) & set(pmids[docs[i]].tolist())) / k
-        for i, q in enumerate(queries["query_id"])
+    docs, _ = retriever.retrieve(
+        [tokenize(t) for t in queries["text"]], k=k, show_progress=False, n_threads=2
+    )
+    query_s = time.perf_counter() - started
+    hits = [
+        (q, rank + 1, pmids[int(d)])
+        for q, row in zip(queries["query_id"], docs, strict=True)
+        for rank, d in enumerate(row)
     ]
-    ours_top1 = dict(ours.filter(pl.col("rank") == 1).select("query_id", "score").iter_rows())
-    top1_gaps = [
-        abs(ours_top1[q] - float(scores[i, 0]))
-        for i, q in enumerate(queries["query_id"])
-        if q in ours_top1
-    ]
-    source_in_top = ours.join(queries.select("query_id", "source_pmid"), on="query_id").filter(
-        pl.col("pmid") == pl.col("source_pmid")
-    )
-    agreement = tokenizer_agreement(con, corpus)
+    return {"hits": hits, "build_s": build_s, "query_s": query_s}
 
-    # An update-file-sized change: 1,000 citations revised, 100 deleted.
-    con.execute(
-        "UPDATE citations SET abstract = abstract || ' revised erratum',"
-        " content_hash = content_hash || 'r' WHERE pmid IN"
-        " (SELECT pmid FROM citations WHERE abstract IS NOT NULL ORDER BY pmid LIMIT 1000)"
-    )
-    con.execute(
-        "DELETE FROM citations WHERE pmid IN (SELECT pmid FROM citations ORDER BY pmid DESC LIMIT 100)"
-    )
-    update = refresh_bm25_index(con)
 
-    figures: dict[str, object] = {
+def work_sql(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
+    from mkailin_assets.agents.retrieval import bm25_sql_top_k, refresh_bm25_sql_index
+    from mkailin_assets.resources.duckdb_store import open_connection
+
+    con = open_connection(db_path)
+    started = time.perf_counter()
+    refresh_bm25_sql_index(con)
+    build_s = time.perf_counter() - started
+    started = time.perf_counter()
+    hits = bm25_sql_top_k(con, queries, k=k)
+    query_s = time.perf_counter() - started
+    con.close()
+    return {
+        "hits": hits.select("query_id", "rank", "pmid").rows(),
+        "build_s": build_s,
+        "query_s": query_s,
+    }
+
+
+WORKERS = {"ours": work_ours, "bm25s": work_bm25s, "sql": work_sql}
+
+
+def run_engine(engine: str, db_path: Path, queries_path: Path, k: int) -> dict[str, Any]:
+    out = queries_path.with_name(f"{engine}.json")
+    subprocess.run(
+        [sys.executable, __file__, "--worker", engine, "--db", str(db_path),
+         "--queries-file", str(queries_path), "--k", str(k), "--out", str(out)],
+        check=True,
+    )  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def top_lists(hits: list[list[Any]], depth: int) -> dict[str, list[int]]:
+    lists: dict[str, list[tuple[int, int]]] = {}
+    for query_id, rank, pmid in hits:
+        lists.setdefault(str(query_id), []).append((int(rank), int(pmid)))
+    return {q: [p for r, p in sorted(v) if r <= depth] for q, v in lists.items()}
+
+
+def run(copies: int, n_queries: int, k: int, sql: bool, perturb: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="mkailin-retrieval-bench-") as folder:
+        db_path = Path(folder) / "bench.duckdb"
+        started = time.perf_counter()
+        citations = build_corpus(db_path, copies, perturb)
+        corpus_s = time.perf_counter() - started
+        queries = sample_queries(db_path, n_queries)
+        queries_path = Path(folder) / "queries.parquet"
+        queries.write_parquet(queries_path)
+        results = {e: run_engine(e, db_path, queries_path, k) for e in ENGINES if sql or e != "sql"}
+    ours, ref = results["ours"], results["bm25s"]
+    ours_k, ref_k = top_lists(ours["hits"], k), top_lists(ref["hits"], k)
+    overlap = [len(set(ours_k.get(q, [])) & set(ref_k[q])) / k for q in ref_k]
+    figures: dict[str, Any] = {
         "benchmark": "retrieval",
-        "documents": corpus.height,
-        "terms": report["terms"],
+        "copies": copies,
+        "citations": citations,
+        "docs": ours["documents"],
         "queries": queries.height,
         "k": k,
-        "parse_s": round(parse_s, 2),
-        "ours_index_s": round(ours_index_s, 3),
-        "ours_refresh_nothing_new_s": second["seconds"],
-        "ours_refresh_1000_changed_100_deleted_s": update["seconds"],
-        "bm25s_tokenize_s": round(tokenize_s, 3),
-        "bm25s_index_s": round(bm25s_index_s, 3),
-        "ours_query_s": round(ours_query_s, 3),
-        "bm25s_query_s": round(bm25s_query_s, 3),
-        "bm25s_query_2_threads_s": round(bm25s_query_2_threads_s, 3),
-        "ours_qps": round(queries.height / ours_query_s, 1),
-        "bm25s_qps": round(queries.height / bm25s_query_s, 1),
-        "throughput_ratio_ours_over_bm25s": round(bm25s_query_s / ours_query_s, 3),
-        "throughput_ratio_ours_over_bm25s_2_threads": round(
-            bm25s_query_2_threads_s / ours_query_s, 3
-        ),
-        "mean_top_k_overlap": round(float(np.mean(overlaps)), 4),
-        "min_top_k_overlap": round(float(np.min(overlaps)), 2),
-        "max_top1_score_difference": float(f"{max(top1_gaps):.2e}"),
-        "source_in_top_k": round(source_in_top.height / queries.height, 4),
-        "tokenizer_agreement": round(agreement, 5),
+        "corpus_setup_s": round(corpus_s, 1),
+        "ours_build_s": round(ours["build_s"], 2),
+        "ours_refresh_nothing_new_s": ours["refresh_nothing_new_s"],
+        "ours_index_mb": round(ours["index_mb"], 1),
+        "ours_qps": round(queries.height / ours["query_s"], 1),
+        "ours_qps_1_thread": round(queries.height / ours["query_s_1_thread"], 1),
+        "ours_peak_rss_mb": round(ours["peak_rss_mb"], 1),
+        "ours_build_peak_rss_mb": round(ours["build_peak_rss_mb"], 1),
+        "bm25s_build_s": round(ref["build_s"], 2),
+        "bm25s_qps": round(queries.height / ref["query_s"], 1),
+        "bm25s_peak_rss_mb": round(ref["peak_rss_mb"], 1),
+        "overlap_at_10": round(sum(overlap) / len(overlap), 4),
+        "same_top4_as_bm25s": _same_top4(ours["hits"], ref["hits"]),
     }
+    if "sql" in results:
+        sql_result = results["sql"]
+        figures |= {
+            "sql_build_s": round(sql_result["build_s"], 2),
+            "sql_qps": round(queries.height / sql_result["query_s"], 1),
+            "sql_peak_rss_mb": round(sql_result["peak_rss_mb"], 1),
+            "ours_over_sql_qps": round(sql_result["query_s"] / ours["query_s"], 2),
+            "same_top4_as_sql": _same_top4(ours["hits"], sql_result["hits"]),
+        }
     return figures
+
+
+def _same_top4(a: list[list[Any]], b: list[list[Any]]) -> float:
+    first, second = top_lists(a, 4), top_lists(b, 4)
+    keys = set(first) | set(second)
+    return round(sum(first.get(q) == second.get(q) for q in keys) / len(keys), 4)
+
+
+def worker_main(args: argparse.Namespace) -> None:
+    queries = pl.read_parquet(args.queries_file)
+    result = WORKERS[args.worker](Path(args.db), queries, args.k)
+    result["peak_rss_mb"] = peak_rss_mb()
+    Path(args.out).write_text(json.dumps(result))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--copies", type=int, default=1)
+    parser.add_argument("--queries", type=int, default=500)
     parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--no-sql", action="store_true", help="skip the SQL BM25 (slow, big)")
+    parser.add_argument("--perturb", action="store_true", help="make copies differ")
+    parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--queries-file", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker_main(args)
+        return
     if not BASELINE_FILE.exists():
         sys.exit(f"real baseline file absent: {BASELINE_FILE} (see ../shared/data/README.md)")
-    figures = run(args.queries, args.k)
+    figures = run(args.copies, args.queries, args.k, not args.no_sql, args.perturb)
     for name, value in figures.items():
-        print(f"{name:>36}: {value}")
+        print(f"{name:>28}: {value}")
     print(json.dumps(figures))
 
 

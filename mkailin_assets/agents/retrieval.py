@@ -1,7 +1,8 @@
 """Retrieval agent (docs/method.md#context-retrieval): top-k citations for a batch of questions.
 
-BM25 (the default, no model) lives in DuckDB tables built incrementally from `citations` and is
-scored set-wise in SQL for a whole batch of queries at once. Dense retrieval stores vectors from a
+BM25 (the default, no model) is served by an on-disk tantivy index derived from `citations`
+(agents/search_index.py), re-scored exactly as Lucene BM25 (k1 = 1.5, b = 0.75). The former
+set-wise SQL BM25 over DuckDB tables stays as `bm25_sql_top_k` for comparison in the benchmarks. Dense retrieval stores vectors from a
 caller-supplied embedding function; hybrid fuses both by reciprocal rank fusion.
 """
 
@@ -16,6 +17,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from mkailin_assets.agents import search_index
 from mkailin_assets.agents.tokenize import sql_tokens_expression, stopword_frame
 from mkailin_assets.resources.duckdb_store import transaction
 
@@ -42,8 +44,8 @@ def empty_result() -> pl.DataFrame:
 # --------------------------------------------------------------------------- BM25 index
 
 
-def refresh_bm25_index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Bring the BM25 index in line with `citations`, touching only what changed.
+def refresh_bm25_sql_index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Bring the SQL BM25 tables in line with `citations`, touching only what changed.
 
     New citations and those whose content_hash changed are (re)tokenized; deleted ones, and the
     old postings of changed ones, are removed; document frequencies move by the difference.
@@ -158,7 +160,34 @@ def _query_frame(queries: pl.DataFrame) -> pl.DataFrame:
     return queries.select(pl.col("query_id").cast(pl.String), pl.col("text").cast(pl.String))
 
 
+def refresh_bm25_index(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Bring the on-disk BM25 index in step with `citations` (rebuilt when missing or foreign)."""
+    return search_index.refresh_index(con)
+
+
 def bm25_top_k(
+    con: duckdb.DuckDBPyConnection,
+    queries: pl.DataFrame,
+    k: int = DEFAULT_K,
+    k1: float = 1.5,
+    b: float = 0.75,
+    exclude_pmids: pl.DataFrame | Iterable[int] | None = None,
+) -> pl.DataFrame:
+    """Top-k citations per query by Lucene BM25 from the on-disk index (refresh it first).
+
+    Returns (query_id, rank, pmid, score), rank from 1, ties broken by pmid ascending; a query
+    with no indexable term raises search_index.NoIndexableTermError."""
+    frame = _query_frame(queries)
+    if frame.is_empty():
+        return empty_result()
+    excluded = _exclusion_frame(frame, exclude_pmids).group_by("query_id").agg("pmid")
+    by_query = {q: set(p) for q, p in excluded.iter_rows()}
+    index = search_index.open_searchable(con)
+    rows = search_index.search(index, frame, k, k1=k1, b=b, excluded=by_query)
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").sort("query_id", "rank")
+
+
+def bm25_sql_top_k(
     con: duckdb.DuckDBPyConnection,
     queries: pl.DataFrame,
     k: int = DEFAULT_K,
@@ -171,7 +200,7 @@ def bm25_top_k(
 
     Returns (query_id, rank, pmid, score), rank from 1, ties broken by pmid ascending; a query
     with no indexed term gets no rows. Queries run `batch_size` at a time, which bounds the
-    memory of the (query, citation) aggregation. Run refresh_bm25_index first."""
+    memory of the (query, citation) aggregation. Run refresh_bm25_sql_index first."""
     frame = _query_frame(queries)
     if frame.is_empty():
         return empty_result()

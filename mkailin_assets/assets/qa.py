@@ -42,7 +42,8 @@ def _embedding(client, llm: LLMResource, method: MethodConfig) -> tuple:
     check_specs=CANDIDATE_QA_CHECKS,
     description=(
         "Question agents write questions grounded in each abstract (tagged with its MeSH descriptors); "
-        "the retrieval agent attaches the top-k supporting abstracts (BM25 in DuckDB by default). "
+        "the retrieval agent attaches the top-k supporting abstracts (BM25 by default, from the "
+        "on-disk index beside the DuckDB file, brought in step with `citations` first). "
         "Cached LLM calls: unchanged abstracts cost nothing."
     ),
 )
@@ -81,6 +82,8 @@ def candidate_qa(
             "contexts_reused": report.contexts_reused,
             "rows_inserted": changes["inserted"],
             "rows_deleted": changes["deleted"],
+            "questions_without_indexable_term": report.no_indexable_term,
+            "retrieval_index": dg.MetadataValue.json(report.index),
             "first_errors": dg.MetadataValue.json(report.errors),
             "preview": markdown_table(
                 [

@@ -18,6 +18,7 @@ from mkailin_assets.agents.question_generation import (
     questions_from_results,
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
+from mkailin_assets.agents.search_index import query_terms
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
 
 
@@ -28,6 +29,8 @@ class CandidateReport:
     candidates_failed: int = 0
     retrieved: int = 0
     contexts_reused: int = 0
+    no_indexable_term: int = 0
+    index: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -126,6 +129,28 @@ def retrieve_contexts(
     )
 
 
+NO_TERM_ERROR = "question has no indexable term (only stopwords or punctuation): no BM25 contexts"
+
+
+def reject_termless(frame: pl.DataFrame, method: str) -> tuple[pl.DataFrame, int]:
+    """A question BM25 cannot match is recorded as failed with the reason, never given empty
+    contexts; dense retrieval needs no terms."""
+    if method == "dense" or frame.is_empty():
+        return frame, 0
+    termless = pl.col("question").map_elements(
+        lambda q: not query_terms(q), return_dtype=pl.Boolean
+    ) & (pl.col("status") == "ok")
+    flagged = frame.with_columns(termless.alias("_termless"))
+    count = int(flagged["_termless"].sum())
+    if not count:
+        return frame, 0
+    flagged = flagged.with_columns(
+        pl.when("_termless").then(pl.lit("failed")).otherwise("status").alias("status"),
+        pl.when("_termless").then(pl.lit(NO_TERM_ERROR)).otherwise("error").alias("error"),
+    )
+    return flagged.drop("_termless"), count
+
+
 def build_candidates(
     con: duckdb.DuckDBPyConnection,
     client: Any,
@@ -162,13 +187,15 @@ def build_candidates(
         if rows
         else _empty_candidates()
     )
+    frame, report.no_indexable_term = reject_termless(frame, method)
     ok = frame.filter(pl.col("status") == "ok")
     reused = reusable_contexts(con, category, exclude_pmids or ()).join(
         ok.select("candidate_id", "question"), on=["candidate_id", "question"]
     )
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
     if not todo.is_empty():
-        refresh_bm25_index(con)
+        if method in ("bm25", "hybrid"):
+            report.index = refresh_bm25_index(con)
         embed, model_name = embedding
         if method in ("dense", "hybrid") and embed is not None:
             refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations

@@ -11,14 +11,17 @@ import polars as pl
 import pytest
 
 from mkailin_assets.agents.retrieval import (
+    bm25_sql_top_k,
     bm25_top_k,
     dense_top_k,
     hybrid_top_k,
     reciprocal_rank_fusion,
     refresh_bm25_index,
+    refresh_bm25_sql_index,
     refresh_embeddings,
     retrieve,
 )
+from mkailin_assets.agents.search_index import NoIndexableTermError
 from mkailin_assets.agents.tokenize import STOPWORDS, sql_tokens_expression, tokenize
 from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
@@ -109,11 +112,23 @@ def test_sql_tokenizer_gives_the_python_tokens():
 
 # ------------------------------------------------------------------ BM25
 
+# Both engines must give the same BM25: the on-disk index (default) and the SQL tables.
+ENGINES = {
+    "index": (refresh_bm25_index, bm25_top_k),
+    "sql": (refresh_bm25_sql_index, bm25_sql_top_k),
+}
 
-def test_bm25_scores_equal_textbook_lucene_bm25(con):
+
+@pytest.fixture(params=sorted(ENGINES))
+def engine(request):
+    return ENGINES[request.param]
+
+
+def test_bm25_scores_equal_textbook_lucene_bm25(con, engine):
     load_docs(con)
-    refresh_bm25_index(con)
-    result = bm25_top_k(con, queries("insulin obesity adolescents", "sepsis lactate"), k=10)
+    refresh, top_k = engine
+    refresh(con)
+    result = top_k(con, queries("insulin obesity adolescents", "sepsis lactate"), k=10)
     docs = index_tokens(con)
     for query_id, text in (("q0", "insulin obesity adolescents"), ("q1", "sepsis lactate")):
         expected = reference_bm25(docs, tokenize(text))
@@ -123,11 +138,12 @@ def test_bm25_scores_equal_textbook_lucene_bm25(con):
         assert got["score"].is_sorted(descending=True)
 
 
-def test_bm25_top_k_cuts_at_k_and_breaks_ties_by_pmid(con):
+def test_bm25_top_k_cuts_at_k_and_breaks_ties_by_pmid(con, engine):
     twins = {10: ("asthma", None), 11: ("asthma", None), 12: ("asthma", None), 13: ("x", "y")}
     load_docs(con, twins)
-    refresh_bm25_index(con)
-    result = bm25_top_k(con, queries("asthma"), k=2)
+    refresh, top_k = engine
+    refresh(con)
+    result = top_k(con, queries("asthma"), k=2)
     assert result["pmid"].to_list() == [10, 11]
     assert result["rank"].to_list() == [1, 2]
     assert result.schema == {
@@ -137,18 +153,25 @@ def test_bm25_top_k_cuts_at_k_and_breaks_ties_by_pmid(con):
 
 def test_bm25_query_with_no_known_term_or_empty_batch_gives_no_rows(con):
     load_docs(con)
+    refresh_bm25_sql_index(con)
+    assert bm25_sql_top_k(con, queries("zebrafish", "of the"), k=4).is_empty()
+    assert bm25_sql_top_k(con, queries(), k=4).is_empty()
     refresh_bm25_index(con)
-    assert bm25_top_k(con, queries("zebrafish", "of the"), k=4).is_empty()
+    assert bm25_top_k(con, queries("zebrafish"), k=4).is_empty()
     assert bm25_top_k(con, queries(), k=4).is_empty()
+    # A question the index cannot match at all is an error, never silently empty contexts.
+    with pytest.raises(NoIndexableTermError, match="no indexable term"):
+        bm25_top_k(con, queries("sepsis", "Of the -- (and)?"), k=4)
 
 
-def test_bm25_exclusions_global_and_per_query(con):
+def test_bm25_exclusions_global_and_per_query(con, engine):
     load_docs(con)
-    refresh_bm25_index(con)
+    refresh, top_k = engine
+    refresh(con)
     batch = queries("sepsis", "sepsis")
-    everywhere = bm25_top_k(con, batch, k=4, exclude_pmids=[3])
+    everywhere = top_k(con, batch, k=4, exclude_pmids=[3])
     assert 3 not in everywhere["pmid"].to_list() and everywhere.height == 2
-    per_query = bm25_top_k(
+    per_query = top_k(
         con, batch, k=4, exclude_pmids=pl.DataFrame({"query_id": ["q0"], "pmid": [3]})
     )
     assert per_query.filter(pl.col("query_id") == "q0")["pmid"].to_list() == [1]
@@ -166,9 +189,9 @@ def index_state(con):
 
 def test_incremental_refresh_matches_a_rebuild_from_scratch(con, tmp_path):
     load_docs(con)
-    first = refresh_bm25_index(con)
+    first = refresh_bm25_sql_index(con)
     assert first["indexed_new"] == 6 and first["documents"] == 6
-    assert refresh_bm25_index(con) | {"seconds": 0} == {
+    assert refresh_bm25_sql_index(con) | {"seconds": 0} == {
         "indexed_new": 0, "reindexed_changed": 0, "removed": 0, "documents": 6,
         "terms": first["terms"], "seconds": 0,
     }  # fmt: skip
@@ -177,7 +200,7 @@ def test_incremental_refresh_matches_a_rebuild_from_scratch(con, tmp_path):
     con.execute("DELETE FROM citations WHERE pmid = 4")
     upsert_citation(con, 7, "Zebrafish sepsis model", "A new zebrafish model.")
     upsert_citation(con, 6, None, None)  # emptied: leaves the index
-    report = refresh_bm25_index(con)
+    report = refresh_bm25_sql_index(con)
     assert (report["indexed_new"], report["reindexed_changed"], report["removed"]) == (1, 1, 2)
     incremental = index_state(con)
 
@@ -187,7 +210,7 @@ def test_incremental_refresh_matches_a_rebuild_from_scratch(con, tmp_path):
     load_docs(fresh, {p: DOCS[p] for p in (1, 3, 5)})
     upsert_citation(fresh, 2, "Insulin resistance", "Now about asthma and sepsis instead.")
     upsert_citation(fresh, 7, "Zebrafish sepsis model", "A new zebrafish model.")
-    refresh_bm25_index(fresh)
+    refresh_bm25_sql_index(fresh)
     assert incremental == index_state(fresh)
     fresh.close()
     # terms of deleted documents only are gone (df never 0)
@@ -202,7 +225,7 @@ def test_incremental_refresh_matches_a_rebuild_from_scratch(con, tmp_path):
 
 def test_refresh_is_one_transaction(con, monkeypatch):
     load_docs(con)
-    refresh_bm25_index(con)
+    refresh_bm25_sql_index(con)
     before = index_state(con)
     upsert_citation(con, 8, "New asthma paper", "More asthma.")
     import mkailin_assets.agents.retrieval as retrieval
@@ -213,7 +236,7 @@ def test_refresh_is_one_transaction(con, monkeypatch):
 
     monkeypatch.setattr(retrieval, "_refresh_bm25_in_transaction", broken)
     with pytest.raises(RuntimeError):
-        retrieval.refresh_bm25_index(con)
+        retrieval.refresh_bm25_sql_index(con)
     assert index_state(con) == before
 
 
@@ -298,8 +321,8 @@ def test_hybrid_and_dispatcher(con):
 
 def test_bm25_batches_give_the_same_result_as_one_batch(con):
     load_docs(con)
-    refresh_bm25_index(con)
+    refresh_bm25_sql_index(con)
     batch = queries("sepsis lactate", "insulin", "asthma children", "obesity adults", "zebrafish")
-    whole = bm25_top_k(con, batch, k=3, exclude_pmids=[3])
-    assert bm25_top_k(con, batch, k=3, exclude_pmids=[3], batch_size=2).equals(whole)
+    whole = bm25_sql_top_k(con, batch, k=3, exclude_pmids=[3])
+    assert bm25_sql_top_k(con, batch, k=3, exclude_pmids=[3], batch_size=2).equals(whole)
     assert whole["query_id"].unique().len() == 4

@@ -1,0 +1,561 @@
+"""The BM25 retrieval index on disk: tantivy segments derived from `citations`, kept in step.
+
+DuckDB stays the source of truth. `retrieval_index_docs` (schema 006) is the watermark: the
+(pmid, content_hash) pairs the index holds; `retrieval_index_state` names the index build
+(index_uid, also written in the index's marker file) and whether a refresh is under way.
+
+A refresh writes the PMIDs it will touch to `retrieval_index_pending` first, then deletes and
+re-adds them in tantivy (one commit: a kill before it leaves the previous commit in place), then
+records the new watermark in one DuckDB transaction. A kill between the two commits is repaired by
+the next refresh, which re-applies the pending PMIDs. An index that is missing, unreadable, built by
+another version or for another database, or out of step with the watermark is rebuilt from scratch
+(into a fresh directory, swapped in when complete) with a warning in the log.
+
+Scoring: tantivy's BM25 has k1 = 1.2 fixed and one-byte (lossy) document lengths, so tantivy
+only collects a candidate pool (MKAILIN_BM25_POOL, default 40 or 4k); the pool is re-scored
+exactly with Lucene BM25 (k1 = 1.5, b = 0.75, as bm25s and METHOD.md), ties by PMID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import tantivy
+
+from mkailin_assets.agents.tokenize import STOPWORDS, tokenize
+from mkailin_assets.resources.duckdb_store import transaction
+
+LOG = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MARKER_FILE = "mkailin-index.json"
+INDEX_NAME = "bm25"
+TOKENIZER = "mkailin"
+_WRITER_HEAP = 256_000_000  # bytes over all writer threads; tantivy flushes a segment when full
+
+# Environment variables (to move into the settings model): see index_dir(), pool_size(), threads().
+ENV_INDEX_DIR = "MKAILIN_RETRIEVAL_INDEX_DIR"
+ENV_POOL = "MKAILIN_BM25_POOL"
+ENV_THREADS = "MKAILIN_RETRIEVAL_THREADS"
+
+INDEXABLE_SQL = """
+    SELECT pmid, content_hash FROM citations
+    WHERE coalesce(title, '') <> '' OR coalesce(abstract, '') <> ''
+"""
+
+
+class RetrievalIndexError(RuntimeError):
+    """The index cannot be brought in step (e.g. the disk is full); the message says why."""
+
+
+class NoIndexableTermError(ValueError):
+    """A question has no term the index can match (empty, or stopwords and punctuation only)."""
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value else default
+
+
+def index_dir(con: duckdb.DuckDBPyConnection) -> Path:
+    """MKAILIN_RETRIEVAL_INDEX_DIR, else `<duckdb file>.bm25` beside the database; for an
+    in-memory database, a directory under the system temp folder named by the index build."""
+    configured = os.environ.get(ENV_INDEX_DIR)
+    if configured:
+        return Path(configured)
+    (db_file,) = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()[0]
+    if db_file:
+        return Path(f"{db_file}.bm25")
+    uid = _memory_uid(con)
+    return Path(tempfile.gettempdir()) / f"mkailin-bm25-{uid}"
+
+
+def _memory_uid(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.execute(
+        "SELECT index_uid FROM retrieval_index_state WHERE name = ?", [INDEX_NAME]
+    ).fetchall()
+    return row[0][0] if row else uuid.uuid4().hex
+
+
+def pool_size(k: int) -> int:
+    """Depth of tantivy's candidate pool before exact re-scoring (MKAILIN_BM25_POOL)."""
+    return max(int(_env(ENV_POOL, "40")), 4 * k, k)
+
+
+def threads() -> int:
+    """Searcher threads (MKAILIN_RETRIEVAL_THREADS, default 2: the machine's cores)."""
+    return max(1, int(_env(ENV_THREADS, "2")))
+
+
+# --------------------------------------------------------------------------- schema and opening
+
+
+def _analyzer() -> tantivy.TextAnalyzer:
+    # Splits on non-alphanumerics, lowercases, drops the project's stopwords: on the bundled
+    # baseline file it yields exactly tokenize()'s tokens (checked by benchmarks/retrieval.py).
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.custom_stopword(sorted(STOPWORDS)))
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("pmid", indexed=True, stored=False, fast=True)
+    builder.add_text_field("body", stored=True, tokenizer_name=TOKENIZER, index_option="freq")
+    return builder.build()
+
+
+def _open_tantivy(path: Path) -> tantivy.Index:
+    index = tantivy.Index.open(str(path))
+    index.register_tokenizer(TOKENIZER, _analyzer())
+    return index
+
+
+@dataclass
+class State:
+    index_uid: str
+    format_version: int
+    status: str
+    documents: int
+    deletions: int
+
+
+def read_state(con: duckdb.DuckDBPyConnection) -> State | None:
+    rows = con.execute(
+        "SELECT index_uid, format_version, status, documents, deletions"
+        " FROM retrieval_index_state WHERE name = ?",
+        [INDEX_NAME],
+    ).fetchall()
+    return State(*rows[0]) if rows else None
+
+
+def _marker(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / MARKER_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def why_rebuild(path: Path, state: State | None) -> str | None:
+    """None when the index at `path` is the one DuckDB records; else the reason to rebuild."""
+    if state is None:
+        return "DuckDB records no index yet"
+    if not path.exists():
+        return f"index directory {path} is missing"
+    marker = _marker(path)
+    if marker is None:
+        return f"no readable {MARKER_FILE} (half-written, or not an mkailin index)"
+    if marker.get("format_version") != FORMAT_VERSION or state.format_version != FORMAT_VERSION:
+        return (
+            f"index format {marker.get('format_version')} (recorded {state.format_version}) "
+            f"differs from this version's {FORMAT_VERSION}"
+        )
+    if marker.get("index_uid") != state.index_uid:
+        return "index belongs to another database (index_uid differs from DuckDB's record)"
+    try:
+        index = _open_tantivy(path)
+        index.reload()
+        alive = index.searcher().num_docs
+    except (ValueError, OSError, RuntimeError) as error:
+        return f"index unreadable ({type(error).__name__}: {error})"
+    if state.status == "ok" and alive != state.documents:
+        return f"index holds {alive} documents, DuckDB records {state.documents}"
+    return None
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+def _disk_error(path: Path, error: BaseException) -> RetrievalIndexError:
+    full = isinstance(error, OSError) and error.errno == errno.ENOSPC
+    full = full or "No space left" in str(error)
+    what = "the disk is full" if full else f"{type(error).__name__}: {error}"
+    return RetrievalIndexError(
+        f"retrieval index refresh at {path} failed: {what}. The previous index and its DuckDB "
+        "watermark are unchanged; free space (or set MKAILIN_RETRIEVAL_INDEX_DIR) and rerun."
+    )
+
+
+def _fetch_texts(con: duckdb.DuckDBPyConnection, pmids_sql: str, batch: int = 50_000):
+    """(pmid, content_hash, text) batches for the PMIDs `pmids_sql` selects, in PMID order."""
+    cursor = con.execute(
+        f"""SELECT c.pmid, c.content_hash, concat_ws(' ', c.title, c.abstract)
+            FROM citations c WHERE c.pmid IN ({pmids_sql}) ORDER BY c.pmid"""
+    )
+    while rows := cursor.fetchmany(batch):
+        yield rows
+
+
+def _add_documents(writer: tantivy.IndexWriter, rows: list[tuple[int, str, str]]) -> None:
+    for pmid, _, text in rows:
+        document = tantivy.Document()
+        document.add_unsigned("pmid", int(pmid))
+        document.add_text("body", text)
+        writer.add_document(document)
+
+
+def _write_marker(path: Path, uid: str) -> None:
+    marker = {"format_version": FORMAT_VERSION, "index_uid": uid, "engine": "tantivy"}
+    tmp = path / f"{MARKER_FILE}.tmp"
+    tmp.write_text(json.dumps(marker))
+    tmp.replace(path / MARKER_FILE)
+
+
+def rebuild(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> dict[str, Any]:
+    """Build the whole index from `citations` in a fresh directory, then swap it in."""
+    LOG.warning("rebuilding the retrieval index at %s: %s", path, reason)
+    started = time.perf_counter()
+    uid = uuid.uuid4().hex
+    building = path.with_name(f"{path.name}.building-{uid[:8]}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _mk_index_wanted AS {INDEXABLE_SQL}")
+    try:
+        building.mkdir()
+        index = tantivy.Index(_schema(), path=str(building), reuse=False)
+        index.register_tokenizer(TOKENIZER, _analyzer())
+        writer = index.writer(heap_size=_WRITER_HEAP, num_threads=2)
+        for rows in _fetch_texts(con, "SELECT pmid FROM _mk_index_wanted"):
+            _add_documents(writer, rows)
+        writer.commit()
+        writer.wait_merging_threads()
+        _write_marker(building, uid)
+    except (OSError, ValueError, RuntimeError) as error:
+        shutil.rmtree(building, ignore_errors=True)
+        raise _disk_error(path, error) from error
+    documents = con.execute("SELECT count(*) FROM _mk_index_wanted").fetchall()[0][0]
+    with transaction(con):
+        con.execute("DELETE FROM retrieval_index_docs")
+        con.execute(
+            "INSERT INTO retrieval_index_docs SELECT pmid, content_hash FROM _mk_index_wanted"
+        )
+        con.execute("DELETE FROM retrieval_index_pending")
+        _record_state(con, uid, "ok", documents, deletions=0, built=True)
+    # The swap: the old directory goes aside first, so a kill in between leaves no index (rebuilt
+    # next time) rather than a mixed one.
+    if path.exists():
+        old = path.with_name(f"{path.name}.old-{uid[:8]}")
+        path.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    building.rename(path)
+    _OPEN.clear()
+    con.execute("DROP TABLE IF EXISTS _mk_index_wanted")
+    return {
+        "action": "rebuilt",
+        "reason": reason,
+        "documents": int(documents),
+        "indexed_new": int(documents),
+        "reindexed_changed": 0,
+        "removed": 0,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def _record_state(
+    con: duckdb.DuckDBPyConnection,
+    uid: str,
+    status: str,
+    documents: int,
+    deletions: int,
+    built: bool = False,
+) -> None:
+    con.execute(
+        f"""INSERT INTO retrieval_index_state VALUES (?, ?, ?, ?, ?, ?, now(), now())
+            ON CONFLICT (name) DO UPDATE SET index_uid = excluded.index_uid,
+              format_version = excluded.format_version, status = excluded.status,
+              documents = excluded.documents, deletions = excluded.deletions,
+              {"built_at = excluded.built_at," if built else ""} refreshed_at = now()""",
+        [INDEX_NAME, uid, FORMAT_VERSION, status, int(documents), int(deletions)],
+    )
+
+
+def _diff(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp tables: _mk_index_wanted (indexable now), _mk_index_touch (PMIDs to delete from the
+    index: stale, gone, or pending from an interrupted refresh), _mk_index_fresh (to add)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _mk_index_wanted AS {INDEXABLE_SQL}")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _mk_index_fresh AS
+        SELECT w.pmid, w.content_hash FROM _mk_index_wanted w
+        LEFT JOIN retrieval_index_docs d USING (pmid)
+        WHERE d.pmid IS NULL OR d.content_hash <> w.content_hash
+           OR w.pmid IN (SELECT pmid FROM retrieval_index_pending)
+    """)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _mk_index_touch AS
+        SELECT pmid FROM retrieval_index_docs d
+        WHERE NOT EXISTS (SELECT 1 FROM _mk_index_wanted w
+                          WHERE w.pmid = d.pmid AND w.content_hash = d.content_hash)
+        UNION SELECT pmid FROM retrieval_index_pending
+        UNION SELECT pmid FROM _mk_index_fresh
+    """)
+
+
+def refresh_index(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> dict[str, Any]:
+    """Bring the index in line with `citations`: rebuild when needed, else apply only changes."""
+    path = path or index_dir(con)
+    state = read_state(con)
+    reason = why_rebuild(path, state)
+    if reason is not None:
+        return rebuild(con, path, reason)
+    assert state is not None
+    started = time.perf_counter()
+    _diff(con)
+    touched, fresh, removed = con.execute(
+        """SELECT (SELECT count(*) FROM _mk_index_touch), (SELECT count(*) FROM _mk_index_fresh),
+                  (SELECT count(*) FROM _mk_index_touch t
+                   WHERE t.pmid IN (SELECT pmid FROM retrieval_index_docs)
+                     AND t.pmid NOT IN (SELECT pmid FROM _mk_index_wanted))"""
+    ).fetchall()[0]
+    report: dict[str, Any] = {"action": "incremental", "reason": None}
+    if touched:
+        _apply_changes(con, path, state)
+    documents = con.execute("SELECT count(*) FROM retrieval_index_docs").fetchall()[0][0]
+    changed = con.execute(
+        "SELECT count(*) FROM _mk_index_fresh WHERE pmid IN"
+        " (SELECT pmid FROM _mk_index_touch) AND pmid IN (SELECT pmid FROM _mk_index_wanted)"
+    ).fetchall()[0][0]
+    for table in ("_mk_index_wanted", "_mk_index_fresh", "_mk_index_touch"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    report.update(
+        documents=int(documents),
+        indexed_new=int(fresh),
+        touched=int(touched),
+        removed=int(removed),
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    report["reindexed_changed"] = int(min(changed, touched - removed))
+    return report
+
+
+def _commit(writer: tantivy.IndexWriter) -> None:
+    writer.commit()
+
+
+def _release(writer: tantivy.IndexWriter) -> None:
+    """Drop uncommitted work and the writer lock (the next refresh needs it)."""
+    with contextlib.suppress(Exception):
+        writer.rollback()
+    with contextlib.suppress(Exception):
+        writer.wait_merging_threads()
+
+
+def _apply_changes(con: duckdb.DuckDBPyConnection, path: Path, state: State) -> None:
+    with transaction(con):
+        con.execute(
+            "INSERT OR IGNORE INTO retrieval_index_pending SELECT pmid FROM _mk_index_touch"
+        )
+        con.execute(
+            "UPDATE retrieval_index_state SET status = 'refreshing' WHERE name = ?", [INDEX_NAME]
+        )
+    try:
+        index = _open_tantivy(path)
+        writer = index.writer(heap_size=_WRITER_HEAP, num_threads=2)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise _disk_error(path, error) from error
+    deletions = 0
+    try:
+        for (pmid,) in con.execute("SELECT pmid FROM _mk_index_touch").fetchall():
+            # A term query built from the schema carries the field's type (u64).
+            writer.delete_documents_by_query(
+                tantivy.Query.term_query(index.schema, "pmid", int(pmid))
+            )
+            deletions += 1
+        for rows in _fetch_texts(con, "SELECT pmid FROM _mk_index_fresh"):
+            _add_documents(writer, rows)
+        _commit(writer)
+    except BaseException as error:
+        _release(writer)
+        if isinstance(error, (OSError, ValueError, RuntimeError)):
+            raise _disk_error(path, error) from error
+        raise
+    with contextlib.suppress(Exception):
+        writer.wait_merging_threads()
+    _OPEN.clear()
+    with transaction(con):
+        con.execute(
+            "DELETE FROM retrieval_index_docs WHERE pmid IN (SELECT pmid FROM _mk_index_touch)"
+        )
+        con.execute(
+            "INSERT INTO retrieval_index_docs SELECT pmid, content_hash FROM _mk_index_fresh"
+        )
+        con.execute("DELETE FROM retrieval_index_pending")
+        documents = con.execute("SELECT count(*) FROM retrieval_index_docs").fetchall()[0][0]
+        _record_state(con, state.index_uid, "ok", documents, state.deletions + deletions)
+
+
+# --------------------------------------------------------------------------- search
+
+
+_OPEN: dict[str, Searchable] = {}
+
+
+@dataclass
+class Searchable:
+    """An opened index with what exact re-scoring needs: N, avgdl, and cached idf per term."""
+
+    index: tantivy.Index
+    searcher: tantivy.Searcher
+    schema: tantivy.Schema
+    n_docs: int
+    avgdl: float
+    exact_df: bool  # deletions not yet merged away: count live documents per term
+    idf_cache: dict[str, float] = field(default_factory=dict)
+
+    def idf(self, term: str) -> float:
+        cached = self.idf_cache.get(term)
+        if cached is None:
+            if self.exact_df:
+                query = tantivy.Query.term_query(self.schema, "body", term)
+                df = self.searcher.search(query, 1, count=True).count
+            else:
+                df = self.searcher.doc_freq("body", term)
+            cached = math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
+            self.idf_cache[term] = cached
+        return cached
+
+
+def open_searchable(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> Searchable:
+    """The index, refreshed by the caller beforehand; opened once per process and commit."""
+    path = path or index_dir(con)
+    state = read_state(con)
+    reason = why_rebuild(path, state)
+    if reason is not None:
+        raise RetrievalIndexError(f"retrieval index at {path} is not usable: {reason}; refresh it")
+    assert state is not None
+    # Keyed by the commit (tantivy rewrites meta.json on every commit), so another process's
+    # refresh is seen too.
+    key = f"{path}|{state.index_uid}|{(path / 'meta.json').stat().st_mtime_ns}"
+    cached = _OPEN.get(key)
+    if cached is not None:
+        return cached
+    index = _open_tantivy(path)
+    index.reload()
+    searcher = index.searcher()
+    searchable = Searchable(
+        index=index,
+        searcher=searcher,
+        schema=index.schema,
+        n_docs=searcher.num_docs,
+        avgdl=_average_length(index, searcher),
+        exact_df=state.deletions > 0,
+    )
+    _OPEN.clear()
+    _OPEN[key] = searchable
+    return searchable
+
+
+def _average_length(index: tantivy.Index, searcher: tantivy.Searcher) -> float:
+    """tantivy's own average field length (exact token totals), read from a score explanation."""
+    if searcher.num_docs == 0:
+        return 1.0
+    hits = searcher.search(tantivy.Query.all_query(), 1, count=False).hits
+    for term in ("cell", "patients", "study", "1"):
+        query = tantivy.Query.term_query(index.schema, "body", term)
+        found = searcher.search(query, 1, count=False).hits
+        if found:
+            hits = found
+            break
+    else:
+        # Any document's first token gives a term query to explain.
+        text = searcher.doc(hits[0][1])["body"][0]
+        term = _analyzer().analyze(text)[0]
+        query = tantivy.Query.term_query(index.schema, "body", term)
+        hits = searcher.search(query, 1, count=False).hits
+    explanation = json.loads(query.explain(searcher, hits[0][1]).to_json())
+    return _find_avgdl(explanation)
+
+
+def _find_avgdl(node: dict[str, Any]) -> float:
+    if node.get("description", "").startswith("avgdl"):
+        return float(node["value"])
+    for child in node.get("details", []):
+        with contextlib.suppress(LookupError):
+            return _find_avgdl(child)
+    raise LookupError("no avgdl in tantivy's score explanation")
+
+
+def query_terms(text: str | None) -> list[str]:
+    """The question's index terms (project tokenizer); never interpreted as query syntax."""
+    return tokenize(text)
+
+
+def _search_one(
+    index: Searchable, terms: list[str], k: int, pool: int, k1: float, b: float, exclude: set[int]
+) -> list[tuple[int, float]]:
+    """Exact Lucene BM25 top-k (score desc, pmid asc) over tantivy's top-`pool` candidates."""
+    qtf = Counter(terms)
+    clauses = [
+        (tantivy.Occur.Should, tantivy.Query.term_query(index.schema, "body", term)) for term in qtf
+    ]
+    hits = index.searcher.search(
+        tantivy.Query.boolean_query(clauses), pool + len(exclude), count=False
+    ).hits
+    if not hits:
+        return []
+    addresses = [address for _, address in hits]
+    pmids = index.searcher.fast_field_values("pmid", addresses)
+    idf = {term: index.idf(term) for term in qtf}
+    scored: list[tuple[float, int]] = []
+    for pmid, address in zip(pmids, addresses, strict=True):
+        if pmid in exclude:
+            continue
+        tokens = tokenize(index.searcher.doc(address)["body"][0])
+        norm = k1 * (1 - b + b * len(tokens) / index.avgdl)
+        counts = Counter(token for token in tokens if token in qtf)
+        score = sum(qtf[t] * idf[t] * tf / (tf + norm) for t, tf in counts.items())
+        scored.append((-score, int(pmid)))
+    scored.sort()
+    return [(pmid, -neg) for neg, pmid in scored[:k]]
+
+
+def search(
+    index: Searchable,
+    queries: pl.DataFrame,
+    k: int,
+    k1: float = 1.5,
+    b: float = 0.75,
+    excluded: dict[str, set[int]] | None = None,
+    n_threads: int | None = None,
+) -> list[tuple[str, int, int, float]]:
+    """(query_id, rank, pmid, score) rows; raises NoIndexableTermError for a term-less query."""
+    excluded = excluded or {}
+    items = list(zip(queries["query_id"].to_list(), queries["text"].to_list(), strict=True))
+    terms = {query_id: query_terms(text) for query_id, text in items}
+    empty = [query_id for query_id, found in terms.items() if not found]
+    if empty:
+        raise NoIndexableTermError(
+            f"{len(empty)} question(s) have no indexable term (empty, or only stopwords and "
+            f"punctuation), e.g. query_id {empty[0]!r}"
+        )
+    pool = pool_size(k)
+
+    def run(item: tuple[str, str]) -> list[tuple[str, int, int, float]]:
+        query_id = item[0]
+        top = _search_one(index, terms[query_id], k, pool, k1, b, excluded.get(query_id, set()))
+        return [(query_id, rank, pmid, score) for rank, (pmid, score) in enumerate(top, start=1)]
+
+    workers = n_threads or threads()
+    if workers == 1 or len(items) < 2:
+        return [row for item in items for row in run(item)]
+    with ThreadPoolExecutor(workers) as pool_executor:
+        return [row for rows in pool_executor.map(run, items) for row in rows]
