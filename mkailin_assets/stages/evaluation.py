@@ -18,6 +18,7 @@ from mkailin_assets.agents.preferences import (
     final_preferences,
 )
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+from mkailin_assets.stages.tables import delete_partition
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
 
@@ -240,12 +241,19 @@ def write_evaluation(
     evaluated: pl.DataFrame,
     preferences: pl.DataFrame,
 ) -> dict[str, int]:
-    """Both tables change together or not at all."""
+    """Both tables change together or not at all; the counts say what each lost and gained."""
     if evaluated.is_empty():
+        # No candidates left (e.g. their sources were deleted): the partition empties, and the
+        # rows it held are reported as deleted.
         with transaction(con):
-            con.execute("DELETE FROM evaluated_qa WHERE category = ?", [category])
-            con.execute("DELETE FROM preference_pairs WHERE category = ?", [category])
-        return {"inserted": 0, "deleted": 0}
+            deleted = delete_partition(con, "evaluated_qa", category)
+            pairs_deleted = delete_partition(con, "preference_pairs", category)
+        return {
+            "inserted": 0,
+            "deleted": deleted,
+            "pairs_inserted": 0,
+            "pairs_deleted": pairs_deleted,
+        }
     with transaction(con):
         changes = sync_partition(
             con, "evaluated_qa", category, evaluated, key=("candidate_id",), own_transaction=False

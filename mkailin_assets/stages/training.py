@@ -25,6 +25,7 @@ from mkailin_assets.curation.records import (
 )
 from mkailin_assets.curation.splits import assign_splits
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+from mkailin_assets.stages.tables import delete_partition
 
 TRAINING_COLUMNS = [
     "category",
@@ -216,7 +217,7 @@ def write_training(
 ) -> dict[str, int]:
     """training_set and training_filtered change together."""
     with transaction(con):
-        con.execute("DELETE FROM training_filtered WHERE category = ?", [category])
+        delete_partition(con, "training_filtered", category)
         if filtered.height:
             con.register("_filtered", filtered)
             try:
@@ -226,10 +227,7 @@ def write_training(
             finally:
                 con.unregister("_filtered")
         if training.is_empty():
-            deleted = con.execute(
-                "DELETE FROM training_set WHERE category = ?", [category]
-            ).fetchone()[0]
-            return {"inserted": 0, "deleted": int(deleted)}
+            return {"inserted": 0, "deleted": delete_partition(con, "training_set", category)}
         return sync_partition(
             con, "training_set", category, training, key=("record_id",), own_transaction=False
         )
