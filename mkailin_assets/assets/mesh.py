@@ -3,12 +3,12 @@
 import dagster as dg
 
 from mkailin_assets import settings
-from mkailin_assets.assets.metadata import query_preview
+from mkailin_assets.assets.metadata import category_label, preview_table
 from mkailin_assets.checks.ingest_checks import MESH_TREE_CHECKS, mesh_tree_checks
-from mkailin_assets.ingest.mesh_xml import load_mesh_descriptors, write_mesh_tree_partition
 from mkailin_assets.ingest.sources import fetch_mesh_source
-from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
+from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
+from mkailin_assets.stages.ingest import load_mesh_category
 
 
 @dg.asset(
@@ -26,33 +26,21 @@ from mkailin_assets.resources.duckdb_store import DuckDBStore
 )
 def mesh_tree(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     category = validate_category(context.partition_key)
+    # Downloaded before the database opens: the writer lock is not held during a download.
     source_path = fetch_mesh_source(settings.mesh_source(), settings.download_dir())
     with duckdb_store.connect() as con:
-        report = load_mesh_descriptors(con, source_path, expected_year=settings.mesh_year())
-        rows = write_mesh_tree_partition(con, category)
-        depth_counts = dict(
-            con.execute(
-                "SELECT depth, count(*) FROM mesh_tree WHERE category = ? GROUP BY depth ORDER BY depth",
-                [category],
-            ).fetchall()
-        )
-        preview = query_preview(
-            con,
-            "SELECT tree_number, descriptor_ui, descriptor_name, depth FROM mesh_tree "
-            "WHERE category = ? ORDER BY tree_number",
-            [category],
-        )
-        results = mesh_tree_checks(con, category)
+        result = load_mesh_category(con, category, source_path, settings.mesh_year())
+        checks = mesh_tree_checks(con, category)
     yield dg.MaterializeResult(
         metadata={
-            "category": f"{category} — {MESH_CATEGORIES[category]}",
-            "dagster/row_count": rows,
-            "tree_numbers_by_depth": {str(k): int(v) for k, v in depth_counts.items()},
+            "category": category_label(category),
+            "dagster/row_count": result.rows,
+            "tree_numbers_by_depth": result.depth_counts,
             "mesh_source": str(source_path),
-            "mesh_year": report.mesh_year,
-            "descriptors_loaded": report.descriptors,
-            "descriptors_reused": bool(report.skipped_as_already_loaded),
-            "preview": preview,
+            "mesh_year": result.report.mesh_year,
+            "descriptors_loaded": result.report.descriptors,
+            "descriptors_reused": bool(result.report.skipped_as_already_loaded),
+            "preview": preview_table(result.preview),
         }
     )
-    yield from results
+    yield from checks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from mkailin_assets.agents.question_generation import (
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
+from mkailin_assets.stages.tables import Preview, frame_preview
 
 
 @dataclass
@@ -30,6 +32,18 @@ class CandidateReport:
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CandidatesResult:
+    rows: int
+    report: CandidateReport
+    changes: dict[str, int]
+    preview: Preview
+
+
+# Retrieval methods that need an embedding model (BM25 needs none).
+EMBEDDING_METHODS = ("dense", "hybrid")
 
 
 def candidate_id(source_pmid: int, source_hash: str, agent: str, question_index: int) -> str:
@@ -153,7 +167,7 @@ def build_candidates(
     if not todo.is_empty():
         refresh_bm25_index(con)
         embed, model_name = embedding
-        if method in ("dense", "hybrid") and embed is not None:
+        if method in EMBEDDING_METHODS and embed is not None:
             refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations
     fresh = retrieve_contexts(
         con, todo.select("candidate_id", "question"), method, k, embedding
@@ -225,3 +239,47 @@ def write_candidates(
     con: duckdb.DuckDBPyConnection, category: str, frame: pl.DataFrame
 ) -> dict[str, int]:
     return sync_partition(con, "candidate_qa", category, frame, key=("candidate_id",))
+
+
+def embedding_for(
+    client: Any, method: str
+) -> tuple[Callable[[list[str], list[str]], Any] | None, str | None]:
+    """(embed(item_ids, texts), model name) for dense/hybrid retrieval; (None, None) for BM25."""
+    if method not in EMBEDDING_METHODS:
+        return None, None
+    return (
+        lambda item_ids, texts: client.embed(texts, item_ids),
+        client.config.model_for("embeddings"),
+    )
+
+
+def distill_candidates(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    category: str,
+    *,
+    sample: int,
+    method: str,
+    k: int,
+) -> CandidatesResult:
+    """Questions and their contexts for the category, written where they changed."""
+    frame, report = build_candidates(
+        con,
+        client,
+        category,
+        sample=sample,
+        method=method,
+        k=k,
+        embedding=embedding_for(client, method),
+    )
+    changes = write_candidates(con, category, frame)
+    return CandidatesResult(
+        rows=frame.height,
+        report=report,
+        changes=changes,
+        preview=frame_preview(
+            frame.filter(pl.col("status") == "ok").head(5),
+            ["source_pmid", "agent", "question", "context_pmids"],
+            ["source_pmid", "agent", "question", "contexts"],
+        ),
+    )

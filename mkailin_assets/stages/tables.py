@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import polars as pl
 
 from mkailin_assets.resources.duckdb_store import safe_identifier
 
@@ -30,3 +31,8 @@ def delete_partition(con: duckdb.DuckDBPyConnection, table: str, category: str) 
     table = safe_identifier(table)
     rows = con.execute(f"DELETE FROM {table} WHERE category = ?", [category]).fetchall()
     return int(rows[0][0])
+
+
+def frame_preview(frame: pl.DataFrame, columns: list[str], headers: list[str]) -> Preview:
+    """A preview of rows a stage built in memory (the frame is already cut to size)."""
+    return Preview(headers, list(frame.select(columns).iter_rows()))

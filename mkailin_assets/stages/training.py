@@ -12,6 +12,7 @@ from mkailin_assets.curation.decontamination import (
     Benchmark,
     contamination_filters,
     find_contamination,
+    load_benchmarks,
     removed_per_benchmark,
 )
 from mkailin_assets.curation.dedup import exact_duplicates, near_duplicates
@@ -25,7 +26,7 @@ from mkailin_assets.curation.records import (
 )
 from mkailin_assets.curation.splits import assign_splits
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
-from mkailin_assets.stages.tables import delete_partition
+from mkailin_assets.stages.tables import Preview, delete_partition, fetch_preview
 
 TRAINING_COLUMNS = [
     "category",
@@ -57,6 +58,22 @@ class TrainingReport:
     removed: dict[str, int] = field(default_factory=dict)
     removed_per_benchmark: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    rows: int
+    report: TrainingReport
+    changes: dict[str, int]
+    benchmark_names: list[str]
+    benchmark_pmids: set[int]
+    preview: Preview
+
+
+PREVIEW_SQL = """
+SELECT kind, split, source_pmid, question FROM training_set
+WHERE category = ? ORDER BY kind, record_id
+"""
 
 
 # A category's training set holds every record whose source belongs to it, so the same candidate
@@ -235,3 +252,28 @@ def write_training(
 
 def benchmark_pmids(benchmarks: list[Benchmark]) -> set[int]:
     return set().union(*(b.pmids for b in benchmarks)) if benchmarks else set()
+
+
+def curate_training(
+    con: duckdb.DuckDBPyConnection,
+    category: str,
+    benchmark_sources: list[str],
+    *,
+    ratios: dict[str, float],
+    dedup_threshold: float,
+    ngram: int,
+) -> TrainingResult:
+    """Build, filter and split the category's records against the listed benchmarks; write them."""
+    benchmarks = load_benchmarks(benchmark_sources)
+    training, filtered, report = build_training_category(
+        con, category, benchmarks, ratios=ratios, dedup_threshold=dedup_threshold, ngram=ngram
+    )
+    changes = write_training(con, category, training, filtered)
+    return TrainingResult(
+        rows=training.height,
+        report=report,
+        changes=changes,
+        benchmark_names=[b.name for b in benchmarks],
+        benchmark_pmids=benchmark_pmids(benchmarks),
+        preview=fetch_preview(con, PREVIEW_SQL, [category]),
+    )
