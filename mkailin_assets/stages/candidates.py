@@ -19,7 +19,7 @@ from mkailin_assets.agents.question_generation import (
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
-from mkailin_assets.stages.tables import Preview, frame_preview
+from mkailin_assets.stages.tables import StageResult, frame_preview
 
 
 @dataclass
@@ -32,14 +32,6 @@ class CandidateReport:
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class CandidatesResult:
-    rows: int
-    report: CandidateReport
-    changes: dict[str, int]
-    preview: Preview
 
 
 # Retrieval methods that need an embedding model (BM25 needs none).
@@ -261,7 +253,7 @@ def distill_candidates(
     sample: int,
     method: str,
     k: int,
-) -> CandidatesResult:
+) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed."""
     frame, report = build_candidates(
         con,
@@ -273,7 +265,7 @@ def distill_candidates(
         embedding=embedding_for(client, method),
     )
     changes = write_candidates(con, category, frame)
-    return CandidatesResult(
+    return StageResult(
         rows=frame.height,
         report=report,
         changes=changes,

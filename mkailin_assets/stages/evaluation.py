@@ -18,7 +18,7 @@ from mkailin_assets.agents.preferences import (
     final_preferences,
 )
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
-from mkailin_assets.stages.tables import Preview, delete_partition, frame_preview
+from mkailin_assets.stages.tables import StageResult, delete_partition, frame_preview
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
 
@@ -38,14 +38,6 @@ class EvaluationReport:
     judge: dict[str, Any] = field(default_factory=dict)
     scores: list[float] = field(default_factory=list)
     ic_snapshot: str | None = None
-
-
-@dataclass(frozen=True)
-class EvaluationResult:
-    rows: int
-    report: EvaluationReport
-    changes: dict[str, int]
-    preview: Preview
 
 
 def score_band(
@@ -300,7 +292,7 @@ def distill_evaluation(
     band_min: float | None,
     band_max: float | None,
     judge_enabled: bool,
-) -> EvaluationResult:
+) -> StageResult[EvaluationReport]:
     """Score, label, judge and answer the category's candidates; write both tables together."""
     evaluated, preferences, report = evaluate_category(
         con,
@@ -318,7 +310,7 @@ def distill_evaluation(
         if evaluated.height
         else evaluated
     )
-    return EvaluationResult(
+    return StageResult(
         rows=evaluated.height,
         report=report,
         changes=changes,

@@ -1,9 +1,9 @@
-"""Small table operations the stages share: clearing a partition, previewing what was written."""
+"""What the stages share: clearing a partition, previewing what was written, the result shape."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import duckdb
 import polars as pl
@@ -17,6 +17,19 @@ class Preview:
 
     headers: list[str]
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+Report = TypeVar("Report")
+
+
+@dataclass(frozen=True)
+class StageResult(Generic[Report]):
+    """A category partition a stage wrote: its rows, the stage's report, what changed, a preview."""
+
+    rows: int
+    report: Report
+    changes: dict[str, int]
+    preview: Preview
 
 
 def fetch_preview(

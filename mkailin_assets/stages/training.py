@@ -26,7 +26,7 @@ from mkailin_assets.curation.records import (
 )
 from mkailin_assets.curation.splits import assign_splits
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
-from mkailin_assets.stages.tables import Preview, delete_partition, fetch_preview
+from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 
 TRAINING_COLUMNS = [
     "category",
@@ -61,13 +61,11 @@ class TrainingReport:
 
 
 @dataclass(frozen=True)
-class TrainingResult:
-    rows: int
-    report: TrainingReport
-    changes: dict[str, int]
+class TrainingResult(StageResult[TrainingReport]):
+    """The partition written, and the benchmarks it was decontaminated against (for the checks)."""
+
     benchmark_names: list[str]
     benchmark_pmids: set[int]
-    preview: Preview
 
 
 PREVIEW_SQL = """

@@ -3,15 +3,11 @@ raw_abstracts built from them, and what each stage reports checked against the t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import duckdb
 import pytest
 
 from mkailin_assets import settings
 from mkailin_assets.partitions import CATEGORY_LETTERS
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.stages.abstracts import build_raw_abstracts
 from mkailin_assets.stages.ingest import (
     ReleaseOrderError,
@@ -25,11 +21,8 @@ FIRST, UPDATE = "pubmed26n0001.xml.gz", "pubmed26n0003.xml.gz"
 
 
 @pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = open_connection(tmp_path / "ingest.duckdb")
-    apply_schema(connection)
-    yield connection
-    connection.close()
+def con(schema_con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return schema_con
 
 
 def _load_mesh(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

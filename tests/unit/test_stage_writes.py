@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import duckdb
 import polars as pl
 import pytest
 
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.stages.evaluation import (
     EVALUATED_COLUMNS,
     PREFERENCE_TABLE_COLUMNS,
@@ -19,11 +15,8 @@ from mkailin_assets.stages.training import FILTERED_SCHEMA, TRAINING_COLUMNS, wr
 
 
 @pytest.fixture
-def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = open_connection(tmp_path / "stages.duckdb")
-    apply_schema(connection)
-    yield connection
-    connection.close()
+def con(schema_con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return schema_con
 
 
 def _evaluated_rows(con: duckdb.DuckDBPyConnection, category: str, ids: list[str]) -> None:
