@@ -13,7 +13,7 @@ another version or for another database, or out of step with the watermark is re
 
 Scoring: tantivy's BM25 has k1 = 1.2 fixed and one-byte (lossy) document lengths, so tantivy
 only collects a candidate pool (MKAILIN_BM25_POOL, default 40 or 4k); the pool is re-scored
-exactly with Lucene BM25 (k1 = 1.5, b = 0.75, as bm25s and METHOD.md), ties by PMID.
+exactly with Lucene BM25 (k1 = 1.5, b = 0.75, as bm25s and docs/method.md#context-retrieval), ties by PMID.
 """
 
 from __future__ import annotations

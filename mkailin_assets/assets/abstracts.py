@@ -1,96 +1,13 @@
 """raw_abstracts: the citations of one MeSH category, with what the agents need."""
 
 import dagster as dg
-import duckdb
 
-from mkailin_assets.assets.metadata import query_preview
+from mkailin_assets.assets.metadata import category_label, preview_table
 from mkailin_assets.checks.ingest_checks import RAW_ABSTRACTS_CHECKS, raw_abstracts_checks
-from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
-from mkailin_assets.resources.duckdb_store import (
-    DuckDBStore,
-    sync_partition_from_query,
-    transaction,
-)
+from mkailin_assets.partitions import category_partitions, validate_category
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
-
-# docs/method.md#categories: a citation is in the categories of its major headings; if it has no
-# major topic, of all its headings. Membership only needs this category's subtree.
-CATEGORY_MEMBERS_SQL = """
-WITH heads AS (
-    SELECT pmid, descriptor_ui, major_topic,
-           bool_or(major_topic) OVER (PARTITION BY pmid) AS has_major
-    FROM citation_mesh
-),
-members AS (
-    SELECT DISTINCT h.pmid
-    FROM heads h JOIN mesh_tree t ON t.descriptor_ui = h.descriptor_ui AND t.category = $category
-    WHERE h.major_topic OR NOT h.has_major
-),
-headings AS (
-    SELECT h.pmid,
-           list(h.descriptor_ui ORDER BY h.descriptor_ui) AS descriptor_uis,
-           coalesce(list(h.descriptor_ui ORDER BY h.descriptor_ui) FILTER (WHERE h.major_topic), []) AS major_descriptor_uis,
-           list_sort(flatten(list(coalesce(d.tree_numbers, [])))) AS tree_numbers
-    FROM citation_mesh h JOIN members USING (pmid)
-    LEFT JOIN mesh_descriptors d USING (descriptor_ui)
-    GROUP BY h.pmid
-)
-SELECT $category AS category, c.pmid, c.title, trim(c.abstract) AS abstract,
-       hd.descriptor_uis, hd.major_descriptor_uis, hd.tree_numbers, c.content_hash,
-       now()::TIMESTAMP AS updated_at
-FROM headings hd JOIN citations c USING (pmid)
-WHERE c.abstract IS NOT NULL AND length(trim(c.abstract)) > 0
-"""
-
-
-def replace_quarantine(
-    con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
-) -> int:
-    """Record abstracts outside the sane length range; they are excluded, never dropped silently.
-
-    Reads the temp table _raw_abstracts_members; runs inside the caller's transaction."""
-    source = f"category:{category}"
-    con.execute("DELETE FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source])
-    con.execute(
-        """INSERT INTO quarantine
-           SELECT 'raw_abstracts', $source, NULL, CAST(pmid AS VARCHAR),
-                  'abstract length ' || length(abstract) || ' outside [' || $min || ', ' || $max
-                      || '] characters',
-                  left(abstract, 200), now()
-           FROM _raw_abstracts_members
-           WHERE length(abstract) NOT BETWEEN $min AND $max""",
-        {"source": source, "min": min_chars, "max": max_chars},
-    )
-    rows = con.execute(
-        "SELECT count(*) FROM quarantine WHERE asset = 'raw_abstracts' AND source = ?", [source]
-    ).fetchall()
-    return int(rows[0][0])
-
-
-def sync_raw_abstracts(
-    con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
-) -> dict[str, int]:
-    """The partition and its quarantine rows change together, in one transaction."""
-    con.execute("DROP TABLE IF EXISTS _raw_abstracts_members")
-    con.execute(
-        f"CREATE TEMP TABLE _raw_abstracts_members AS {CATEGORY_MEMBERS_SQL}",
-        {"category": category},
-    )
-    try:
-        with transaction(con):
-            quarantined = replace_quarantine(con, category, min_chars, max_chars)
-            changes = sync_partition_from_query(
-                con,
-                "raw_abstracts",
-                category,
-                "SELECT * FROM _raw_abstracts_members WHERE length(abstract) BETWEEN ? AND ?",
-                [min_chars, max_chars],
-                key=("pmid",),
-                own_transaction=False,
-            )
-    finally:
-        con.execute("DROP TABLE IF EXISTS _raw_abstracts_members")
-    return changes | {"quarantined": quarantined}
+from mkailin_assets.stages.abstracts import build_raw_abstracts
 
 
 @dg.asset(
@@ -116,29 +33,20 @@ def raw_abstracts(
 ):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
-        changes = sync_raw_abstracts(
+        result = build_raw_abstracts(
             con, category, method.min_abstract_chars, method.max_abstract_chars
         )
-        total = con.execute(
-            "SELECT count(*) FROM raw_abstracts WHERE category = ?", [category]
-        ).fetchone()[0]
-        preview = query_preview(
-            con,
-            "SELECT pmid, title, len(descriptor_uis) AS headings, left(abstract, 100) AS abstract "
-            "FROM raw_abstracts WHERE category = ? ORDER BY pmid",
-            [category],
-        )
-        results = raw_abstracts_checks(
+        checks = raw_abstracts_checks(
             con, category, method.min_abstract_chars, method.max_abstract_chars
         )
     yield dg.MaterializeResult(
         metadata={
-            "category": f"{category} — {MESH_CATEGORIES[category]}",
-            "dagster/row_count": int(total),
-            "rows_inserted": changes["inserted"],
-            "rows_deleted": changes["deleted"],
-            "quarantined": changes["quarantined"],
-            "preview": preview,
+            "category": category_label(category),
+            "dagster/row_count": result.total,
+            "rows_inserted": result.inserted,
+            "rows_deleted": result.deleted,
+            "quarantined": result.quarantined,
+            "preview": preview_table(result.preview),
         }
     )
-    yield from results
+    yield from checks

@@ -6,17 +6,13 @@ mesh_vocabulary, so a category's results never depend on which mesh_tree partiti
 import dagster as dg
 
 from mkailin_assets import settings
-from mkailin_assets.assets.metadata import query_preview
+from mkailin_assets.assets.metadata import category_label, preview_table
 from mkailin_assets.checks.ingest_checks import MESH_TREE_CHECKS, mesh_tree_checks
 from mkailin_assets.checks.vocabulary_checks import MESH_VOCABULARY_CHECKS, mesh_vocabulary_checks
-from mkailin_assets.ingest.mesh_xml import (
-    load_mesh_descriptors,
-    vocabulary_source,
-    write_mesh_tree_partition,
-)
 from mkailin_assets.ingest.sources import fetch_mesh_source
-from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
+from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
+from mkailin_assets.stages.ingest import load_mesh_category, load_mesh_vocabulary
 
 
 @dg.asset(
@@ -32,28 +28,24 @@ from mkailin_assets.resources.duckdb_store import DuckDBStore
     ),
 )
 def mesh_vocabulary(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
+    # Downloaded before the database opens: the writer lock is not held during a download.
     source_path = fetch_mesh_source(settings.mesh_source(), settings.download_dir())
     with duckdb_store.connect() as con:
-        report = load_mesh_descriptors(con, source_path, expected_year=settings.mesh_year())
-        categories = dict(
-            con.execute(
-                "SELECT category, count(*) FROM mesh_vocabulary GROUP BY category ORDER BY category"
-            ).fetchall()
-        )
-        results = mesh_vocabulary_checks(con)
+        result = load_mesh_vocabulary(con, source_path, settings.mesh_year())
+        checks = mesh_vocabulary_checks(con)
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": sum(categories.values()),
-            "tree_numbers_by_category": {str(k): int(v) for k, v in categories.items()},
+            "dagster/row_count": sum(result.tree_numbers_by_category.values()),
+            "tree_numbers_by_category": result.tree_numbers_by_category,
             "mesh_source": str(source_path),
-            "mesh_sha256": report.sha256,
-            "mesh_year": report.mesh_year,
-            "descriptors": report.descriptors,
-            "descriptors_quarantined": report.quarantined,
-            "reused": bool(report.skipped_as_already_loaded),
+            "mesh_sha256": result.report.sha256,
+            "mesh_year": result.report.mesh_year,
+            "descriptors": result.report.descriptors,
+            "descriptors_quarantined": result.report.quarantined,
+            "reused": bool(result.report.skipped_as_already_loaded),
         }
     )
-    yield from results
+    yield from checks
 
 
 @dg.asset(
@@ -73,29 +65,16 @@ def mesh_vocabulary(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore
 def mesh_tree(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
-        rows = write_mesh_tree_partition(con, category)
-        sha256, mesh_year = vocabulary_source(con) or (None, None)
-        depth_counts = dict(
-            con.execute(
-                "SELECT depth, count(*) FROM mesh_tree WHERE category = ? GROUP BY depth ORDER BY depth",
-                [category],
-            ).fetchall()
-        )
-        preview = query_preview(
-            con,
-            "SELECT tree_number, descriptor_ui, descriptor_name, depth FROM mesh_tree "
-            "WHERE category = ? ORDER BY tree_number",
-            [category],
-        )
-        results = mesh_tree_checks(con, category)
+        result = load_mesh_category(con, category)
+        checks = mesh_tree_checks(con, category)
     yield dg.MaterializeResult(
         metadata={
-            "category": f"{category} — {MESH_CATEGORIES[category]}",
-            "dagster/row_count": rows,
-            "tree_numbers_by_depth": {str(k): int(v) for k, v in depth_counts.items()},
-            "mesh_sha256": sha256 or "",
-            "mesh_year": mesh_year,
-            "preview": preview,
+            "category": category_label(category),
+            "dagster/row_count": result.rows,
+            "tree_numbers_by_depth": result.depth_counts,
+            "mesh_sha256": result.mesh_sha256 or "",
+            "mesh_year": result.mesh_year,
+            "preview": preview_table(result.preview),
         }
     )
-    yield from results
+    yield from checks

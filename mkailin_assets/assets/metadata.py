@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-import duckdb
+
+from mkailin_assets.partitions import MESH_CATEGORIES
+from mkailin_assets.stages.tables import Preview
 
 
 def markdown_table(
@@ -23,12 +25,14 @@ def markdown_table(
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def query_preview(
-    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any], limit: int = 5
-) -> dg.MetadataValue:
-    cursor = con.execute(f"{sql} LIMIT {int(limit)}", params)
-    headers = [d[0] for d in cursor.description]
-    return markdown_table(cursor.fetchall(), headers)
+def category_label(category: str) -> str:
+    """'K — Humanities': the partition as people read it."""
+    return f"{category} — {MESH_CATEGORIES[category]}"
+
+
+def preview_table(preview: Preview) -> dg.MetadataValue:
+    """A stage's preview rows as a markdown table."""
+    return markdown_table(preview.rows, preview.headers)
 
 
 def distribution(values: list[float], buckets: int = 10) -> dict[str, float]:

@@ -1,9 +1,8 @@
 """candidate_qa and evaluated_qa: the multi-agent distillation, one category at a time."""
 
 import dagster as dg
-import polars as pl
 
-from mkailin_assets.assets.metadata import distribution, markdown_table
+from mkailin_assets.assets.metadata import category_label, distribution, preview_table
 from mkailin_assets.automation.conditions import downstream_condition
 from mkailin_assets.checks.qa_checks import (
     CANDIDATE_QA_CHECKS,
@@ -12,22 +11,12 @@ from mkailin_assets.checks.qa_checks import (
     evaluated_qa_checks,
 )
 from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids
-from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
+from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.stages.candidates import build_candidates, write_candidates
-from mkailin_assets.stages.evaluation import evaluate_category, write_evaluation
-
-
-def _embedding(client, llm: LLMResource, method: MethodConfig) -> tuple:
-    """(embed(item_ids, texts), model name) for dense/hybrid retrieval; (None, None) for BM25."""
-    if method.retrieval_method not in ("dense", "hybrid"):
-        return None, None
-    return (
-        lambda item_ids, texts: client.embed(texts, item_ids),
-        llm.llm_config().model_for("embeddings"),
-    )
+from mkailin_assets.stages.candidates import distill_candidates
+from mkailin_assets.stages.evaluation import distill_evaluation
 
 
 @dg.asset(
@@ -56,46 +45,38 @@ def candidate_qa(
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
         client = llm.client(con, logger=context.log)
-        frame, report = build_candidates(
+        result = distill_candidates(
             con,
             client,
             category,
             sample=method.sample_per_category,
             method=method.retrieval_method,
             k=method.top_k,
-            embedding=_embedding(client, llm, method),
             exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
         )
-        changes = write_candidates(con, category, frame)
-        results = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
+        checks = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
         accounting = client.accounting()
-    preview = frame.filter(pl.col("status") == "ok").head(5)
+    report = result.report
     yield dg.MaterializeResult(
         metadata={
-            "category": f"{category} — {MESH_CATEGORIES[category]}",
-            "dagster/row_count": frame.height,
+            "category": category_label(category),
+            "dagster/row_count": result.rows,
             "sources": report.sources,
             "candidates_ok": report.candidates_ok,
             "candidates_failed": report.candidates_failed,
             "questions_per_agent": dg.MetadataValue.json(report.per_agent),
             "contexts_retrieved": report.retrieved,
             "contexts_reused": report.contexts_reused,
-            "rows_inserted": changes["inserted"],
-            "rows_deleted": changes["deleted"],
+            "rows_inserted": result.changes["inserted"],
+            "rows_deleted": result.changes["deleted"],
             "questions_without_indexable_term": report.no_indexable_term,
             "retrieval_index": dg.MetadataValue.json(report.index),
             "first_errors": dg.MetadataValue.json(report.errors),
-            "preview": markdown_table(
-                [
-                    (r["source_pmid"], r["agent"], r["question"], r["context_pmids"])
-                    for r in preview.iter_rows(named=True)
-                ],
-                ["source_pmid", "agent", "question", "contexts"],
-            ),
+            "preview": preview_table(result.preview),
             **accounting,
         }
     )
-    yield from results
+    yield from checks
 
 
 @dg.asset(
@@ -120,35 +101,26 @@ def evaluated_qa(
     method: MethodConfig,
 ):
     category = validate_category(context.partition_key)
-    band = (
-        None
-        if method.band_min is None and method.band_max is None
-        else (method.band_min, method.band_max)
-    )
     with duckdb_store.connect() as con:
         client = llm.client(con, logger=context.log)
-        evaluated, preferences, report = evaluate_category(
+        result = distill_evaluation(
             con,
             client,
             category,
             setsim=method.setsim,
             measure=method.measure,
             margin=method.margin,
-            band=band,
+            band_min=method.band_min,
+            band_max=method.band_max,
             judge_enabled=method.judge_enabled,
         )
-        changes = write_evaluation(con, category, evaluated, preferences)
-        results = evaluated_qa_checks(con, category)
+        checks = evaluated_qa_checks(con, category)
         accounting = client.accounting()
-    kept = (
-        evaluated.filter(pl.col("is_preferred") & pl.col("answer_flag").is_null()).head(3)
-        if evaluated.height
-        else evaluated
-    )
+    report = result.report
     yield dg.MaterializeResult(
         metadata={
-            "category": f"{category} — {MESH_CATEGORIES[category]}",
-            "dagster/row_count": evaluated.height,
+            "category": category_label(category),
+            "dagster/row_count": result.rows,
             "candidates": report.candidates,
             "scored": report.scored,
             "unscored": report.unscored,
@@ -162,15 +134,9 @@ def evaluated_qa(
             "preferred": report.preferred,
             "answers_kept": report.answers_ok,
             "answers_flagged": dg.MetadataValue.json(report.answers_flagged),
-            "rows_changed": dg.MetadataValue.json(changes),
-            "preview": markdown_table(
-                [
-                    (r["source_pmid"], r["question"], r["answer"], r["cited_pmids"])
-                    for r in kept.iter_rows(named=True)
-                ],
-                ["source_pmid", "question", "answer", "cited"],
-            ),
+            "rows_changed": dg.MetadataValue.json(result.changes),
+            "preview": preview_table(result.preview),
             **accounting,
         }
     )
-    yield from results
+    yield from checks

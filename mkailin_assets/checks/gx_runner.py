@@ -100,3 +100,15 @@ def run_check(
     described = validate_frame(check_name, frame, expectations)
     metadata = {"rows_validated": len(frame), **(extra_metadata or {})}
     return check_result_from_gx(described, metadata, check_name=check_name)
+
+
+def run_query_check(
+    con: Any,
+    check_name: str,
+    sql: str,
+    params: list[Any],
+    expectations: Sequence[ExpectationSpec],
+    extra_metadata: dict[str, Any] | None = None,
+) -> dg.AssetCheckResult:
+    """Validate the rows a query returns (read into pandas: GX cannot read DuckDB itself)."""
+    return run_check(check_name, con.execute(sql, params).df(), expectations, extra_metadata)

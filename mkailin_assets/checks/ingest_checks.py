@@ -1,11 +1,16 @@
-"""Blocking data-quality checks for mesh_tree, pubmed_files and raw_abstracts (GX suites)."""
+"""Blocking data-quality checks for mesh_tree, pubmed_files and raw_abstracts, one function each.
+
+Columns of a frame are checked with GX suites; what SQL already decides (a ledger that must
+reconcile, rows that must reach their category) is a plain count.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 import duckdb
 
-from mkailin_assets.checks.gx_runner import run_check
+from mkailin_assets.checks.gx_runner import run_query_check
+from mkailin_assets.checks.verdicts import count_check, verdict
 
 MESH_TREE_CHECKS = [
     dg.AssetCheckSpec(
@@ -49,138 +54,145 @@ RAW_ABSTRACTS_CHECKS = [
         description="Every row has a heading whose tree number lies in the partition's category",
     ),
 ]
+SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
-def mesh_tree_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.AssetCheckResult]:
-    rows = con.execute(
-        """SELECT t.tree_number, t.descriptor_ui, t.depth, t.parent_tree_number,
-                  len(string_split(t.tree_number, '.')) AS parts,
-                  (t.parent_tree_number IS NULL) = (t.depth = 1) AS parent_consistent,
-                  d.descriptor_ui IS NOT NULL AS descriptor_known
+# ---- mesh_tree -----------------------------------------------------------------------------
+
+
+def tree_numbers_well_formed(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "tree_numbers_well_formed",
+        """SELECT tree_number, depth, len(string_split(tree_number, '.')) AS parts,
+                  (parent_tree_number IS NULL) = (depth = 1) AS parent_consistent
+           FROM mesh_tree WHERE category = ?""",
+        [category],
+        [
+            ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
+            ("ExpectColumnValuesToBeUnique", {"column": "tree_number"}),
+            (
+                "ExpectColumnValuesToMatchRegex",
+                {"column": "tree_number", "regex": rf"^{category}\d{{2}}(\.\d{{3}})*$"},
+            ),
+            ("ExpectColumnPairValuesToBeEqual", {"column_A": "depth", "column_B": "parts"}),
+            ("ExpectColumnValuesToBeInSet", {"column": "parent_consistent", "value_set": [True]}),
+        ],
+        {"category": category},
+    )
+
+
+def descriptor_uis_well_formed(
+    con: duckdb.DuckDBPyConnection, category: str
+) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "descriptor_uis_well_formed",
+        """SELECT t.descriptor_ui, d.descriptor_ui IS NOT NULL AS descriptor_known
            FROM mesh_tree t LEFT JOIN mesh_descriptors d USING (descriptor_ui)
            WHERE t.category = ?""",
         [category],
-    ).df()
-    letter_pattern = rf"^{category}\d{{2}}(\.\d{{3}})*$"
-    return [
-        run_check(
-            "tree_numbers_well_formed",
-            rows,
-            [
-                ("ExpectTableRowCountToBeBetween", {"min_value": 1}),
-                ("ExpectColumnValuesToBeUnique", {"column": "tree_number"}),
-                (
-                    "ExpectColumnValuesToMatchRegex",
-                    {"column": "tree_number", "regex": letter_pattern},
-                ),
-                ("ExpectColumnPairValuesToBeEqual", {"column_A": "depth", "column_B": "parts"}),
-                (
-                    "ExpectColumnValuesToBeInSet",
-                    {"column": "parent_consistent", "value_set": [True]},
-                ),
-            ],
-            {"category": category},
-        ),
-        run_check(
-            "descriptor_uis_well_formed",
-            rows,
-            [
-                ("ExpectColumnValuesToNotBeNull", {"column": "descriptor_ui"}),
-                (
-                    "ExpectColumnValuesToMatchRegex",
-                    {"column": "descriptor_ui", "regex": r"^D\d{6,9}$"},
-                ),
-                (
-                    "ExpectColumnValuesToBeInSet",
-                    {"column": "descriptor_known", "value_set": [True]},
-                ),
-            ],
-        ),
-    ]
+        [
+            ("ExpectColumnValuesToNotBeNull", {"column": "descriptor_ui"}),
+            ("ExpectColumnValuesToMatchRegex", {"column": "descriptor_ui", "regex": r"^D\d{6,9}$"}),
+            ("ExpectColumnValuesToBeInSet", {"column": "descriptor_known", "value_set": [True]}),
+        ],
+    )
+
+
+def mesh_tree_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.AssetCheckResult]:
+    return [tree_numbers_well_formed(con, category), descriptor_uis_well_formed(con, category)]
+
+
+# ---- pubmed_files --------------------------------------------------------------------------
+
+
+def citations_valid(con: duckdb.DuckDBPyConnection, file_name: str) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "citations_valid",
+        "SELECT pmid, version, pub_year, content_hash FROM citations WHERE source_file = ?",
+        [file_name],
+        [
+            ("ExpectColumnValuesToNotBeNull", {"column": "pmid"}),
+            ("ExpectColumnValuesToBeUnique", {"column": "pmid"}),
+            ("ExpectColumnValuesToBeBetween", {"column": "pmid", "min_value": 1}),
+            ("ExpectColumnValuesToBeBetween", {"column": "version", "min_value": 1}),
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "pub_year", "min_value": 1600, "max_value": 2100},
+            ),
+            ("ExpectColumnValuesToMatchRegex", {"column": "content_hash", "regex": SHA256_HEX}),
+        ],
+        {"file": file_name},
+    )
+
+
+def ledger_reconciles(con: duckdb.DuckDBPyConnection, file_name: str) -> dg.AssetCheckResult:
+    """The file has one ledger row, its counts add up, and its md5 (when published) matched."""
+    rows = con.execute(
+        """SELECT articles_read,
+                  citations_upserted + citations_skipped_older + duplicates_in_file + quarantined,
+                  md5 IS NULL OR md5_verified
+           FROM pubmed_files WHERE file_name = ?""",
+        [file_name],
+    ).fetchall()
+    metadata = {"file": file_name, "ledger_rows": len(rows)}
+    if len(rows) != 1:
+        return verdict("ledger_reconciles", False, metadata)
+    read, accounted, md5_ok = rows[0]
+    metadata |= {"articles_read": int(read), "accounted": int(accounted), "md5_ok": bool(md5_ok)}
+    return verdict("ledger_reconciles", read == accounted and bool(md5_ok), metadata)
 
 
 def pubmed_files_checks(
     con: duckdb.DuckDBPyConnection, file_name: str
 ) -> list[dg.AssetCheckResult]:
-    citations = con.execute(
-        "SELECT pmid, version, pub_year, content_hash FROM citations WHERE source_file = ?",
-        [file_name],
-    ).df()
-    ledger = con.execute(
-        """SELECT articles_read,
-                  citations_upserted + citations_skipped_older + duplicates_in_file + quarantined
-                      AS accounted,
-                  md5 IS NULL OR md5_verified AS md5_ok
-           FROM pubmed_files WHERE file_name = ?""",
-        [file_name],
-    ).df()
-    return [
-        run_check(
-            "citations_valid",
-            citations,
-            [
-                ("ExpectColumnValuesToNotBeNull", {"column": "pmid"}),
-                ("ExpectColumnValuesToBeUnique", {"column": "pmid"}),
-                ("ExpectColumnValuesToBeBetween", {"column": "pmid", "min_value": 1}),
-                ("ExpectColumnValuesToBeBetween", {"column": "version", "min_value": 1}),
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "pub_year", "min_value": 1600, "max_value": 2100},
-                ),
-                (
-                    "ExpectColumnValuesToMatchRegex",
-                    {"column": "content_hash", "regex": r"^[0-9a-f]{64}$"},
-                ),
-            ],
-            {"file": file_name},
-        ),
-        run_check(
-            "ledger_reconciles",
-            ledger,
-            [
-                ("ExpectTableRowCountToEqual", {"value": 1}),
-                (
-                    "ExpectColumnPairValuesToBeEqual",
-                    {"column_A": "articles_read", "column_B": "accounted"},
-                ),
-                ("ExpectColumnValuesToBeInSet", {"column": "md5_ok", "value_set": [True]}),
-            ],
-            {"file": file_name},
-        ),
-    ]
+    return [citations_valid(con, file_name), ledger_reconciles(con, file_name)]
+
+
+# ---- raw_abstracts -------------------------------------------------------------------------
+
+
+def abstracts_valid(
+    con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
+) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "abstracts_valid",
+        """SELECT pmid, length(abstract) AS abstract_chars, content_hash
+           FROM raw_abstracts WHERE category = ?""",
+        [category],
+        [
+            ("ExpectColumnValuesToNotBeNull", {"column": "pmid"}),
+            ("ExpectColumnValuesToBeUnique", {"column": "pmid"}),
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "abstract_chars", "min_value": min_chars, "max_value": max_chars},
+            ),
+            ("ExpectColumnValuesToMatchRegex", {"column": "content_hash", "regex": SHA256_HEX}),
+        ],
+        {"category": category},
+    )
+
+
+def abstracts_reachable_from_category(
+    con: duckdb.DuckDBPyConnection, category: str
+) -> dg.AssetCheckResult:
+    return count_check(
+        con,
+        "abstracts_reachable_from_category",
+        """SELECT count(*) FROM raw_abstracts WHERE category = ?
+           AND NOT len(list_filter(tree_numbers, lambda t: starts_with(t, ?))) > 0""",
+        [category, category],
+        {"category": category},
+    )
 
 
 def raw_abstracts_checks(
     con: duckdb.DuckDBPyConnection, category: str, min_chars: int, max_chars: int
 ) -> list[dg.AssetCheckResult]:
-    rows = con.execute(
-        """SELECT pmid, length(abstract) AS abstract_chars, content_hash,
-                  len(list_filter(tree_numbers, lambda t: starts_with(t, ?))) > 0 AS reachable
-           FROM raw_abstracts WHERE category = ?""",
-        [category, category],
-    ).df()
     return [
-        run_check(
-            "abstracts_valid",
-            rows,
-            [
-                ("ExpectColumnValuesToNotBeNull", {"column": "pmid"}),
-                ("ExpectColumnValuesToBeUnique", {"column": "pmid"}),
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "abstract_chars", "min_value": min_chars, "max_value": max_chars},
-                ),
-                (
-                    "ExpectColumnValuesToMatchRegex",
-                    {"column": "content_hash", "regex": r"^[0-9a-f]{64}$"},
-                ),
-            ],
-            {"category": category},
-        ),
-        run_check(
-            "abstracts_reachable_from_category",
-            rows,
-            [("ExpectColumnValuesToBeInSet", {"column": "reachable", "value_set": [True]})],
-            {"category": category},
-        ),
+        abstracts_valid(con, category, min_chars, max_chars),
+        abstracts_reachable_from_category(con, category),
     ]

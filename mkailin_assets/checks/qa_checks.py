@@ -1,11 +1,16 @@
-"""Blocking data-quality checks for candidate_qa and evaluated_qa (GX suites)."""
+"""Blocking data-quality checks for candidate_qa and evaluated_qa, one function each.
+
+Columns of a frame are checked with GX suites; what SQL already decides (a failure rate,
+descriptors missing from the tree, one preferred candidate per source) is a plain count.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 import duckdb
 
-from mkailin_assets.checks.gx_runner import run_check
+from mkailin_assets.checks.gx_runner import run_query_check
+from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
 
 CANDIDATE_QA_CHECKS = [
     dg.AssetCheckSpec(
@@ -62,123 +67,180 @@ EVALUATED_QA_CHECKS = [
 ]
 
 
-def candidate_qa_checks(
-    con: duckdb.DuckDBPyConnection, category: str, k: int, max_failure_rate: float
-) -> list[dg.AssetCheckResult]:
-    ok_rows = con.execute(
-        """SELECT q.candidate_id, q.question, length(q.question) AS question_chars,
-                  len(q.context_pmids) AS contexts,
-                  (SELECT count(*) FROM unnest(q.question_descriptors) AS u(d)
-                   WHERE u.d NOT IN (SELECT descriptor_ui FROM mesh_descriptors
-                                     WHERE len(tree_numbers) > 0)) AS unknown_descriptors,
+# ---- candidate_qa --------------------------------------------------------------------------
+
+
+def questions_well_formed(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "questions_well_formed",
+        """SELECT candidate_id, question, length(question) AS question_chars
+           FROM candidate_qa WHERE category = ? AND status = 'ok'""",
+        [category],
+        [
+            ("ExpectColumnValuesToNotBeNull", {"column": "question"}),
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "question_chars", "min_value": 10, "max_value": 1000},
+            ),
+            ("ExpectColumnValuesToMatchRegex", {"column": "question", "regex": r"\?\s*$"}),
+            ("ExpectColumnValuesToBeUnique", {"column": "candidate_id"}),
+        ],
+        {"category": category},
+    )
+
+
+def question_descriptors_in_tree(
+    con: duckdb.DuckDBPyConnection, category: str
+) -> dg.AssetCheckResult:
+    """Questions tagged with a descriptor that is not in the MeSH tree (any category)."""
+    return count_check(
+        con,
+        "question_descriptors_in_tree",
+        """SELECT count(*) FROM candidate_qa q
+           WHERE q.category = ? AND q.status = 'ok'
+             AND EXISTS (SELECT 1 FROM unnest(q.question_descriptors) AS u(d)
+                         WHERE u.d NOT IN (SELECT descriptor_ui FROM mesh_descriptors
+                                           WHERE len(tree_numbers) > 0))""",
+        [category],
+        {"category": category},
+    )
+
+
+def contexts_exist(con: duckdb.DuckDBPyConnection, category: str, k: int) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "contexts_exist",
+        """SELECT q.candidate_id, len(q.context_pmids) AS contexts,
                   (SELECT count(*) FROM unnest(q.context_pmids) AS u(p)
                    WHERE u.p NOT IN (SELECT pmid FROM citations)) AS missing_contexts
            FROM candidate_qa q WHERE q.category = ? AND q.status = 'ok'""",
         [category],
-    ).df()
-    rate = con.execute(
-        """SELECT count(*) AS items, count(*) FILTER (WHERE status <> 'ok') AS failed,
-                  coalesce(count(*) FILTER (WHERE status <> 'ok') / nullif(count(*), 0), 0) AS failure_rate
+        [
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "contexts", "min_value": 1, "max_value": k},
+            ),
+            ("ExpectColumnValuesToBeInSet", {"column": "missing_contexts", "value_set": [0]}),
+        ],
+    )
+
+
+def failure_rate_acceptable(
+    con: duckdb.DuckDBPyConnection, category: str, max_failure_rate: float
+) -> dg.AssetCheckResult:
+    items, failed = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE status <> 'ok')
            FROM candidate_qa WHERE category = ?""",
         [category],
-    ).df()
+    ).fetchall()[0]
+    rate = failed / items if items else 0.0
+    return verdict(
+        "failure_rate_acceptable",
+        rate <= max_failure_rate,
+        {
+            "items": int(items),
+            "failed": int(failed),
+            "failure_rate": round(rate, 4),
+            "max_failure_rate": max_failure_rate,
+        },
+    )
+
+
+def candidate_qa_checks(
+    con: duckdb.DuckDBPyConnection, category: str, k: int, max_failure_rate: float
+) -> list[dg.AssetCheckResult]:
     return [
-        run_check(
-            "questions_well_formed",
-            ok_rows,
-            [
-                ("ExpectColumnValuesToNotBeNull", {"column": "question"}),
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "question_chars", "min_value": 10, "max_value": 1000},
-                ),
-                ("ExpectColumnValuesToMatchRegex", {"column": "question", "regex": r"\?\s*$"}),
-                ("ExpectColumnValuesToBeUnique", {"column": "candidate_id"}),
-            ],
-            {"category": category},
-        ),
-        run_check(
-            "question_descriptors_in_tree",
-            ok_rows,
-            [("ExpectColumnValuesToBeInSet", {"column": "unknown_descriptors", "value_set": [0]})],
-        ),
-        run_check(
-            "contexts_exist",
-            ok_rows,
-            [
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "contexts", "min_value": 1, "max_value": k},
-                ),
-                ("ExpectColumnValuesToBeInSet", {"column": "missing_contexts", "value_set": [0]}),
-            ],
-        ),
-        run_check(
-            "failure_rate_acceptable",
-            rate,
-            [
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "failure_rate", "min_value": 0, "max_value": max_failure_rate},
-                )
-            ],
-            {"items": int(rate["items"][0]), "failed": int(rate["failed"][0])},
-        ),
+        questions_well_formed(con, category),
+        question_descriptors_in_tree(con, category),
+        contexts_exist(con, category, k),
+        failure_rate_acceptable(con, category, max_failure_rate),
     ]
 
 
-def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.AssetCheckResult]:
-    scores = con.execute(
-        "SELECT candidate_id, mesh_score FROM evaluated_qa WHERE category = ?", [category]
-    ).df()
-    preferred_per_source = con.execute(
-        """SELECT source_pmid, count(*) FILTER (WHERE is_preferred) AS preferred
-           FROM evaluated_qa WHERE category = ? GROUP BY source_pmid""",
+# ---- evaluated_qa --------------------------------------------------------------------------
+
+
+def scores_in_range(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    """MeSH scores within [0, 1] (GX on the column) and one preferred candidate per source."""
+    in_range = run_query_check(
+        con,
+        "scores_in_range",
+        "SELECT candidate_id, mesh_score FROM evaluated_qa WHERE category = ?",
         [category],
-    ).df()
-    pairs = con.execute(
+        [
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "mesh_score", "min_value": 0.0, "max_value": 1.0},
+            )
+        ],
+        {"category": category},
+    )
+    not_one_preferred = sql_count(
+        con,
+        """SELECT count(*) FROM (
+               SELECT source_pmid FROM evaluated_qa WHERE category = ?
+               GROUP BY source_pmid HAVING count(*) FILTER (WHERE is_preferred) <> 1)""",
+        [category],
+    )
+    return verdict(
+        "scores_in_range",
+        in_range.passed and not_one_preferred == 0,
+        {**in_range.metadata, "sources_without_one_preferred": not_one_preferred},
+    )
+
+
+def preference_pairs_valid(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "preference_pairs_valid",
         """SELECT chosen_id <> rejected_id AS distinct_sides, label_source, margin
            FROM preference_pairs WHERE category = ?""",
         [category],
-    ).df()
-    answers = con.execute(
+        [
+            ("ExpectColumnValuesToBeInSet", {"column": "distinct_sides", "value_set": [True]}),
+            (
+                "ExpectColumnValuesToBeInSet",
+                {"column": "label_source", "value_set": ["judge", "cold_start"]},
+            ),
+            (
+                "ExpectColumnValuesToBeBetween",
+                {"column": "margin", "min_value": -1.0, "max_value": 1.0},
+            ),
+        ],
+    )
+
+
+def answers_grounded(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    """Kept answers only; flagged ones are excluded from training and counted here."""
+    flagged = sql_count(
+        con,
+        """SELECT count(*) FROM evaluated_qa
+           WHERE category = ? AND is_preferred AND answer_flag IS NOT NULL""",
+        [category],
+    )
+    return run_query_check(
+        con,
+        "answers_grounded",
         """SELECT candidate_id, length(trim(coalesce(answer, ''))) AS answer_chars,
                   len(cited_pmids) AS cited,
                   len(list_filter(cited_pmids, lambda p: NOT list_contains(context_pmids, p))) AS cited_outside
            FROM evaluated_qa WHERE category = ? AND is_preferred AND answer_flag IS NULL""",
         [category],
-    ).df()
-    flagged = con.execute(
-        "SELECT count(*) FROM evaluated_qa WHERE category = ? AND is_preferred AND answer_flag IS NOT NULL",
-        [category],
-    ).fetchone()[0]
+        [
+            ("ExpectColumnValuesToBeBetween", {"column": "answer_chars", "min_value": 1}),
+            ("ExpectColumnValuesToBeBetween", {"column": "cited", "min_value": 1}),
+            ("ExpectColumnValuesToBeInSet", {"column": "cited_outside", "value_set": [0]}),
+        ],
+        {"flagged_answers": flagged},
+    )
+
+
+def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.AssetCheckResult]:
     return [
-        _scores_and_preferred(scores, preferred_per_source, category),
-        run_check(
-            "preference_pairs_valid",
-            pairs,
-            [
-                ("ExpectColumnValuesToBeInSet", {"column": "distinct_sides", "value_set": [True]}),
-                (
-                    "ExpectColumnValuesToBeInSet",
-                    {"column": "label_source", "value_set": ["judge", "cold_start"]},
-                ),
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "margin", "min_value": -1.0, "max_value": 1.0},
-                ),
-            ],
-        ),
-        run_check(
-            "answers_grounded",
-            answers,
-            [
-                ("ExpectColumnValuesToBeBetween", {"column": "answer_chars", "min_value": 1}),
-                ("ExpectColumnValuesToBeBetween", {"column": "cited", "min_value": 1}),
-                ("ExpectColumnValuesToBeInSet", {"column": "cited_outside", "value_set": [0]}),
-            ],
-            {"flagged_answers": int(flagged)},
-        ),
+        scores_in_range(con, category),
+        preference_pairs_valid(con, category),
+        answers_grounded(con, category),
         one_ic_snapshot(con, category),
     ]
 
@@ -202,10 +264,9 @@ def one_ic_snapshot(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCh
         for snapshot, stored, _, current in rows
         if not (stored and current)
     ]
-    passed = len(rows) <= 1 and not problems
     return dg.AssetCheckResult(
         check_name="one_ic_snapshot",
-        passed=passed,
+        passed=len(rows) <= 1 and not problems,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "category": category,
@@ -213,31 +274,4 @@ def one_ic_snapshot(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCh
             "mesh_sha256": ", ".join(sorted({str(r[2]) for r in rows})),
             "problems": "; ".join(problems) or "none",
         },
-    )
-
-
-def _scores_and_preferred(scores, preferred_per_source, category: str) -> dg.AssetCheckResult:
-    # Two frames (per candidate, per source), one check: validate both, report both.
-    first = run_check(
-        "scores_in_range",
-        scores,
-        [
-            (
-                "ExpectColumnValuesToBeBetween",
-                {"column": "mesh_score", "min_value": 0.0, "max_value": 1.0},
-            )
-        ],
-        {"category": category},
-    )
-    second = run_check(
-        "scores_in_range",
-        preferred_per_source,
-        [("ExpectColumnValuesToBeInSet", {"column": "preferred", "value_set": [1]})],
-    )
-    metadata = {**first.metadata, **{f"preferred_{k}": v for k, v in second.metadata.items()}}
-    return dg.AssetCheckResult(
-        check_name="scores_in_range",
-        passed=first.passed and second.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata=metadata,
     )

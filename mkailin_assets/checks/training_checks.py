@@ -1,4 +1,8 @@
-"""Blocking data-quality checks for training_set (GX suites)."""
+"""Blocking data-quality checks for training_set, one function each.
+
+Columns of a frame are checked with GX suites; what SQL or Polars already decides (a PMID in
+two splits, duplicated questions, benchmark PMIDs, split shares, a minimum) is a plain count.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from mkailin_assets.checks.gx_runner import run_check
+from mkailin_assets.checks.gx_runner import run_query_check
+from mkailin_assets.checks.verdicts import count_check, no_violations, verdict
 from mkailin_assets.curation.text import normalize_series
 from mkailin_assets.resources.duckdb_store import query_pl
+
+RECORD_KINDS = ["sft", "dpo", "evaluator", "pretrain"]
 
 TRAINING_SET_CHECKS = [
     dg.AssetCheckSpec(
@@ -60,6 +67,120 @@ def split_tolerance(ratio: float, n: int) -> float:
     return 3 * math.sqrt(ratio * (1 - ratio) / n) + 1 / n
 
 
+def no_pmid_in_two_splits(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """Across every category: a source PMID in two splits would leak between train and test."""
+    return count_check(
+        con,
+        "no_pmid_in_two_splits",
+        """SELECT count(*) FROM (SELECT source_pmid FROM training_set
+                                 GROUP BY source_pmid HAVING count(DISTINCT split) > 1)""",
+        [],
+    )
+
+
+def no_duplicates_left(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+    """Two candidates of one category may not share a question; across categories the export
+    removes twins, so a category's check never depends on another category."""
+    questions = query_pl(
+        con,
+        "SELECT record_id, question FROM training_set WHERE kind = 'sft' AND category = ?",
+        [category],
+    )
+    shared = (
+        questions.with_columns(
+            normalize_series(questions["question"]).alias("normalised"),
+            pl.col("record_id").str.split(":").list.get(2).alias("candidate_id"),
+        )
+        .group_by("normalised")
+        .agg(pl.col("candidate_id").n_unique().alias("candidates"))
+        .filter(pl.col("candidates") > 1)
+    )
+    return no_violations("no_duplicates_left", shared.height)
+
+
+def no_benchmark_pmids(
+    con: duckdb.DuckDBPyConnection, category: str, benchmark_pmids: set[int]
+) -> dg.AssetCheckResult:
+    records = query_pl(
+        con,
+        "SELECT record_id, source_pmid, context_pmids FROM training_set WHERE category = ?",
+        [category],
+    )
+    listed = pl.Series(sorted(benchmark_pmids), dtype=pl.Int64)
+    contaminated = records.filter(
+        pl.col("source_pmid").is_in(listed)
+        | pl.col("context_pmids").list.eval(pl.element().is_in(listed)).list.any()
+    )
+    return no_violations(
+        "no_benchmark_pmids",
+        contaminated.height,
+        {
+            "benchmark_pmids": len(benchmark_pmids),
+            "examples": dg.MetadataValue.json(contaminated["record_id"].head(5).to_list()),
+        },
+    )
+
+
+def required_fields_present(
+    con: duckdb.DuckDBPyConnection, category: str, splits: list[str]
+) -> dg.AssetCheckResult:
+    return run_query_check(
+        con,
+        "required_fields_present",
+        """SELECT record_id, kind, split, record IS NOT NULL AND provenance IS NOT NULL AS payload_present,
+                  json_extract(provenance, '$.source_pmid') IS NOT NULL AS provenance_has_pmid,
+                  kind NOT IN ('sft', 'dpo') OR length(coalesce(question, '')) > 0 AS question_present
+           FROM training_set WHERE category = ?""",
+        [category],
+        [
+            ("ExpectColumnValuesToBeInSet", {"column": "payload_present", "value_set": [True]}),
+            ("ExpectColumnValuesToBeInSet", {"column": "provenance_has_pmid", "value_set": [True]}),
+            ("ExpectColumnValuesToBeInSet", {"column": "question_present", "value_set": [True]}),
+            ("ExpectColumnValuesToBeInSet", {"column": "split", "value_set": splits}),
+            ("ExpectColumnValuesToBeInSet", {"column": "kind", "value_set": RECORD_KINDS}),
+        ],
+    )
+
+
+def sft_split_counts(con: duckdb.DuckDBPyConnection, category: str) -> dict[str, int]:
+    rows = con.execute(
+        """SELECT split, count(*) FROM training_set WHERE category = ? AND kind = 'sft'
+           GROUP BY split""",
+        [category],
+    ).fetchall()
+    return {split: int(n) for split, n in rows}
+
+
+def split_ratios_within_tolerance(
+    ratios: dict[str, float], observed: dict[str, int]
+) -> dg.AssetCheckResult:
+    """Each split's observed share of the category's SFT records against its ratio."""
+    total = sum(observed.values())
+    outside = [
+        split
+        for split, ratio in ratios.items()
+        if abs((observed.get(split, 0) / total if total else 0.0) - ratio)
+        > split_tolerance(ratio, total)
+    ]
+    return no_violations(
+        "split_ratios_within_tolerance",
+        len(outside),
+        {
+            "sft_records": total,
+            "observed": dg.MetadataValue.json(observed),
+            "outside_tolerance": ", ".join(outside),
+        },
+    )
+
+
+def minimum_records(sft_records: int, min_records: int) -> dg.AssetCheckResult:
+    return verdict(
+        "minimum_records",
+        sft_records >= min_records,
+        {"sft_records": sft_records, "minimum": min_records},
+    )
+
+
 def training_set_checks(
     con: duckdb.DuckDBPyConnection,
     category: str,
@@ -67,114 +188,12 @@ def training_set_checks(
     benchmark_pmids: set[int],
     min_records: int,
 ) -> list[dg.AssetCheckResult]:
-    splits_per_pmid = con.execute(
-        "SELECT source_pmid, count(DISTINCT split) AS splits FROM training_set GROUP BY source_pmid"
-    ).df()
-    questions = query_pl(
-        con,
-        "SELECT record_id, question FROM training_set WHERE kind = 'sft' AND category = ?",
-        [category],
-    )
-    # Two candidates of one category may not share a question; across categories the export
-    # removes twins, so a category's check never depends on another category.
-    questions = (
-        questions.with_columns(
-            normalize_series(questions["question"]).alias("normalised"),
-            pl.col("record_id").str.split(":").list.get(2).alias("candidate_id"),
-        )
-        .group_by("normalised")
-        .agg(pl.col("candidate_id").n_unique().alias("candidates"))
-    )
-    pmids = query_pl(
-        con,
-        """SELECT record_id, source_pmid, context_pmids FROM training_set WHERE category = ?""",
-        [category],
-    )
-    listed = pl.Series(sorted(benchmark_pmids), dtype=pl.Int64)
-    pmids = pmids.with_columns(
-        (
-            pl.col("source_pmid").is_in(listed)
-            | pl.col("context_pmids").list.eval(pl.element().is_in(listed)).list.any()
-        )
-        .fill_null(False)
-        .alias("benchmark_pmid")
-    )
-    fields = con.execute(
-        """SELECT record_id, kind, split, record IS NOT NULL AND provenance IS NOT NULL AS payload_present,
-                  json_extract(provenance, '$.source_pmid') IS NOT NULL AS provenance_has_pmid,
-                  kind NOT IN ('sft', 'dpo') OR length(coalesce(question, '')) > 0 AS question_present
-           FROM training_set WHERE category = ?""",
-        [category],
-    ).df()
-    shares = query_pl(
-        con,
-        """SELECT split, count(*) AS n FROM training_set WHERE category = ? AND kind = 'sft' GROUP BY split""",
-        [category],
-    )
-    total = int(shares["n"].sum()) if shares.height else 0
-    observed = dict(zip(shares["split"].to_list(), shares["n"].to_list(), strict=True))
-    share_rows = pl.DataFrame(
-        {
-            "split": list(ratios),
-            "expected": [ratios[s] for s in ratios],
-            "observed": [observed.get(s, 0) / total if total else 0.0 for s in ratios],
-            "tolerance": [split_tolerance(ratios[s], total) for s in ratios],
-        }
-    ).with_columns(
-        ((pl.col("observed") - pl.col("expected")).abs() <= pl.col("tolerance")).alias("within")
-    )
+    observed = sft_split_counts(con, category)
     return [
-        run_check(
-            "no_pmid_in_two_splits",
-            splits_per_pmid,
-            [("ExpectColumnValuesToBeInSet", {"column": "splits", "value_set": [1]})],
-        ),
-        run_check(
-            "no_duplicates_left",
-            questions,
-            [("ExpectColumnValuesToBeInSet", {"column": "candidates", "value_set": [1]})],
-        ),
-        run_check(
-            "no_benchmark_pmids",
-            pmids.select("record_id", "benchmark_pmid"),
-            [("ExpectColumnValuesToBeInSet", {"column": "benchmark_pmid", "value_set": [False]})],
-            {"benchmark_pmids": len(benchmark_pmids)},
-        ),
-        run_check(
-            "required_fields_present",
-            fields,
-            [
-                ("ExpectColumnValuesToBeInSet", {"column": "payload_present", "value_set": [True]}),
-                (
-                    "ExpectColumnValuesToBeInSet",
-                    {"column": "provenance_has_pmid", "value_set": [True]},
-                ),
-                (
-                    "ExpectColumnValuesToBeInSet",
-                    {"column": "question_present", "value_set": [True]},
-                ),
-                ("ExpectColumnValuesToBeInSet", {"column": "split", "value_set": list(ratios)}),
-                (
-                    "ExpectColumnValuesToBeInSet",
-                    {"column": "kind", "value_set": ["sft", "dpo", "evaluator", "pretrain"]},
-                ),
-            ],
-        ),
-        run_check(
-            "split_ratios_within_tolerance",
-            share_rows,
-            [("ExpectColumnValuesToBeInSet", {"column": "within", "value_set": [True]})],
-            {"sft_records": total, "observed": dg.MetadataValue.json(observed)},
-        ),
-        run_check(
-            "minimum_records",
-            pl.DataFrame({"sft_records": [total]}),
-            [
-                (
-                    "ExpectColumnValuesToBeBetween",
-                    {"column": "sft_records", "min_value": min_records},
-                )
-            ],
-            {"minimum": min_records},
-        ),
+        no_pmid_in_two_splits(con),
+        no_duplicates_left(con, category),
+        no_benchmark_pmids(con, category, benchmark_pmids),
+        required_fields_present(con, category, list(ratios)),
+        split_ratios_within_tolerance(ratios, observed),
+        minimum_records(sum(observed.values()), min_records),
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from mkailin_assets.agents.question_generation import (
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.agents.search_index import query_terms
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
+from mkailin_assets.stages.tables import StageResult, frame_preview
 
 
 @dataclass
@@ -34,6 +35,10 @@ class CandidateReport:
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+
+
+# Retrieval methods that need an embedding model (BM25 needs none).
+EMBEDDING_METHODS = ("dense", "hybrid")
 
 
 def candidate_id(source_pmid: int, source_hash: str, agent: str, question_index: int) -> str:
@@ -197,7 +202,7 @@ def build_candidates(
         if method in ("bm25", "hybrid"):
             report.index = refresh_bm25_index(con)
         embed, model_name = embedding
-        if method in ("dense", "hybrid") and embed is not None:
+        if method in EMBEDDING_METHODS and embed is not None:
             refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations
     fresh = retrieve_contexts(
         con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
@@ -269,3 +274,50 @@ def write_candidates(
     con: duckdb.DuckDBPyConnection, category: str, frame: pl.DataFrame
 ) -> dict[str, int]:
     return sync_partition(con, "candidate_qa", category, frame, key=("candidate_id",))
+
+
+def embedding_for(
+    client: Any, method: str
+) -> tuple[Callable[[list[str], list[str]], Any] | None, str | None]:
+    """(embed(item_ids, texts), model name) for dense/hybrid retrieval; (None, None) for BM25."""
+    if method not in EMBEDDING_METHODS:
+        return None, None
+    return (
+        lambda item_ids, texts: client.embed(texts, item_ids),
+        client.config.model_for("embeddings"),
+    )
+
+
+def distill_candidates(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    category: str,
+    *,
+    sample: int,
+    method: str,
+    k: int,
+    exclude_pmids: frozenset[int] | set[int] = frozenset(),
+) -> StageResult[CandidateReport]:
+    """Questions and their contexts for the category, written where they changed; PMIDs in
+    `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
+    frame, report = build_candidates(
+        con,
+        client,
+        category,
+        sample=sample,
+        method=method,
+        k=k,
+        embedding=embedding_for(client, method),
+        exclude_pmids=exclude_pmids,
+    )
+    changes = write_candidates(con, category, frame)
+    return StageResult(
+        rows=frame.height,
+        report=report,
+        changes=changes,
+        preview=frame_preview(
+            frame.filter(pl.col("status") == "ok").head(5),
+            ["source_pmid", "agent", "question", "context_pmids"],
+            ["source_pmid", "agent", "question", "contexts"],
+        ),
+    )

@@ -18,6 +18,7 @@ from mkailin_assets.agents.preferences import (
     final_preferences,
 )
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+from mkailin_assets.stages.tables import StageResult, delete_partition, frame_preview
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
 
@@ -37,6 +38,13 @@ class EvaluationReport:
     judge: dict[str, Any] = field(default_factory=dict)
     scores: list[float] = field(default_factory=list)
     ic_snapshot: str | None = None
+
+
+def score_band(
+    band_min: float | None, band_max: float | None
+) -> tuple[float | None, float | None] | None:
+    """The optional MeSH score band; None when neither end is set (no filter)."""
+    return None if band_min is None and band_max is None else (band_min, band_max)
 
 
 CANDIDATES_SQL = """
@@ -240,12 +248,19 @@ def write_evaluation(
     evaluated: pl.DataFrame,
     preferences: pl.DataFrame,
 ) -> dict[str, int]:
-    """Both tables change together or not at all."""
+    """Both tables change together or not at all; the counts say what each lost and gained."""
     if evaluated.is_empty():
+        # No candidates left (e.g. their sources were deleted): the partition empties, and the
+        # rows it held are reported as deleted.
         with transaction(con):
-            con.execute("DELETE FROM evaluated_qa WHERE category = ?", [category])
-            con.execute("DELETE FROM preference_pairs WHERE category = ?", [category])
-        return {"inserted": 0, "deleted": 0}
+            deleted = delete_partition(con, "evaluated_qa", category)
+            pairs_deleted = delete_partition(con, "preference_pairs", category)
+        return {
+            "inserted": 0,
+            "deleted": deleted,
+            "pairs_inserted": 0,
+            "pairs_deleted": pairs_deleted,
+        }
     with transaction(con):
         changes = sync_partition(
             con, "evaluated_qa", category, evaluated, key=("candidate_id",), own_transaction=False
@@ -264,3 +279,44 @@ def write_evaluation(
         "pairs_inserted": pair_changes["inserted"],
         "pairs_deleted": pair_changes["deleted"],
     }
+
+
+def distill_evaluation(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    category: str,
+    *,
+    setsim: str,
+    measure: str,
+    margin: float,
+    band_min: float | None,
+    band_max: float | None,
+    judge_enabled: bool,
+) -> StageResult[EvaluationReport]:
+    """Score, label, judge and answer the category's candidates; write both tables together."""
+    evaluated, preferences, report = evaluate_category(
+        con,
+        client,
+        category,
+        setsim=setsim,
+        measure=measure,
+        margin=margin,
+        band=score_band(band_min, band_max),
+        judge_enabled=judge_enabled,
+    )
+    changes = write_evaluation(con, category, evaluated, preferences)
+    kept = (
+        evaluated.filter(pl.col("is_preferred") & pl.col("answer_flag").is_null()).head(3)
+        if evaluated.height
+        else evaluated
+    )
+    return StageResult(
+        rows=evaluated.height,
+        report=report,
+        changes=changes,
+        preview=frame_preview(
+            kept,
+            ["source_pmid", "question", "answer", "cited_pmids"],
+            ["source_pmid", "question", "answer", "cited"],
+        ),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from mkailin_assets.curation.decontamination import (
     Benchmark,
     contamination_filters,
     find_contamination,
+    load_benchmarks,
     removed_per_benchmark,
 )
 from mkailin_assets.curation.dedup import exact_duplicates, near_duplicates
@@ -24,7 +26,9 @@ from mkailin_assets.curation.records import (
     mesh_lookup,
 )
 from mkailin_assets.curation.splits import assign_splits
+from mkailin_assets.evaluation.hygiene import pmids_in
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 
 TRAINING_COLUMNS = [
     "category",
@@ -56,6 +60,20 @@ class TrainingReport:
     removed: dict[str, int] = field(default_factory=dict)
     removed_per_benchmark: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingResult(StageResult[TrainingReport]):
+    """The partition written, and the benchmarks it was decontaminated against (for the checks)."""
+
+    benchmark_names: list[str]
+    benchmark_pmids: set[int]
+
+
+PREVIEW_SQL = """
+SELECT kind, split, source_pmid, question FROM training_set
+WHERE category = ? ORDER BY kind, record_id
+"""
 
 
 # A category's training set holds every record whose source belongs to it, so the same candidate
@@ -138,9 +156,17 @@ def build_records(con: duckdb.DuckDBPyConnection, category: str) -> pl.DataFrame
 
 
 def contamination_texts(records: pl.DataFrame) -> pl.DataFrame:
-    """What decontamination reads of a record: its whole training text (record JSON)."""
+    """What decontamination reads of a record: its whole training text (record JSON), and every
+    PMID it carries (contexts, a DPO pair's rejected contexts, PMIDs cited in its texts)."""
+    carried = [
+        sorted(set(contexts or []) | {pmid for _, pmid in pmids_in(json.loads(record or "null"))})
+        for contexts, record in zip(records["context_pmids"], records["record"], strict=True)
+    ]
     return records.select(
-        "record_id", "source_pmid", "context_pmids", pl.col("record").alias("texts")
+        "record_id",
+        "source_pmid",
+        pl.Series("context_pmids", carried, dtype=pl.List(pl.Int64)),
+        pl.col("record").alias("texts"),
     )
 
 
@@ -258,7 +284,7 @@ def write_training(
 ) -> dict[str, int]:
     """training_set and training_filtered change together."""
     with transaction(con):
-        con.execute("DELETE FROM training_filtered WHERE category = ?", [category])
+        delete_partition(con, "training_filtered", category)
         if filtered.height:
             con.register("_filtered", filtered)
             try:
@@ -268,10 +294,7 @@ def write_training(
             finally:
                 con.unregister("_filtered")
         if training.is_empty():
-            deleted = con.execute(
-                "DELETE FROM training_set WHERE category = ?", [category]
-            ).fetchone()[0]
-            return {"inserted": 0, "deleted": int(deleted)}
+            return {"inserted": 0, "deleted": delete_partition(con, "training_set", category)}
         return sync_partition(
             con, "training_set", category, training, key=("record_id",), own_transaction=False
         )
@@ -279,3 +302,28 @@ def write_training(
 
 def benchmark_pmids(benchmarks: list[Benchmark]) -> set[int]:
     return set().union(*(b.pmids for b in benchmarks)) if benchmarks else set()
+
+
+def curate_training(
+    con: duckdb.DuckDBPyConnection,
+    category: str,
+    benchmark_sources: list[str],
+    *,
+    ratios: dict[str, float],
+    dedup_threshold: float,
+    ngram: int,
+) -> TrainingResult:
+    """Build, filter and split the category's records against the listed benchmarks; write them."""
+    benchmarks = load_benchmarks(benchmark_sources)
+    training, filtered, report = build_training_category(
+        con, category, benchmarks, ratios=ratios, dedup_threshold=dedup_threshold, ngram=ngram
+    )
+    changes = write_training(con, category, training, filtered)
+    return TrainingResult(
+        rows=training.height,
+        report=report,
+        changes=changes,
+        benchmark_names=[b.name for b in benchmarks],
+        benchmark_pmids=benchmark_pmids(benchmarks),
+        preview=fetch_preview(con, PREVIEW_SQL, [category]),
+    )

@@ -109,7 +109,18 @@ def test_api_key_appears_in_no_log_event_metadata_table_or_export(
 
 
 # ---- SQL is built from code, values are parameters ------------------------------------------
-SQL_METHODS = {"execute", "executemany", "sql", "query_pl", "query_preview"}
+# Calls that take SQL text, by name; their first three arguments are scanned (the SQL of a check
+# helper comes after the connection and the check's name).
+SQL_METHODS = {
+    "execute",
+    "executemany",
+    "sql",
+    "query_pl",
+    "fetch_preview",
+    "sql_count",
+    "count_check",
+    "run_query_check",
+}
 # Every expression interpolated into SQL text, and why it cannot carry input. A new one fails
 # this test until someone reviews it and adds it here.
 SAFE_INTERPOLATIONS: dict[str, str] = {
@@ -122,7 +133,7 @@ SAFE_INTERPOLATIONS: dict[str, str] = {
     "source": "a temp table name chosen in code (_sync_frame, _sync_query)",
     "select_sql": "a SELECT from code; its values travel in params",
     "select": "f-string of the module constant CATEGORY_MEMBERS_SQL; values in params",
-    "sql": "query text from code (query_preview callers pass literals)",
+    "sql": "query text from code (fetch_preview and run_query_check callers pass constants)",
     "int(limit)": "an int",
     "limit": "'LIMIT $sample' or '': the value itself is a parameter",
     "tokens": "SQL expression built by sql_tokens_expression from a literal column name",
@@ -141,7 +152,7 @@ def _interpolations(path: Path) -> list[tuple[int, str]]:
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name not in SQL_METHODS:
             continue
-        for argument in node.args[:2]:
+        for argument in node.args[:3]:
             for sub in ast.walk(argument):
                 if isinstance(sub, ast.FormattedValue):
                     expression = ast.unparse(sub.value)
@@ -183,11 +194,13 @@ def test_the_scanner_flags_interpolated_input(tmp_path):
         "    con.execute(f\"DELETE FROM t WHERE category = '{key}'\")\n"
         "    con.execute('SELECT * FROM t WHERE c = ' + key)\n"
         "    con.sql('SELECT %s' % key)\n"
+        "    count_check(con, 'name', f'SELECT count(*) FROM t WHERE c = {key}', [])\n"
     )
     assert [e for _, e in _interpolations(bad)] == [
         "key",
         "+ key",
         "% formatting: 'SELECT %s' % key",
+        "key",
     ]
 
 

@@ -1,0 +1,84 @@
+"""training_export's stage: a record in two categories is exported once, with both categories."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import polars as pl
+
+from mkailin_assets.stages.candidates import embedding_for
+from mkailin_assets.stages.evaluation import score_band
+from mkailin_assets.stages.export import read_export, write_export
+
+FILTERS = {"dedup_threshold": 0.8, "ngram": 13}
+
+
+def _record(con: duckdb.DuckDBPyConnection, category: str, candidate: str, split: str) -> None:
+    con.execute(
+        """INSERT INTO training_set VALUES (?, ?, 'sft', ?, 1, [2], 'Why?', ?, ?, now())""",
+        [
+            category,
+            f"sft:{category}:{candidate}",
+            split,
+            json.dumps({"question": "Why?", "answer": "Because."}),
+            json.dumps({"source_pmid": 1}),
+        ],
+    )
+
+
+def test_records_in_several_categories_are_exported_once(schema_con, tmp_path):
+    _record(schema_con, "K", "c1", "train")
+    _record(schema_con, "H", "c1", "train")
+    _record(schema_con, "K", "c2", "test")
+    schema_con.execute(
+        "INSERT INTO training_filtered VALUES ('K', 'sft:K:c3', 'sft', 'exact_dup', 'r', 'c1', now())"
+    )
+    export = read_export(schema_con, FILTERS)
+    assert export.training["record_id"].to_list() == ["sft:H:c1", "sft:K:c2"]
+    provenance = [json.loads(p) for p in export.training["provenance"]]
+    assert [p["categories"] for p in provenance] == [["H", "K"], ["K"]]
+    assert export.meta["filters"] == FILTERS and "prompts" in export.meta
+
+    summary = write_export(export, tmp_path / "exports")
+    assert (summary.records, summary.filtered, summary.kinds) == (2, 1, ["sft"])
+    assert summary.by_category == {"H": 1, "K": 1}
+    assert summary.counts == {"sft": {"train": 1, "test": 1}}
+    assert pl.read_parquet(tmp_path / "exports" / "sft" / "train.parquet").height == 1
+    written = [p for p in (tmp_path / "exports").rglob("*") if p.is_file()]
+    assert summary.files == len(written) == 6  # parquet + jsonl per split, card, manifest
+
+
+def test_an_empty_training_set_exports_an_empty_summary(schema_con, tmp_path):
+    summary = write_export(read_export(schema_con, FILTERS), tmp_path / "exports")
+    assert (summary.records, summary.by_category, summary.kinds) == (0, {}, [])
+
+
+class _RecordingClient:
+    """Stands in for the LLM client's embed(texts, item_ids) and its config."""
+
+    class config:  # noqa: N801 - mirrors the client's attribute
+        @staticmethod
+        def model_for(role: str) -> str:
+            return f"model-for-{role}"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[str]]] = []
+
+    def embed(self, texts: list[str], item_ids: list[str]) -> list[None]:
+        self.calls.append((texts, item_ids))
+        return [None] * len(texts)
+
+
+def test_embedding_only_for_dense_methods_and_with_arguments_in_the_client_order():
+    client = _RecordingClient()
+    assert embedding_for(client, "bm25") == (None, None)
+    embed, model = embedding_for(client, "hybrid")
+    assert model == "model-for-embeddings"
+    embed(["id1"], ["text one"])  # retrieval calls embed(item_ids, texts)
+    assert client.calls == [(["text one"], ["id1"])]
+
+
+def test_score_band_is_off_unless_an_end_is_set():
+    assert score_band(None, None) is None
+    assert score_band(0.2, None) == (0.2, None)
