@@ -21,7 +21,12 @@ from mkailin_assets.stages.evaluation import distill_evaluation
 
 @dg.asset(
     partitions_def=category_partitions,
-    deps=[dg.AssetDep("raw_abstracts"), dg.AssetDep("mesh_vocabulary")],
+    deps=[
+        dg.AssetDep("raw_abstracts"),
+        dg.AssetDep("mesh_vocabulary"),  # descriptor tags are validated against the whole tree
+        # Retrieval reads the whole corpus, whatever the category.
+        dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping()),
+    ],
     pool="duckdb",
     automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},

@@ -42,8 +42,14 @@ def automation_mode() -> AutomationMode:
 def downstream_condition() -> dg.AutomationCondition:
     """Refresh a partition when its parents updated, but never past a failed blocking check.
 
-    Plain eager() would schedule the downstream partition after a failed check in another run."""
-    return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    Plain eager() would schedule the downstream partition after a failed check in another run.
+    The release files are ignored: candidate_qa reads the whole corpus (retrieval), but a new file
+    reaches a category through raw_abstracts (the affected-categories sensor), not through every
+    category at once."""
+    release_files = dg.AssetSelection.assets("pubmed_files")
+    return (
+        dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ).ignore(release_files)
 
 
 def sensor_status(running: bool) -> dg.DefaultSensorStatus:

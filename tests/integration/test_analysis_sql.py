@@ -82,8 +82,8 @@ _VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> Pipeline:
-    """The sample distilled offline, one crafted duplicate question (so a filter removes
-    something), training_set for each category."""
+    """The sample distilled offline, one crafted duplicate question in another category (so the
+    export removes something), training_set for each category, the export."""
     distilled = offline_sample_pipeline(tmp_path_factory.mktemp("analysis"))
     template = distilled.scalar(
         "SELECT candidate_id FROM evaluated_qa WHERE category = 'K' AND is_preferred "
@@ -96,6 +96,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
     )
     for letter in OFFLINE_CATEGORIES:
         distilled.materialize(["training_set"], letter)
+    distilled.materialize(["training_export"])
     distilled.instance.add_dynamic_partitions("benchmark_models", ["offline"])
     distilled.materialize(["benchmark_eval"], "offline")
     return distilled
@@ -140,7 +141,8 @@ def test_view_figures_agree_with_the_tables(pipeline):
     _, per_category = select_all(pipeline, "SELECT sum(records) FROM qa_per_category")
     assert per_category[0][0] == pipeline.scalar("SELECT count(*) FROM training_set")
     _, filters = select_all(
-        pipeline, "SELECT category, filter, removed FROM filter_report WHERE filter = 'exact_dup'"
+        pipeline,
+        "SELECT category, filter, removed FROM filter_report WHERE filter = 'export:exact_dup'",
     )
     assert filters and all(category == "Z" for category, _, _ in filters)
     _, ledger = select_all(pipeline, "SELECT file_name, deletions FROM release_ledger")
