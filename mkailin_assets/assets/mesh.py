@@ -26,9 +26,10 @@ from mkailin_assets.resources.duckdb_store import DuckDBStore
 )
 def mesh_tree(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     category = validate_category(context.partition_key)
-    source_path = fetch_mesh_source(settings.mesh_source(), settings.download_dir())
+    config = settings.get_settings()
+    source_path = fetch_mesh_source(config.mesh_source, config.download_dir)
     with duckdb_store.connect() as con:
-        report = load_mesh_descriptors(con, source_path, expected_year=settings.mesh_year())
+        report = load_mesh_descriptors(con, source_path, expected_year=config.mesh_year)
         rows = write_mesh_tree_partition(con, category)
         depth_counts = dict(
             con.execute(

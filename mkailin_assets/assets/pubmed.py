@@ -78,10 +78,11 @@ def ensure_in_order(loaded: set[str], ordered_names: list[str], file_name: str) 
 )
 def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     file_name = context.partition_key
-    releases = {rf.name: rf for rf in list_release_files(settings.pubmed_source())}
+    config = settings.get_settings()
+    releases = {rf.name: rf for rf in list_release_files(config.pubmed_source)}
     if file_name not in releases:
-        raise FileNotFoundError(f"{file_name} is not listed in {settings.pubmed_source()}")
-    local = fetch_release_file(releases[file_name], settings.download_dir())
+        raise FileNotFoundError(f"{file_name} is not listed in {config.pubmed_source}")
+    local = fetch_release_file(releases[file_name], config.download_dir)
     with duckdb_store.connect() as con:
         loaded = {row[0] for row in con.execute("SELECT file_name FROM pubmed_files").fetchall()}
         ensure_in_order(loaded, list(releases), file_name)

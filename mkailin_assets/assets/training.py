@@ -35,7 +35,7 @@ def training_set(
     context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, method: MethodConfig
 ):
     category = validate_category(context.partition_key)
-    benchmarks = load_benchmarks(settings.decontamination_sources())
+    benchmarks = load_benchmarks(settings.get_settings().decontamination)
     with duckdb_store.connect() as con:
         training, filtered, report = build_training_category(
             con,
@@ -116,7 +116,7 @@ def training_export(
         "filters": {
             "dedup_threshold": method.dedup_threshold,
             "ngram": method.ngram,
-            "decontamination": settings.decontamination_sources(),
+            "decontamination": settings.get_settings().decontamination,
             "split_ratios": method.ratios(),
         },
         "mesh_coverage": {
@@ -124,7 +124,7 @@ def training_export(
             for r in coverage.iter_rows(named=True)
         },
     }
-    report = export_training_set(training, filtered, settings.export_dir(), meta)
+    report = export_training_set(training, filtered, settings.get_settings().export_dir, meta)
     context.log.info(f"exported {training.height} records to {report.out_dir}")
     return dg.MaterializeResult(
         metadata={

@@ -26,12 +26,11 @@ _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": F
 # DuckDB's default memory limit is 80% of RAM; a writer holding a whole release file's upsert in
 # one transaction would take that much before spilling. Bounded here (MKAILIN_DUCKDB_MEMORY_LIMIT),
 # the excess spills to DuckDB's temp directory beside the database file.
-DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 def _connection_config() -> dict[str, Any]:
     config: dict[str, Any] = dict(_CONFIG)
-    config["memory_limit"] = settings.env("MKAILIN_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    config["memory_limit"] = settings.get_settings().duckdb_memory_limit
     return config
 
 
@@ -132,9 +131,7 @@ def replace_partition(con: duckdb.DuckDBPyConnection, table: str, category: str,
 class DuckDBStore(dg.ConfigurableResource):
     """The project's DuckDB file. Writers run in the `duckdb` concurrency pool; readers open read-only."""
 
-    path: str = Field(
-        default_factory=settings.duckdb_path, description="DuckDB file (MKAILIN_DUCKDB_PATH)"
-    )
+    path: str = settings.setting_field("duckdb_path")
     lock_timeout_s: float = Field(
         default=120.0, description="How long to wait for another process's lock"
     )

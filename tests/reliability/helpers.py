@@ -82,7 +82,7 @@ def load_sources(
 
     for category in categories:
         materialize(["mesh_tree"], category, instance)
-    names = files or [r.name for r in list_release_files(settings.pubmed_source())]
+    names = files or [r.name for r in list_release_files(settings.get_settings().pubmed_source)]
     instance.add_dynamic_partitions("pubmed_files", names)
     for name in names:
         materialize(["pubmed_files"], name, instance)
