@@ -59,6 +59,7 @@ def candidate_qa(
             client,
             category,
             sample=method.sample_per_category,
+            questions_per_agent=method.questions_per_agent,
             method=method.retrieval_method,
             k=method.top_k,
             embedding=_embedding(client, llm, method),

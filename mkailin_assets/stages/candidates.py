@@ -14,6 +14,7 @@ from mkailin_assets.agents.question_generation import (
     DEFAULT_QUESTION_AGENTS,
     QuestionAgent,
     build_question_requests,
+    question_agents,
     questions_from_results,
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
@@ -120,9 +121,15 @@ def build_candidates(
     method: str = "bm25",
     k: int = 4,
     agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
+    questions_per_agent: int | None = None,
     embedding: tuple[Any, str | None] = (None, None),
 ) -> tuple[pl.DataFrame, CandidateReport]:
-    """Generate (cached) questions for the category's abstracts and attach their contexts."""
+    """Generate (cached) questions for the category's abstracts and attach their contexts.
+
+    `questions_per_agent` (None: as each agent says) sets how many questions every agent
+    writes per abstract."""
+    if questions_per_agent is not None:
+        agents = question_agents(questions_per_agent, agents)
     report = CandidateReport()
     sources = select_sources(con, category, sample)
     report.sources = sources.height
