@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from mkailin_assets import settings
+from mkailin_assets.sql_files import analysis_sql
 
 QA_STAGES = ["candidate_qa", "evaluated_qa"]
 # Dagster's console logger prints every event at DEBUG; the demo shows its own summary instead
@@ -143,7 +144,7 @@ def summary(db_path: str) -> str:
     con = open_connection(db_path, read_only=True)
     try:
         rows = con.execute(
-            Path(settings.REPO_ROOT / "sql" / "analysis" / "demo_summary.sql").read_text()
+            analysis_sql("demo_summary.sql")
         ).fetchall()
         llm = con.execute(
             "SELECT model, count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status <> 'ok') "
