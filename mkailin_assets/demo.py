@@ -143,9 +143,7 @@ def summary(db_path: str) -> str:
 
     con = open_connection(db_path, read_only=True)
     try:
-        rows = con.execute(
-            analysis_sql("demo_summary.sql")
-        ).fetchall()
+        rows = con.execute(analysis_sql("demo_summary.sql")).fetchall()
         llm = con.execute(
             "SELECT model, count(*) FILTER (WHERE status = 'ok'), count(*) FILTER (WHERE status <> 'ok') "
             "FROM llm_calls GROUP BY model ORDER BY model"
