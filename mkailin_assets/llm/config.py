@@ -1,8 +1,8 @@
 """LLM client configuration: backend, endpoint, per-role models and sampling, limits, budget, prices.
 
-Everything loads from the MKAILIN_LLM_* variables of the settings model (`LLMConfig.from_env()`). The API key
-is a `SecretStr`: its value is read only when the OpenAI client is built and never appears in
-repr, logs, metadata or the cache.
+Everything loads from the MKAILIN_LLM_* variables of the settings model (`LLMConfig.from_env()`).
+The API key is a `SecretStr`: its value is read only when the OpenAI client is built and never
+appears in repr, logs, metadata or the cache.
 """
 
 from __future__ import annotations
