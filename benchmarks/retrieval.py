@@ -122,7 +122,7 @@ def work_ours(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
     noop = refresh_bm25_index(con)
     timings = {}
     for n_threads in (1, 2):
-        os.environ[search_index.ENV_THREADS] = str(n_threads)
+        os.environ["MKAILIN_RETRIEVAL_THREADS"] = str(n_threads)
         bm25_top_k(con, queries.head(20), k=k)  # open the searcher, warm the idf cache
         search_index._OPEN.clear()
         started = time.perf_counter()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mkailin_assets import settings
+from mkailin_assets.sql_files import analysis_sql
 
 QA_STAGES = ["candidate_qa", "evaluated_qa"]
 # Dagster's console logger prints every event at DEBUG; the demo shows its own summary instead
@@ -45,7 +46,7 @@ def _instance():
 def categories_with_abstracts() -> list[str]:
     from mkailin_assets.resources.duckdb_store import open_connection
 
-    con = open_connection(settings.duckdb_path(), read_only=True)
+    con = open_connection(settings.get_settings().duckdb_path, read_only=True)
     try:
         rows = con.execute(
             "SELECT DISTINCT category FROM raw_abstracts ORDER BY category"
@@ -88,7 +89,7 @@ def run_pipeline(log=print) -> dict[str, float]:
     log(f"mesh_vocabulary and mesh_tree (16 partitions) in {timings['mesh_tree']:.1f}s")
 
     started = time.perf_counter()
-    files = [rf.name for rf in list_release_files(settings.pubmed_source())]
+    files = [rf.name for rf in list_release_files(settings.get_settings().pubmed_source)]
     instance.add_dynamic_partitions("pubmed_files", files)
     for name in files:
         materialize(["pubmed_files"], name)
@@ -167,9 +168,7 @@ def summary(db_path: str) -> str:
 
     con = open_connection(db_path, read_only=True)
     try:
-        query = con.execute(
-            Path(settings.REPO_ROOT / "sql" / "analysis" / "demo_summary.sql").read_text()
-        )
+        query = con.execute(analysis_sql("demo_summary.sql"))
         columns = [description[0] for description in query.description]
         if columns != [column.name for column in SUMMARY_COLUMNS]:
             raise RuntimeError(f"demo_summary.sql returns {columns}, not SUMMARY_COLUMNS")
@@ -198,7 +197,7 @@ def summary(db_path: str) -> str:
     )
     for model, ok, failed in llm:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
-    lines.append(f"DuckDB file: {db_path}   exports: {settings.export_dir()}")
+    lines.append(f"DuckDB file: {db_path}   exports: {settings.get_settings().export_dir}")
     lines.append(
         f"Query it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', "
         "read_only=True).sql('FROM qa_per_category'))\"  (views: sql/analysis/)"
@@ -216,13 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete the DuckDB file first")
     args = parser.parse_args(argv)
     configure_environment(args.db)
-    db_path = settings.duckdb_path()
+    db_path = settings.get_settings().duckdb_path
     if args.fresh:
         for suffix in ("", ".wal"):
             Path(db_path + suffix).unlink(missing_ok=True)
     print(
         f"mkailin demo: sample data in {settings.SAMPLE_DIR}, DuckDB {db_path}, "
-        f"LLM backend {os.environ.get('MKAILIN_LLM_BACKEND')}"
+        f"LLM backend {settings.get_settings().llm_backend}"
     )
     calls_before = llm_call_count(db_path)
     started = time.perf_counter()

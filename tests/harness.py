@@ -138,7 +138,9 @@ def load_sources(
     materialize(["mesh_vocabulary"], None, instance, resources=resources)
     for category in categories:
         materialize(["mesh_tree"], category, instance, resources=resources)
-    names = list(files or [r.name for r in list_release_files(settings.pubmed_source())])
+    names = list(
+        files or [r.name for r in list_release_files(settings.get_settings().pubmed_source)]
+    )
     instance.add_dynamic_partitions("pubmed_files", names)
     for name in names:
         materialize(["pubmed_files"], name, instance, resources=resources)

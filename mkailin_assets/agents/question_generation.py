@@ -9,6 +9,8 @@ validated against the tree (unknown UIs dropped and counted).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -50,6 +52,19 @@ DEFAULT_QUESTION_AGENTS: tuple[QuestionAgent, ...] = (
     QuestionAgent("mechanistic", "mechanistic", question_prompt("mechanistic").version, 0.7),
     QuestionAgent("clinical", "clinical", question_prompt("clinical").version, 0.7),
 )
+
+
+def question_agents(
+    questions_per_agent: int, agents: Sequence[QuestionAgent] = DEFAULT_QUESTION_AGENTS
+) -> tuple[QuestionAgent, ...]:
+    """The agents, each writing `questions_per_agent` questions per abstract (the method's
+    MKAILIN_QUESTIONS_PER_AGENT): one request per (abstract, agent) asks for all of them, so the
+    prompt, and with it the cache key, changes with the number."""
+    if questions_per_agent < 1:
+        raise ValueError(f"questions_per_agent must be at least 1, not {questions_per_agent}")
+    return tuple(
+        dataclasses.replace(agent, questions_per_abstract=questions_per_agent) for agent in agents
+    )
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -223,6 +238,19 @@ def _clinical_candidates(inputs: dict[str, Any]) -> Iterable[str]:
         )
 
 
+def _fallback_candidates(inputs: dict[str, Any]) -> Iterable[str]:
+    """Asked after the style's own questions, so more questions per abstract
+    (MKAILIN_QUESTIONS_PER_AGENT > 1) can be met when the text offers only one."""
+    source = _statement_source(inputs)
+    if not source:
+        return
+    topic = ot.lower_first(ot.title_statement(source.rstrip(" ?")))
+    if inputs.get("style") == "mechanistic":
+        yield ot.ensure_question(f"What mechanisms explain the findings on {topic}")
+    else:
+        yield ot.ensure_question(f"What are the clinical implications of {topic}")
+
+
 def _tag_descriptors(question: str, inputs: dict[str, Any]) -> list[str]:
     """Major-topic descriptors named in the question, else in the abstract, else all majors."""
     descriptors = inputs.get("descriptors") or []
@@ -244,10 +272,11 @@ def _name_occurs(name: str, words: set[str]) -> bool:
 
 def offline_questions(inputs: dict[str, Any]) -> dict[str, Any]:
     """Deterministic, extractive questions: objectives and statement titles rewritten."""
-    candidates = (
+    candidates = itertools.chain(
         _mechanistic_candidates(inputs)
         if inputs.get("style") == "mechanistic"
-        else _clinical_candidates(inputs)
+        else _clinical_candidates(inputs),
+        _fallback_candidates(inputs),
     )
     questions: list[str] = []
     for candidate in candidates:

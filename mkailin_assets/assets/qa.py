@@ -55,6 +55,7 @@ def candidate_qa(
             client,
             category,
             sample=method.sample_per_category,
+            questions_per_agent=method.questions_per_agent,
             method=method.retrieval_method,
             k=method.top_k,
             exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context

@@ -37,7 +37,7 @@ def training_set(
         result = curate_training(
             con,
             category,
-            settings.decontamination_sources(),
+            settings.get_settings().decontamination,
             ratios=method.ratios(),
             dedup_threshold=method.dedup_threshold,
             ngram=method.ngram,
@@ -91,13 +91,13 @@ def training_export(
     filters = {
         "dedup_threshold": method.dedup_threshold,
         "ngram": method.ngram,
-        "decontamination": settings.decontamination_sources(),
+        "decontamination": settings.get_settings().decontamination,
         "split_ratios": method.ratios(),
     }
     with duckdb_store.connect() as con:
         export = read_export(con, filters, method.dedup_threshold)
         record_export_removals(con, export.removed_at_export)
-    summary = write_export(export, settings.export_dir())
+    summary = write_export(export, settings.get_settings().export_dir)
     context.log.info(f"exported {summary.records} records to {summary.out_dir}")
     return dg.MaterializeResult(
         metadata={

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import re
 import threading
 import zlib
@@ -29,6 +28,7 @@ from lxml import etree
 
 from mkailin_assets.ingest.errors import PubMedFormatError
 from mkailin_assets.ingest.pubmed_columns import CitationColumns
+from mkailin_assets.settings import get_settings
 
 ROOT_TAG = "PubmedArticleSet"
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
@@ -659,7 +659,7 @@ def parse_chunk(
     scanner = _fast_scanner() if fast is not False else None
     if fast and scanner is None:
         raise RuntimeError(
-            f"the compiled PubMed scanner is not available (not built, or {SCANNER_SETTING}=off)"
+            "the compiled PubMed scanner is not available (not built, or MKAILIN_PUBMED_SCANNER=off)"
         )
     if scanner is None:
         _parse_with_lxml(batch, chunk, first_line, base, 0, name)
@@ -704,13 +704,10 @@ def _parse_with_lxml(
     return position
 
 
-SCANNER_SETTING = "MKAILIN_PUBMED_SCANNER"
-
-
 def _fast_scanner() -> Any:
     """The compiled scanner module, or None when it was not built (no C compiler at install) or
     MKAILIN_PUBMED_SCANNER=off asks for lxml alone."""
-    if os.environ.get(SCANNER_SETTING, "auto").strip().lower() in ("off", "0", "false", "lxml"):
+    if get_settings().pubmed_scanner == "off":
         return None
     try:
         from mkailin_assets.ingest import _pubmed_scan

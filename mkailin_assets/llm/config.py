@@ -1,19 +1,19 @@
 """LLM client configuration: backend, endpoint, per-role models and sampling, limits, budget, prices.
 
-Everything loads from MKAILIN_LLM_* environment variables (`LLMConfig.from_env()`). The API key
-is a `SecretStr`: its value is read only when the OpenAI client is built and never appears in
-repr, logs, metadata or the cache.
+Everything loads from the MKAILIN_LLM_* variables of the settings model (`LLMConfig.from_env()`).
+The API key is a `SecretStr`: its value is read only when the OpenAI client is built and never
+appears in repr, logs, metadata or the cache.
 """
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from mkailin_assets.llm.types import OFFLINE_MODEL
+from mkailin_assets.settings import Settings, get_settings
 
 OFFLINE_EMBEDDING_MODEL = "offline-hashed-bow-256"
 
@@ -120,63 +120,35 @@ class LLMConfig(BaseModel):
 
     # ---- environment ---------------------------------------------------------------------
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LLMConfig:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else None
-
-        simple = {
-            "MKAILIN_LLM_BACKEND": ("backend", str),
-            "MKAILIN_LLM_BASE_URL": ("base_url", str),
-            "MKAILIN_LLM_MODEL": ("model", str),
-            "MKAILIN_LLM_EMBEDDING_MODEL": ("embedding_model", str),
-            "MKAILIN_LLM_TEMPERATURE": ("temperature", float),
-            "MKAILIN_LLM_MAX_TOKENS": ("max_tokens", int),
-            "MKAILIN_LLM_SEED": ("seed", int),
-            "MKAILIN_LLM_TIMEOUT_S": ("timeout_s", float),
-            "MKAILIN_LLM_MAX_CONCURRENCY": ("max_concurrency", int),
-            "MKAILIN_LLM_MAX_RETRIES": ("max_retries", int),
-            "MKAILIN_LLM_MAX_SCHEMA_RETRIES": ("max_schema_retries", int),
-            "MKAILIN_LLM_MAX_FAILURE_RATE": ("max_failure_rate", float),
-            "MKAILIN_LLM_BUDGET_TOKENS": ("budget_tokens", int),
-            "MKAILIN_LLM_BUDGET_USD": ("budget_usd", float),
-            "MKAILIN_LLM_BATCH_MODE": ("batch_mode", lambda v: v.lower() in ("1", "true", "yes")),
-        }
-        for name, (field, convert) in simple.items():
-            raw = get(name)
-            if raw is not None:
-                values[field] = convert(raw)
-
-        key = get("MKAILIN_LLM_API_KEY") or get("OPENAI_API_KEY")
-        if key is not None:
-            values["api_key"] = SecretStr(key)
-
-        prices = dict(DEFAULT_PRICES)
-        raw_prices = get("MKAILIN_LLM_PRICES")
-        if raw_prices is not None:
-            prices.update(json.loads(raw_prices))
-        values["prices"] = prices
-
-        values["roles"] = _roles_from_env(env)
-        values.update(overrides)
-        return cls(**values)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LLMConfig:
+        """The configuration of the settings model (MKAILIN_LLM_*), read from the environment
+        now (or from `environ`); `overrides` win."""
+        return cls(**{**from_settings(get_settings(environ)), **overrides})
 
 
-def _roles_from_env(env: Any) -> dict[str, RoleSettings]:
-    """MKAILIN_LLM_ROLES='{"judge": {"model": "gpt-4o"}}' plus MKAILIN_LLM_MODEL_<ROLE> shortcuts.
+def from_settings(settings: Settings) -> dict[str, Any]:
+    """LLMConfig's fields as the settings model holds them (its MKAILIN_LLM_* variables)."""
+    values: dict[str, Any] = {name: getattr(settings, f"llm_{name}") for name in _SETTINGS_FIELDS}
+    values["prices"] = {**DEFAULT_PRICES, **settings.llm_prices}
+    values["roles"] = _roles(settings)
+    return values
 
-    In the shortcut the role is upper-cased with ':' written as '__' (question:clinical ->
-    MKAILIN_LLM_MODEL_QUESTION__CLINICAL)."""
-    roles: dict[str, dict[str, Any]] = {}
-    raw = env.get("MKAILIN_LLM_ROLES")
-    if raw:
-        roles.update({role: dict(values) for role, values in json.loads(raw).items()})
-    prefix = "MKAILIN_LLM_MODEL_"
-    for name, value in env.items():
-        if name.startswith(prefix) and value:
-            role = name[len(prefix) :].lower().replace("__", ":")
-            roles.setdefault(role, {})["model"] = value
+
+# LLMConfig fields read as they are from MKAILIN_LLM_<FIELD> (retry delays, cooldown and the
+# batch discount are code constants; prices and roles are merged above).
+_SETTINGS_FIELDS = tuple(
+    name
+    for name in LLMConfig.model_fields
+    if f"llm_{name}" in Settings.model_fields and name not in ("prices", "roles")
+)
+
+
+def _roles(settings: Settings) -> dict[str, RoleSettings]:
+    """MKAILIN_LLM_ROLES='{"judge": {"model": "gpt-4o"}}' plus MKAILIN_LLM_MODEL_<ROLE> shortcuts
+    (the shortcut wins for the model)."""
+    roles: dict[str, dict[str, Any]] = {
+        role: dict(values) for role, values in settings.llm_roles.items()
+    }
+    for role, model in settings.llm_model_roles.items():
+        roles.setdefault(role, {})["model"] = model
     return {role: RoleSettings(**values) for role, values in roles.items()}

@@ -18,20 +18,19 @@ import duckdb
 from pydantic import Field
 
 from mkailin_assets import settings
+from mkailin_assets.sql_files import analysis_files, schema_files
 
-SCHEMA_DIR = settings.REPO_ROOT / "sql" / "schema"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Extensions must never be fetched at run time: a missing one fails loudly instead.
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 # DuckDB's default memory limit is 80% of RAM; a writer holding a whole release file's upsert in
 # one transaction would take that much before spilling. Bounded here (MKAILIN_DUCKDB_MEMORY_LIMIT),
 # the excess spills to DuckDB's temp directory beside the database file.
-DEFAULT_MEMORY_LIMIT = "512MB"
 
 
 def _connection_config() -> dict[str, Any]:
     config: dict[str, Any] = dict(_CONFIG)
-    config["memory_limit"] = settings.env("MKAILIN_DUCKDB_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT)
+    config["memory_limit"] = settings.get_settings().duckdb_memory_limit
     return config
 
 
@@ -70,18 +69,17 @@ def open_connection(
         return con
 
 
-def schema_files() -> list[Path]:
-    return sorted(SCHEMA_DIR.glob("*.sql"))
-
-
 def apply_schema(con: duckdb.DuckDBPyConnection) -> int:
-    """Apply every schema file once, in order, recording each version; returns the version."""
+    """Apply every schema file once, in order, recording each version; returns the version.
+
+    The files come with the package (sql_files); none found raises SQLFilesMissing."""
+    files = schema_files()
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, file_name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
     applied = {row[0] for row in con.execute("SELECT version FROM schema_version").fetchall()}
-    for path in schema_files():
+    for path in files:
         version = int(path.name.split("_", 1)[0])
         if version in applied:
             continue
@@ -132,9 +130,7 @@ def replace_partition(con: duckdb.DuckDBPyConnection, table: str, category: str,
 class DuckDBStore(dg.ConfigurableResource):
     """The project's DuckDB file. Writers run in the `duckdb` concurrency pool; readers open read-only."""
 
-    path: str = Field(
-        default_factory=settings.duckdb_path, description="DuckDB file (MKAILIN_DUCKDB_PATH)"
-    )
+    path: str = settings.setting_field("duckdb_path")
     lock_timeout_s: float = Field(
         default=120.0, description="How long to wait for another process's lock"
     )
@@ -237,14 +233,6 @@ def query_pl(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> An
     result is still open (fetchone() leaves it open): complete() closes it first."""
     con.complete()
     return con.sql(sql, params=params).pl()
-
-
-ANALYSIS_DIR = settings.REPO_ROOT / "sql" / "analysis"
-
-
-def analysis_files() -> list[Path]:
-    """The numbered analysis files (views); other .sql files there are plain queries."""
-    return sorted(p for p in ANALYSIS_DIR.glob("*.sql") if p.name[:3].isdigit())
 
 
 def apply_analysis_views(con: duckdb.DuckDBPyConnection) -> int:

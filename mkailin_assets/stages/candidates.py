@@ -15,6 +15,7 @@ from mkailin_assets.agents.question_generation import (
     DEFAULT_QUESTION_AGENTS,
     QuestionAgent,
     build_question_requests,
+    question_agents,
     questions_from_results,
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
@@ -165,11 +166,17 @@ def build_candidates(
     method: str = "bm25",
     k: int = 4,
     agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
+    questions_per_agent: int | None = None,
     embedding: tuple[Any, str | None] = (None, None),
     exclude_pmids: Iterable[int] | None = None,
 ) -> tuple[pl.DataFrame, CandidateReport]:
     """Generate (cached) questions for the category's abstracts and attach their contexts;
-    `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
+    `exclude_pmids` (benchmark citations) are never retrieved as contexts.
+
+    `questions_per_agent` (None: as each agent says) sets how many questions every agent
+    writes per abstract."""
+    if questions_per_agent is not None:
+        agents = question_agents(questions_per_agent, agents)
     report = CandidateReport()
     sources = select_sources(con, category, sample)
     report.sources = sources.height
@@ -297,6 +304,7 @@ def distill_candidates(
     method: str,
     k: int,
     exclude_pmids: frozenset[int] | set[int] = frozenset(),
+    questions_per_agent: int | None = None,
 ) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed; PMIDs in
     `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
@@ -309,6 +317,7 @@ def distill_candidates(
         k=k,
         embedding=embedding_for(client, method),
         exclude_pmids=exclude_pmids,
+        questions_per_agent=questions_per_agent,
     )
     changes = write_candidates(con, category, frame)
     return StageResult(

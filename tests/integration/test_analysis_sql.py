@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from mkailin_assets.demo import SUMMARY_COLUMNS
-from mkailin_assets.resources.duckdb_store import ANALYSIS_DIR, open_connection
+from mkailin_assets.resources.duckdb_store import open_connection
+from mkailin_assets.settings import REPO_ROOT
+from mkailin_assets.sql_files import analysis_files
 from tests.harness import OFFLINE_CATEGORIES, Pipeline, offline_sample_pipeline
+
+ANALYSIS_DIR = REPO_ROOT / "sql" / "analysis"  # the folder users run; the package carries it
 
 VIEW_COLUMNS = {
     "qa_per_category": ["category", "name", "kind", "split", "records", "source_pmids"],
@@ -124,6 +128,7 @@ def test_every_analysis_file_is_covered():
     views = [v for p in ANALYSIS_DIR.glob("*.sql") for v in _VIEW.findall(p.read_text())]
     assert sorted(views) == sorted(VIEW_COLUMNS)
     assert [f for f in files if not f[:3].isdigit()] == sorted(QUERY_COLUMNS)
+    assert [f.name for f in analysis_files()] == [f for f in files if f[:3].isdigit()]
 
 
 def test_views_return_rows_with_their_columns(pipeline):
