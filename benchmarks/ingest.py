@@ -38,8 +38,8 @@ OUR_LOADS = {"ours": {}, "ours_lxml": {"MKAILIN_PUBMED_SCANNER": "off"}}
 def measure_ours(path: Path, workers: int | None = None) -> Any:
     """Our load into a fresh DuckDB file; returns its LoadReport."""
     sys.path.insert(0, str(REPO_ROOT))
+    from mkailin_assets.db import apply_schema, open_connection
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
     with tempfile.TemporaryDirectory() as folder:
         con = open_connection(Path(folder) / "bench.duckdb")
@@ -83,7 +83,7 @@ def import_modules(kind: str) -> None:
     import importlib
 
     sys.path.insert(0, str(REPO_ROOT))
-    ours = ["mkailin_assets.ingest.pubmed_loader", "mkailin_assets.resources.duckdb_store"]
+    ours = ["mkailin_assets.ingest.pubmed_loader", "mkailin_assets.db"]
     modules = {
         "ours": ours,
         "ours_lxml": ours,

@@ -32,7 +32,7 @@ from mkailin_assets.agents.tokenize import (  # noqa: E402
     stopword_frame,
     tokenize,
 )
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection  # noqa: E402
+from mkailin_assets.db import apply_schema, open_connection  # noqa: E402
 
 BASELINE_FILE = REPO_ROOT.parent / "shared" / "data" / "pubmed" / "pubmed20n0014.xml.gz"
 

@@ -5,12 +5,9 @@ import duckdb
 
 from mkailin_assets.assets.metadata import query_preview
 from mkailin_assets.checks.ingest_checks import RAW_ABSTRACTS_CHECKS, raw_abstracts_checks
+from mkailin_assets.db import sync_partition_from_query, transaction
 from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
-from mkailin_assets.resources.duckdb_store import (
-    DuckDBStore,
-    sync_partition_from_query,
-    transaction,
-)
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
 
 # METHOD.md: a citation belongs to the categories of its major-topic headings; when it has no

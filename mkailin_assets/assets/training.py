@@ -9,8 +9,9 @@ from mkailin_assets.automation.conditions import downstream_condition
 from mkailin_assets.checks.training_checks import TRAINING_SET_CHECKS, training_set_checks
 from mkailin_assets.curation.decontamination import load_benchmarks
 from mkailin_assets.curation.export import export_training_set
+from mkailin_assets.db import apply_analysis_views, query_pl
 from mkailin_assets.partitions import MESH_CATEGORIES, category_partitions, validate_category
-from mkailin_assets.resources.duckdb_store import DuckDBStore, apply_analysis_views, query_pl
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
 from mkailin_assets.stages.training import benchmark_pmids, build_training_category, write_training
 

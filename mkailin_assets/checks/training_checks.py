@@ -10,7 +10,7 @@ import polars as pl
 
 from mkailin_assets.checks.gx_runner import run_check
 from mkailin_assets.curation.text import normalize_series
-from mkailin_assets.resources.duckdb_store import query_pl
+from mkailin_assets.db import query_pl
 
 TRAINING_SET_CHECKS = [
     dg.AssetCheckSpec(

@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mkailin_assets.db import transaction
 from mkailin_assets.ingest.errors import ChecksumMismatchError
 from mkailin_assets.ingest.pubmed_columns import CitationColumns
 from mkailin_assets.ingest.pubmed_xml import (
@@ -33,7 +34,6 @@ from mkailin_assets.ingest.pubmed_xml import (
     iter_pubmed_batches,
     parser_description,
 )
-from mkailin_assets.resources.duckdb_store import transaction
 
 QUARANTINE_ASSET = "pubmed_files"
 # Files smaller than this stream through iterparse in the caller's thread; bigger ones go to

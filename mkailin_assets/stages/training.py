@@ -24,7 +24,7 @@ from mkailin_assets.curation.records import (
     mesh_lookup,
 )
 from mkailin_assets.curation.splits import assign_splits
-from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+from mkailin_assets.db import query_pl, sync_partition, transaction
 
 TRAINING_COLUMNS = [
     "category",

@@ -23,8 +23,9 @@ import dagster as dg
 import polars as pl
 
 from mkailin_assets import settings
+from mkailin_assets.db import open_connection, query_pl
 from mkailin_assets.definitions import ASSETS
-from mkailin_assets.resources.duckdb_store import DuckDBStore, open_connection, query_pl
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
 

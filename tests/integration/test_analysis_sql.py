@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mkailin_assets.resources.duckdb_store import ANALYSIS_DIR, open_connection
+from mkailin_assets.db import ANALYSIS_DIR, open_connection
 from tests.integration.helpers import OFFLINE_CATEGORIES, Pipeline, offline_sample_pipeline
 
 VIEW_COLUMNS = {

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.mesh_xml import load_mesh_descriptors, parse_mesh_file
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
 from mkailin_assets.ingest.pubmed_xml import Citation, parse_pubmed_file
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from tests.conftest import BASELINE_FILE, SHARED_DATA, require_shared
 
 SAMPLES = SHARED_DATA / "pubmed" / "samples"

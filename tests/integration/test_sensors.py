@@ -184,8 +184,9 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
 ):
     from mkailin_assets.assets.abstracts import raw_abstracts
     from mkailin_assets.assets.mesh import mesh_tree
+    from mkailin_assets.db import open_connection
     from mkailin_assets.ingest.sources import list_release_files
-    from mkailin_assets.resources.duckdb_store import DuckDBStore, open_connection
+    from mkailin_assets.resources.duckdb_store import DuckDBStore
     from mkailin_assets.resources.method import MethodConfig
     from mkailin_assets.settings import SAMPLE_MESH_SOURCE, SAMPLE_PUBMED_SOURCE
 

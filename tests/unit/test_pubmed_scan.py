@@ -320,8 +320,8 @@ def test_the_scanner_can_be_switched_off(monkeypatch):
 
 
 def test_a_load_reports_the_parser_it_used(tmp_path):
+    from mkailin_assets.db import apply_schema, open_connection
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
     con = open_connection(tmp_path / "t.duckdb")
     apply_schema(con)
