@@ -99,8 +99,8 @@ def child(kind: str, path: Path, workers: int | None) -> None:
     import_modules(kind)  # the timer measures the load, not the interpreter's imports
     parser = None
     if kind in OUR_LOADS:
+        from mkailin_assets.ingest.pubmed_batches import parser_description
         from mkailin_assets.ingest.pubmed_loader import default_workers
-        from mkailin_assets.ingest.pubmed_xml import parser_description
 
         if workers is None:  # what the loader picks for this file
             workers = default_workers(path.stat().st_size)
