@@ -40,8 +40,8 @@ def record_pieces(rng: random.Random, chunks: list[tuple[bytes, int]]) -> list[t
 
 
 def main(scanner: str, seed: int, mutations: int) -> None:
+    sys.path.insert(0, str(REPO))  # the scanner imports pubmed_columns when it loads
     load_instrumented(scanner)
-    sys.path.insert(0, str(REPO))
     from mkailin_assets.ingest import pubmed_chunks
     from tests.unit.test_pubmed_scan import _sample_chunks, assert_same, damage
 
