@@ -4,8 +4,8 @@ This module is the reference parser (lxml). We read what we know and ignore the 
 `iterparse` pass over PubmedArticle, PubmedBookArticle and DeleteCitation, clearing each element
 (and its preceding siblings) once read, so memory stays bounded whatever the file size. Records
 that cannot be keyed (no PMID, a non-numeric PMID) come out as `QuarantinedRecord`s, never
-silently dropped. Big files are cut into chunks and parsed in parallel by `pubmed_chunks`, which
-calls the record functions here for whatever the compiled scanner does not read.
+silently dropped. Big files are cut into chunks (`pubmed_chunks`) and parsed in worker
+processes (`pubmed_batches`); a chunk's records that the compiled scanner does not read come here.
 """
 
 from __future__ import annotations
