@@ -44,7 +44,7 @@ def _instance():
 
 
 def categories_with_abstracts() -> list[str]:
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(settings.get_settings().duckdb_path, read_only=True)
     try:
@@ -123,7 +123,7 @@ def run_pipeline(log=print) -> dict[str, float]:
 
 
 def llm_call_count(db_path: str) -> int:
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     if not Path(db_path).exists():
         return 0
@@ -164,7 +164,7 @@ SUMMARY_COLUMNS = (
 
 def summary(db_path: str) -> str:
     """Per-category figures straight from the DuckDB file."""
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(db_path, read_only=True)
     try:

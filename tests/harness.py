@@ -24,8 +24,8 @@ import polars as pl
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.db import open_connection, query_pl
 from mkailin_assets.definitions import ASSETS, build_resources
-from mkailin_assets.resources.duckdb_store import open_connection, query_pl
 from mkailin_assets.resources.method import MethodConfig
 
 BASELINE_FILES = ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 Measure = Literal["ic_mean", "wu_palmer"]
 SetSim = Literal["best_match", "all_pairs"]

@@ -39,7 +39,7 @@ import tantivy
 
 from mkailin_assets import settings
 from mkailin_assets.agents.tokenize import STOPWORDS, tokenize
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 LOG = logging.getLogger(__name__)
 

@@ -283,7 +283,7 @@ def poll_llm_batches(log: Any) -> tuple[Any, list[str]] | str:
         from mkailin_assets.llm.config import LLMConfig
     except ImportError as error:
         return f"LLM batch mode is not available: {error}"
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+    from mkailin_assets.db import apply_schema, open_connection
 
     config = LLMConfig.from_env()
     try:

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mkailin_assets.resources.duckdb_store import apply_schema, transaction
+from mkailin_assets.db import apply_schema, transaction
 
 _COLUMNS = (
     "call_id",

@@ -20,7 +20,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import duckdb
@@ -32,7 +31,7 @@ from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache, call_key
 from mkailin_assets.llm.concurrency import AdaptiveLimiter, backoff_seconds, retry_after_seconds
 from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.llm.offline import OfflineError, hashed_embedding, offline_content
-from mkailin_assets.llm.types import LLMRequest, LLMResult
+from mkailin_assets.llm.types import LLMRequest, LLMResult, PreparedCall
 
 T = TypeVar("T")
 EMBEDDING_CHUNK = 128  # inputs per embeddings request
@@ -57,21 +56,6 @@ class BatchPending(RuntimeError):
         super().__init__(message)
         self.batch_ids = batch_ids
         self.pending = pending
-
-
-@dataclass
-class PreparedCall:
-    """A request turned into what is sent and what it is cached under."""
-
-    key: str
-    kind: str  # chat | embeddings
-    role: str
-    item_id: str
-    model: str
-    prompt_version: str
-    body: dict[str, Any]  # the API request body (never holds a secret)
-    response_model: type[BaseModel] | None = None
-    request: LLMRequest | None = None
 
 
 @functools.cache
@@ -229,7 +213,7 @@ class LLMClient:
         elif self.config.batch_mode and missing[0].kind == "chat":
             from mkailin_assets.llm import batch
 
-            batch_ids, pending = batch.submit_missing(self, missing)
+            batch_ids, pending = batch.submit_missing(self._cache, self.config, missing)
             raise BatchPending(
                 f"{pending} request(s) are in OpenAI batches {batch_ids}; run poll_batches()"
                 " and re-run to collect them",

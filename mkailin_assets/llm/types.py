@@ -42,3 +42,20 @@ class LLMResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+
+
+@dataclass
+class PreparedCall:
+    """A request turned into what is sent and what it is cached under.
+
+    The client prepares it; the paths that answer it (a backend, the Batch API) read it."""
+
+    key: str
+    kind: str  # chat | embeddings
+    role: str
+    item_id: str
+    model: str
+    prompt_version: str
+    body: dict[str, Any]  # the API request body (never holds a secret)
+    response_model: type[BaseModel] | None = None
+    request: LLMRequest | None = None

@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
+from mkailin_assets.db import query_pl, transaction
 from mkailin_assets.evaluation.config import EvalModel
 from mkailin_assets.evaluation.offline_rule import offline_answer
 from mkailin_assets.evaluation.parsing import parse_answer
@@ -31,7 +32,6 @@ from mkailin_assets.evaluation.scoring import CI_METHOD, score
 from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.client import LLMFailureRateExceeded
 from mkailin_assets.llm.types import LLMRequest, LLMResult
-from mkailin_assets.resources.duckdb_store import query_pl, transaction
 
 Contexts = dict[int, list[tuple[int, str]]]  # question PMID -> [(context PMID, text)] in rank order
 

@@ -20,7 +20,7 @@ from mkailin_assets.agents.question_generation import (
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.agents.search_index import query_terms
-from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
+from mkailin_assets.db import query_pl, sync_partition
 from mkailin_assets.stages.tables import StageResult, frame_preview
 
 

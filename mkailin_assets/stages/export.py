@@ -11,7 +11,7 @@ import polars as pl
 
 from mkailin_assets.agents.prompts import PROMPTS
 from mkailin_assets.curation.export import export_training_set
-from mkailin_assets.resources.duckdb_store import apply_analysis_views, query_pl, transaction
+from mkailin_assets.db import apply_analysis_views, query_pl, transaction
 from mkailin_assets.stages.training import cross_category_duplicates
 
 # A record whose source sits in several categories is exported once, under its first category,

@@ -26,8 +26,8 @@ from mkailin_assets.curation.records import (
     mesh_lookup,
 )
 from mkailin_assets.curation.splits import assign_splits
+from mkailin_assets.db import query_pl, sync_partition, transaction
 from mkailin_assets.evaluation.hygiene import pmids_in
-from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
 from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 
 TRAINING_COLUMNS = [

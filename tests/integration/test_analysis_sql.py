@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from mkailin_assets.db import open_connection
 from mkailin_assets.demo import SUMMARY_COLUMNS
-from mkailin_assets.resources.duckdb_store import open_connection
 from mkailin_assets.settings import REPO_ROOT
 from mkailin_assets.sql_files import analysis_files
 from tests.harness import OFFLINE_CATEGORIES, Pipeline, offline_sample_pipeline

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from mkailin_assets.db import apply_schema, open_connection, transaction
 from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.batch import poll_batches
 from mkailin_assets.llm.client import BatchPending, LLMClient, LLMFailureRateExceeded
 from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.llm.types import OFFLINE_MODEL, LLMRequest
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection, transaction
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer, Fault
 
 KEY = "sk-test-LEAKCANARY-7f3a9c"

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mkailin_assets.resources.duckdb_store import open_connection
+from mkailin_assets.db import open_connection
 from mkailin_assets.resources.llm import LLMResource
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.harness import ephemeral_instance, materialize

@@ -31,9 +31,7 @@ CHECK = textwrap.dedent(
     from pathlib import Path
 
     import mkailin_assets
-    from mkailin_assets.resources.duckdb_store import (
-        apply_analysis_views, apply_schema, open_connection,
-    )
+    from mkailin_assets.db import apply_analysis_views, apply_schema, open_connection
     from mkailin_assets.sql_files import analysis_files, analysis_sql, schema_files
 
     site, repo, db = map(Path, sys.argv[1:4])
@@ -147,7 +145,7 @@ def test_apply_schema_fails_loudly_without_its_files(installed, tmp_path) -> Non
     shutil.rmtree(broken / "mkailin_assets" / "sql" / "schema")
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); "
-        "from mkailin_assets.resources.duckdb_store import apply_schema, open_connection; "
+        "from mkailin_assets.db import apply_schema, open_connection; "
         "apply_schema(open_connection(sys.argv[2]))"
     )
     run = _run(python, ["-c", code, str(broken), str(tmp_path / "empty.duckdb")], tmp_path)

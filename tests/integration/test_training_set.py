@@ -16,7 +16,7 @@ import pytest
 
 from mkailin_assets import settings
 from mkailin_assets.checks.training_checks import training_set_checks
-from mkailin_assets.resources.duckdb_store import open_connection
+from mkailin_assets.db import open_connection
 from mkailin_assets.resources.method import MethodConfig
 from tests.harness import (
     OFFLINE_CATEGORIES,

@@ -85,7 +85,7 @@ CASES = [
     ),
     (
         "candidate_qa",
-        "mkailin_assets.resources.duckdb_store",
+        "mkailin_assets.db.partitions",
         ["candidate_qa"],
         [
             "DELETE FROM candidate_qa WHERE category = ? AND source_pmid % 3 = 0",

@@ -19,11 +19,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.errors import UnsafeFileNameError
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
 from mkailin_assets.ingest.sources import ReleaseFile, fetch_mesh_source, fetch_release_file
 from mkailin_assets.partitions import validate_category
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 from tests.fakes.openai_server import FakeOpenAIServer, Fault, body_hash
 from tests.harness import (
@@ -124,7 +124,7 @@ SQL_METHODS = {
 # Every expression interpolated into SQL text, and why it cannot carry input. A new one fails
 # this test until someone reviews it and adds it here.
 SAFE_INTERPOLATIONS: dict[str, str] = {
-    # safe_identifier() results (duckdb_store) and lists of them
+    # safe_identifier() results (mkailin_assets.db) and lists of them
     "table": "a table name from code, through safe_identifier or a code constant",
     "column_list": "', '.join(safe_identifier(c) ...)",
     "key_list": "', '.join(safe_identifier(k) ...)",

@@ -308,7 +308,7 @@ def test_sections_in_both_layouts_ingest_lines_and_inline_labels():
 @pytest.mark.slow
 def test_offline_questions_on_the_real_baseline_file(baseline_file):
     """The first 500 real citations with an abstract and MeSH: every one yields two questions."""
-    from mkailin_assets.ingest.pubmed_xml import Citation, iter_pubmed_file
+    from mkailin_assets.ingest.pubmed_records import Citation, iter_pubmed_file
 
     citations = []
     for item in iter_pubmed_file(baseline_file):
