@@ -82,7 +82,7 @@ def run_pipeline(log=print) -> dict[str, float]:
             raise RuntimeError(f"materialization of {selection} [{partition_key}] failed")
 
     started = time.perf_counter()
-    materialize(["mesh_vocabulary"])
+    materialize(["mesh_vocabulary"], None)
     for letter in CATEGORY_LETTERS:
         materialize(["mesh_tree"], letter)
     timings["mesh_tree"] = time.perf_counter() - started
