@@ -80,6 +80,7 @@ def candidate_qa(
             "rows_inserted": changes["inserted"],
             "rows_deleted": changes["deleted"],
             "first_errors": dg.MetadataValue.json(report.errors),
+            "rejected_by_reason": dg.MetadataValue.json(report.rejected),
             "preview": markdown_table(
                 [
                     (r["source_pmid"], r["agent"], r["question"], r["context_pmids"])

@@ -25,7 +25,9 @@ def _env_default(field: str) -> Any:
 class LLMResource(dg.ConfigurableResource):
     """Backend, endpoint, models and limits of the one LLM client (secrets come from env)."""
 
-    backend: str = Field(default_factory=_env_default("backend"), description="openai | offline")
+    backend: str = Field(
+        default_factory=_env_default("backend"), description="openai | offline | local"
+    )
     base_url: str | None = Field(default_factory=_env_default("base_url"))
     model: str = Field(default_factory=_env_default("model"))
     embedding_model: str = Field(default_factory=_env_default("embedding_model"))
@@ -68,6 +70,11 @@ class LLMResource(dg.ConfigurableResource):
             budget_usd=self.budget_usd,
             prices=env.prices,
             batch_mode=self.batch_mode,
+            # Not resource fields (yet): structured-output mode, timeout shape, local model.
+            structured_output=env.structured_output,
+            timeout_base_s=env.timeout_base_s,
+            min_tokens_per_s=env.min_tokens_per_s,
+            local=env.local,
         )
 
     def client(self, con: duckdb.DuckDBPyConnection, logger: Any | None = None) -> LLMClient:

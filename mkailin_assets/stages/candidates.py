@@ -30,6 +30,7 @@ class CandidateReport:
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)  # rows not kept, per reason
 
 
 def candidate_id(source_pmid: int, source_hash: str, agent: str, question_index: int) -> str:
@@ -129,6 +130,10 @@ def build_candidates(
     requests = build_question_requests(sources, agents)
     results = client.run(requests) if requests else []
     rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
+    for row in rows:
+        reason = row.pop("reject_reason", None)
+        if reason is not None:
+            report.rejected[reason] = report.rejected.get(reason, 0) + 1
     hashes = dict(zip(sources["pmid"].to_list(), sources["content_hash"].to_list(), strict=True))
     now = datetime.now()
     for row in rows:

@@ -13,6 +13,7 @@ from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.batch import poll_batches
 from mkailin_assets.llm.client import BatchPending, LLMClient, LLMFailureRateExceeded
 from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import OFFLINE_MODEL, LLMRequest
 from mkailin_assets.resources.duckdb_store import apply_schema, open_connection, transaction
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer, Fault
@@ -25,16 +26,20 @@ class Question(BaseModel):
     confidence: float
 
 
+register_offline(
+    "test", lambda inputs: {"question": f"What about {inputs['title']}?", "confidence": 1}
+)
+
+
 def make_requests(n: int, prefix: str = "abstract") -> list[LLMRequest]:
     return [
         LLMRequest(
-            role="question:clinical",
+            role="test:clinical",
             item_id=f"{prefix}-{i}",
             messages=[{"role": "user", "content": f"{prefix} number {i}"}],
             response_model=Question,
             prompt_version="v1",
             inputs={"title": f"{prefix} {i}"},
-            offline=lambda inputs: {"question": f"What about {inputs['title']}?", "confidence": 1},
         )
         for i in range(n)
     ]
@@ -152,7 +157,7 @@ def test_failures_are_recorded_and_a_rerun_resends_only_them(con, server) -> Non
     failed = [r for r in results if not r.ok]
     assert {r.item_id for r in failed} == failing
     for result in failed:
-        assert result.item_id in result.error and "question:clinical" in result.error
+        assert result.item_id in result.error and "test:clinical" in result.error
         assert "HTTP 500" in result.error and "3 attempt" in result.error
     assert len(rows(con, "status = 'failed'")) == 2
     assert client.accounting()["llm.failures"] == 2
