@@ -389,8 +389,7 @@ class LLMClient:
                 return None, mode
             response, error, _ = outcome
             if response is None:
-                status = error.split(":", 1)[0] if error else ""
-                if any(status == f"HTTP {code}" for code in structured.REFUSAL_STATUS):
+                if structured.is_refusal(error):
                     refused.append(f"{mode}: {error}")
                     continue
                 # Not an answer about the mode (timeout, 429): send normally in this mode.

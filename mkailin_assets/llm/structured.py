@@ -24,9 +24,20 @@ import duckdb
 
 MODES = ("json_schema", "json_object", "prompt")
 SCHEMA_MARKER = "JSON schema:"  # the fake server finds the schema after it, as a model would
-# HTTP statuses with which servers refuse a response_format they do not support
-# (llama-cpp-python answers 500, others 400 or 422): the next mode is tried, not the same one.
-REFUSAL_STATUS = {400, 404, 422, 500, 501}
+# How servers refuse a response_format they do not support: llama-cpp-python answers 500 with a
+# validation message naming the field, others 400 or 422. A plain 500 is a server fault, retried.
+REFUSAL_STATUS = {400, 422, 500, 501}
+_REFUSAL_WORDS = ("response_format", "json_schema", "json_object", "grammar", "guided")
+
+
+def is_refusal(error: str | None) -> bool:
+    """Whether a failed attempt says the server does not take this response_format."""
+    if not error or not error.startswith("HTTP "):
+        return False
+    status = int(error[5:8]) if error[5:8].isdigit() else 0
+    if status not in REFUSAL_STATUS:
+        return False
+    return status in (400, 422) or any(word in error for word in _REFUSAL_WORDS)
 
 
 def schema_instruction(schema: dict[str, Any]) -> str:
