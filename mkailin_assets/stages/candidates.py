@@ -17,6 +17,7 @@ from mkailin_assets.agents.question_generation import (
     questions_from_results,
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
+from mkailin_assets.llm.client import LLMFailureRateExceeded
 from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
 
 
@@ -112,6 +113,18 @@ def retrieve_contexts(
     )
 
 
+def _run_recording_failures(client: Any, requests: list) -> list:
+    """Every result, also when too many failed: the failed rows are written with their reasons
+    and candidate_qa's blocking failure-rate check stops the partition, so the run page shows
+    why (the client's own exception would leave no rows to look at)."""
+    if not requests:
+        return []
+    try:
+        return client.run(requests)
+    except LLMFailureRateExceeded as error:
+        return error.results
+
+
 def build_candidates(
     con: duckdb.DuckDBPyConnection,
     client: Any,
@@ -128,7 +141,7 @@ def build_candidates(
     sources = select_sources(con, category, sample)
     report.sources = sources.height
     requests = build_question_requests(sources, agents)
-    results = client.run(requests) if requests else []
+    results = _run_recording_failures(client, requests)
     rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
     for row in rows:
         reason = row.pop("reject_reason", None)
