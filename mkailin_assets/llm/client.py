@@ -222,6 +222,7 @@ class LLMClient:
     def close(self) -> None:
         """Close the client's own DuckDB cursors (the caller's connection stays open)."""
         self.backend.close()
+        self._modes.close()
         self._cache.close()
 
     def __enter__(self) -> LLMClient:
@@ -237,7 +238,9 @@ class LLMClient:
         metadata["llm.truncated"] = self.truncated
         metadata["llm.timeouts"] = self.timeouts
         if self.modes_used:
-            metadata["llm.structured_output"] = dict(self.modes_used)
+            metadata["llm.structured_output"] = ", ".join(
+                f"{model}: {mode}" for model, mode in sorted(self.modes_used.items())
+            )
         return metadata
 
     # ---- resolution: cache, then one path per backend -----------------------------------

@@ -119,3 +119,6 @@ class ModeStore:
             "INSERT OR REPLACE INTO llm_endpoints VALUES (?, ?, ?, ?, ?)",
             [endpoint, model, mode, detail, datetime.now(UTC).replace(tzinfo=None)],
         )
+
+    def close(self) -> None:
+        self._cursor.close()

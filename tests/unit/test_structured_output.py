@@ -97,7 +97,7 @@ def test_auto_probes_once_records_the_mode_and_reuses_it(con, kind, mode, first_
         bodies = capture(server)
         with client(con, server) as first:
             results = first.run(requests(3))
-            assert first.accounting()["llm.structured_output"] == {"m1": mode}
+            assert first.accounting()["llm.structured_output"] == f"m1: {mode}"
         assert all(r.ok for r in results), [r.error for r in results]
         assert server.stats.by_path[CHAT_PATH] == first_run_requests
         [(endpoint, model, chosen, detail)] = recorded(con)
