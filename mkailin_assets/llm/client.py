@@ -387,25 +387,31 @@ class LLMClient:
         schema = call.body["response_format"]["json_schema"]["schema"]
         for mode in structured.MODES:
             wire = structured.wire_body(call.body, mode)
-            outcome = await self._attempt(api, limiter, call, self._sender(api, wire), 0)
-            if outcome is None:
-                return None, mode
-            response, error, _ = outcome
-            if response is None:
-                if structured.is_refusal(error):
-                    refused.append(f"{mode}: {error}")
-                    continue
-                # Not an answer about the mode (timeout, 429): send normally in this mode.
-                return await self._send_one(api, limiter, writer, call, mode), mode
-            content = response.choices[0].message.content if response.choices else None
-            cut = response.choices[0].finish_reason == "length" if response.choices else False
-            if mode != "prompt" and not cut and not structured.has_shape(content, schema):
+            for _ in range(2):  # a shapeless reply is asked again once: it may be the model's slip
+                outcome = await self._attempt(api, limiter, call, self._sender(api, wire), 0)
+                if outcome is None:
+                    return None, mode
+                response, error, _ = outcome
+                if response is None:
+                    if structured.is_refusal(error):
+                        refused.append(f"{mode}: {error}")
+                        break
+                    # Not an answer about the mode (timeout, 429): send normally in this mode.
+                    return await self._send_one(api, limiter, writer, call, mode), mode
+                choice = response.choices[0] if response.choices else None
+                content = choice.message.content if choice else None
+                cut = choice is not None and choice.finish_reason == "length"
+                if mode == "prompt" or cut or structured.has_shape(content, schema):
+                    detail = "; ".join(refused)[:1000] or None
+                    self._modes.put(
+                        endpoint, call.model, mode, self._redact(detail) if detail else None
+                    )
+                    self._log.info(
+                        f"llm structured output for {call.model!r} at {endpoint}: {mode}"
+                    )
+                    first = outcome
+                    return await self._send_one(api, limiter, writer, call, mode, first), mode
                 refused.append(f"{mode}: reply was not a JSON object of the schema's shape")
-                continue
-            detail = "; ".join(refused)[:1000] or None
-            self._modes.put(endpoint, call.model, mode, self._redact(detail) if detail else None)
-            self._log.info(f"llm structured output for {call.model!r} at {endpoint}: {mode}")
-            return await self._send_one(api, limiter, writer, call, mode, first=outcome), mode
         raise AssertionError("prompt mode always ends the probe")  # pragma: no cover
 
     def _sender(self, api: openai.AsyncOpenAI, wire: dict[str, Any]) -> Callable[[], Awaitable]:

@@ -89,7 +89,7 @@ def capture(server: FakeOpenAIServer) -> list[dict]:
     [
         ("json_schema", "json_schema", 3),  # OpenAI, vLLM, llama-server: no extra request
         ("json_object", "json_object", 4),  # llama-cpp-python: one refused probe, then json_object
-        ("ignore", "json_object", 4),  # format ignored: the schema in the prompt carries it
+        ("ignore", "json_object", 5),  # format ignored (asked twice): the prompt's schema works
     ],
 )
 def test_auto_probes_once_records_the_mode_and_reuses_it(con, kind, mode, first_run_requests):
@@ -105,7 +105,7 @@ def test_auto_probes_once_records_the_mode_and_reuses_it(con, kind, mode, first_
         if kind == "json_object":
             assert "Input should be 'text' or 'json_object'" in detail
         if kind == "ignore":  # the fake drops response_format before its responder sees it
-            assert all(structured.SCHEMA_MARKER in b["messages"][-1]["content"] for b in bodies[1:])
+            assert all(structured.SCHEMA_MARKER in b["messages"][-1]["content"] for b in bodies[2:])
         else:
             assert formats(bodies)[-2:] == [mode] * 2  # the rest went out in the recorded mode
         # Cached: nothing is sent. New items: no probe, the recorded mode at once.
