@@ -28,7 +28,8 @@ from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
 
 # Constraints a grammar or a validator can hold a small model to: "1", "" or "?" are no questions.
-QUESTION_PATTERN = r"^\S.*\?$"
+# Anchored and without \S or '.': llama.cpp turns it into a grammar, which knows neither.
+QUESTION_PATTERN = r"^[^ ?][^\n]{8,}\?$"
 MIN_QUESTION_CHARS = 12
 MeshUI = Annotated[str, Field(pattern=r"^D[0-9]{6,9}$")]
 
