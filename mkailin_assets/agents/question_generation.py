@@ -28,8 +28,11 @@ from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
 
 # Constraints a grammar or a validator can hold a small model to: "1", "" or "?" are no questions.
-# Anchored and without \S or '.': llama.cpp turns it into a grammar, which knows neither.
-QUESTION_PATTERN = r"^[^ ?][^\n]{8,}\?$"
+# Anchored and without \S or '.': llama.cpp turns it into a grammar, which knows neither. No
+# '"' or backslash: that grammar works on the JSON text, where a quote would end the string and
+# let a small model run on inside it until max_tokens.
+QUESTION_PATTERN = r'^[^ ?"\\][^"\\\n]{8,}\?$'
+_GRAMMAR_UNSAFE = str.maketrans({'"': "'", "\\": "/"})
 MIN_QUESTION_CHARS = 12
 MeshUI = Annotated[str, Field(pattern=r"^D[0-9]{6,9}$")]
 
@@ -42,7 +45,8 @@ class GeneratedQuestion(BaseModel):
 
 class QuestionSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    questions: list[GeneratedQuestion]
+    # At least one: under a grammar a small model otherwise answers {"questions": []}.
+    questions: list[GeneratedQuestion] = Field(min_length=1, max_length=10)
 
 
 @dataclass(frozen=True)
@@ -262,7 +266,7 @@ def offline_questions(inputs: dict[str, Any]) -> dict[str, Any]:
     )
     questions: list[str] = []
     for candidate in candidates:
-        candidate = ot.normalise_space(candidate)
+        candidate = ot.normalise_space(candidate).translate(_GRAMMAR_UNSAFE)
         if len(candidate) > 1 and candidate not in questions:
             questions.append(candidate)
         if len(questions) >= int(inputs.get("n") or 1):

@@ -157,8 +157,11 @@ def build_candidates(
         row["category"] = category
         row["created_at"] = now
     frame = (
-        pl.DataFrame(rows, infer_schema_length=None).rename(
-            {"descriptor_uis": "question_descriptors"}
+        pl.DataFrame(rows, infer_schema_length=None)
+        .rename({"descriptor_uis": "question_descriptors"})
+        # All rows rejected leaves columns of nulls: give them their types for the joins below.
+        .cast(
+            {"question": pl.String, "error": pl.String, "question_descriptors": pl.List(pl.String)}
         )
         if rows
         else _empty_candidates()
