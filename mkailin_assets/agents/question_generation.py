@@ -46,7 +46,7 @@ class GeneratedQuestion(BaseModel):
 class QuestionSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # At least one: under a grammar a small model otherwise answers {"questions": []}.
-    questions: list[GeneratedQuestion] = Field(min_length=1, max_length=10)
+    questions: list[GeneratedQuestion] = Field(min_length=1, max_length=3)
 
 
 @dataclass(frozen=True)
