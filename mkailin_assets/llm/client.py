@@ -397,6 +397,10 @@ class LLMClient:
                         refused.append(f"{mode}: {error}")
                         break
                     # Not an answer about the mode (timeout, 429): send normally in this mode.
+                    # A timeout means the server took the format and is generating: keep it.
+                    if error and error.startswith("APITimeoutError"):
+                        refused.append(f"{mode}: accepted, the probe's answer timed out")
+                        self._modes.put(endpoint, call.model, mode, "; ".join(refused)[:1000])
                     return await self._send_one(api, limiter, writer, call, mode), mode
                 choice = response.choices[0] if response.choices else None
                 content = choice.message.content if choice else None
