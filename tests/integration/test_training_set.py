@@ -319,7 +319,7 @@ def test_export_loads_with_datasets_and_the_card_documents_it(built):
     assert "## Filters" in card and "| exact_dup | sft |" in card and "| near_dup | sft |" in card
     assert f"decontamination:{BENCHMARK}" in card
     assert "offline-extractive" in card  # the models section
-    for version in ("qgen-mechanistic-v1", "qgen-clinical-v1", "judge-pairwise-v1"):
+    for version in ("qgen-mechanistic-v2", "qgen-clinical-v2", "judge-pairwise-v1"):
         assert version in card
     assert "National Library of Medicine" in card and "## Licence" in card
     assert "## MeSH coverage" in card and "depth 1" in card
