@@ -10,6 +10,7 @@ checks, the LLM cache). `resources/duckdb_store.py` wraps them as the Dagster re
 
 from mkailin_assets.db.connection import open_connection, query_pl, safe_identifier, transaction
 from mkailin_assets.db.partitions import (
+    insert_frame,
     replace_partition,
     sync_partition,
     sync_partition_from_query,
@@ -27,6 +28,7 @@ __all__ = [
     "analysis_files",
     "apply_analysis_views",
     "apply_schema",
+    "insert_frame",
     "open_connection",
     "query_pl",
     "replace_partition",

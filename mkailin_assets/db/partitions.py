@@ -15,17 +15,24 @@ def replace_partition(con: duckdb.DuckDBPyConnection, table: str, category: str,
 
     Columns are matched by name, so the frame may list them in any order."""
     table = safe_identifier(table)
-    columns = [safe_identifier(c) for c in frame.columns]
-    column_list = ", ".join(columns)
     with transaction(con):
         con.execute(f"DELETE FROM {table} WHERE category = ?", [category])
-        con.register("_partition_frame", frame)
-        try:
-            con.execute(
-                f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _partition_frame"
-            )
-        finally:
-            con.unregister("_partition_frame")
+        insert_frame(con, table, frame)
+    return len(frame)
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: Any) -> int:
+    """Append a Polars/Arrow frame to a table, columns matched by name (zero-copy scan); runs in
+    the caller's transaction, if any. Returns the rows appended."""
+    table = safe_identifier(table)
+    column_list = ", ".join(safe_identifier(c) for c in frame.columns)
+    if not len(frame):
+        return 0
+    con.register("_insert_frame", frame)
+    try:
+        con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM _insert_frame")
+    finally:
+        con.unregister("_insert_frame")
     return len(frame)
 
 

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
-from mkailin_assets.db import query_pl, transaction
+from mkailin_assets.db import insert_frame, query_pl, transaction
 from mkailin_assets.evaluation.config import EvalModel
 from mkailin_assets.evaluation.offline_rule import offline_answer
 from mkailin_assets.evaluation.parsing import parse_answer
@@ -279,13 +279,4 @@ def write_benchmark(con: duckdb.DuckDBPyConnection, model: str, run: BenchmarkRu
             ("benchmark_answers", run.answers),
             ("benchmark_results", run.results),
         ):
-            if frame.is_empty():
-                continue
-            columns = ", ".join(frame.columns)
-            con.register("_benchmark_frame", frame)
-            try:
-                con.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _benchmark_frame"
-                )
-            finally:
-                con.unregister("_benchmark_frame")
+            insert_frame(con, table, frame)
