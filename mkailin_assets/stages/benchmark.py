@@ -31,6 +31,7 @@ from mkailin_assets.evaluation.pubmedqa import TEST, PubMedQAItem
 from mkailin_assets.evaluation.scoring import CI_METHOD, score
 from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.client import LLMFailureRateExceeded
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
 
 Contexts = dict[int, list[tuple[int, str]]]  # question PMID -> [(context PMID, text)] in rank order
@@ -51,6 +52,9 @@ ANSWER_SCHEMA = {
     "call_id": pl.String,
     "created_at": pl.Datetime("us"),
 }
+
+# The built-in `offline` model answers with a deterministic rule (evaluation/offline_rule.py).
+register_offline(ROLE, offline_answer)
 
 
 @dataclass
@@ -116,7 +120,6 @@ def build_requests(
                     response_model=None,
                     prompt_version=PROMPT_VERSION,
                     inputs={"question": item.question, "contexts": list(texts)},
-                    offline=offline_answer,
                 )
             )
     return requests

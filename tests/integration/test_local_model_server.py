@@ -7,6 +7,7 @@ not for good data."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -107,6 +108,57 @@ def test_the_second_run_sends_no_request(runs):
             continue  # not materialized in the first run either (blocked)
         assert meta.get("llm.requests_sent", 0) == 0, asset
     assert materialization_metadata(second, "candidate_qa")["llm.cache_hits"] >= 6
+
+
+# ---- benchmark_eval on the real model: a small subset through the same client -------------------
+EVAL_ITEMS = 3
+
+
+@pytest.fixture(scope="module")
+def evaluated(llama_server, tmp_path_factory):
+    models = [
+        {"name": "smollm2", "base_url": llama_server.url, "model": llama_server.alias,
+         "max_tokens": 48}
+    ]  # fmt: skip
+    pipeline = new_pipeline(
+        tmp_path_factory.mktemp("local_eval"),
+        MKAILIN_EVAL_MODELS=json.dumps(models),
+        MKAILIN_EVAL_LIMIT=str(EVAL_ITEMS),
+        MKAILIN_EVAL_SPLIT="test",
+        MKAILIN_LLM_MAX_FAILURE_RATE="1.0",
+        MKAILIN_LLM_MAX_CONCURRENCY="1",
+    )
+    pipeline.load_files(BASELINE_FILES)  # the corpus PubMedQA* retrieves from
+    pipeline.instance.add_dynamic_partitions("benchmark_models", ["smollm2"])
+    first = pipeline.materialize(["benchmark_eval"], "smollm2", raise_on_error=False)
+    second = pipeline.materialize(["benchmark_eval"], "smollm2", raise_on_error=False)
+    return pipeline, first, second
+
+
+def test_benchmark_eval_scores_a_subset_of_pubmedqa_on_the_real_model(evaluated, llama_server):
+    pipeline, first, _ = evaluated
+    assert first.success
+    results = pipeline.rows(
+        "SELECT setting, n_expected, n + (SELECT count(*) FROM benchmark_answers a WHERE "
+        "a.model = r.model AND a.setting = r.setting AND a.status <> 'answered') "
+        "FROM benchmark_results r WHERE model = 'smollm2' AND split = 'test' ORDER BY setting"
+    )
+    assert [row[0] for row in results] == ["no_context", "reasoning_required", "retrieved"]
+    assert all(expected == EVAL_ITEMS for _, expected, _ in results)
+    answers = pipeline.rows(
+        "SELECT status, parse, raw_text, answer FROM benchmark_answers WHERE model = 'smollm2'"
+    )
+    assert len(answers) == 3 * EVAL_ITEMS  # every item of every setting: an answer or a reason
+    assert all(status in ("answered", "failed") and parse for status, parse, _, _ in answers)
+    assert any(raw for _, _, raw, _ in answers)  # the model really answered something
+    (endpoint,) = pipeline.rows("SELECT DISTINCT endpoint FROM benchmark_results")[0]
+    assert endpoint == llama_server.url
+
+
+def test_benchmark_eval_rerun_on_the_real_model_sends_nothing(evaluated):
+    _, _, second = evaluated
+    meta = materialization_metadata(second, "benchmark_eval")
+    assert meta["llm.requests_sent"] == 0 and meta["llm.cache_hits"] >= 3 * EVAL_ITEMS
 
 
 # ---- the local backend's server lifecycle ----------------------------------------------------
