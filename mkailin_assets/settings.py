@@ -233,6 +233,12 @@ class Settings(BaseSettings):
     llm_max_schema_retries: int = Field(
         default=2, ge=0, description="retries of an answer that does not match its schema"
     )
+    llm_resend_rejected: bool = Field(
+        default=False,
+        description="send again the calls whose answer was rejected in an earlier run (invalid "
+        "after its schema retries, or cut at max_tokens twice); by default such a rejection is "
+        "final and served from the cache, so a re-run sends no request for it",
+    )
     llm_max_failure_rate: float = Field(
         default=0.2,
         ge=0.0,

@@ -197,7 +197,7 @@ def _collect(
     outputs = _jsonl(api, batch.output_file_id)
     errors = _jsonl(api, batch.error_file_id)
     items = _batch_items(cache, batch.id)
-    already_ok = cache.lookup_ok([item["call_id"] for item in items])
+    already_ok = cache.lookup_final([item["call_id"] for item in items], with_rejected=False)
     retry = []
     for item in items:
         if item["call_id"] in already_ok:

@@ -161,6 +161,7 @@ class LLMClient:
         self._completion_estimate = 256
         self.truncated = 0  # responses cut at max_tokens (finish_reason=length)
         self.timeouts = 0
+        self.rejections_cached = 0  # final rejections of earlier runs, answered from the cache
 
     # ---- public API ----------------------------------------------------------------------
     def run(self, requests: list[LLMRequest]) -> list[LLMResult]:
@@ -221,6 +222,7 @@ class LLMClient:
         metadata["llm.backend"] = self.config.backend
         metadata["llm.truncated"] = self.truncated
         metadata["llm.timeouts"] = self.timeouts
+        metadata["llm.rejections_cached"] = self.rejections_cached
         if self.modes_used:
             metadata["llm.structured_output"] = ", ".join(
                 f"{model}: {mode}" for model, mode in sorted(self.modes_used.items())
@@ -251,11 +253,13 @@ class LLMClient:
         return records, cached
 
     def _cached(self, unique: dict[str, PreparedCall]) -> dict[str, CallRecord]:
-        found = self._cache.lookup_ok(list(unique))
+        found = self._cache.lookup_final(list(unique), not self.config.resend_rejected)
         usable: dict[str, CallRecord] = {}
         for key, record in found.items():
             call = unique[key]
-            if call.kind == "chat" and call.response_model is not None:
+            if record.status == "rejected":
+                self.rejections_cached += 1
+            elif call.kind == "chat" and call.response_model is not None:
                 record.parsed, _, error = validate_content(
                     record.response_content, record.finish_reason, call.response_model
                 )
@@ -464,12 +468,14 @@ class LLMClient:
                     record.error = self._cause(
                         call, f"{invalid} at max_tokens={limit}", record.attempts
                     )
+                    record.status = "rejected"
                     break
                 continue
             schema_failures += 1
             limit = 1 if mode == "prompt" else self.config.max_schema_retries
             if schema_failures > limit:
                 record.error = self._cause(call, invalid, record.attempts)
+                record.status = "rejected"
                 break
             self._accounting.schema_retries += 1
             if mode == "prompt":
@@ -631,7 +637,8 @@ class LLMClient:
         """Commit the row before the item counts as done (the writer thread keeps the loop free)."""
         if record.error is not None:
             record.error = self._redact(record.error)
-            record.status = "failed"
+            # The model's own answer was unusable: final. Anything else (transport): sent again.
+            record.status = "rejected" if record.status == "rejected" else "failed"
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1

@@ -100,6 +100,7 @@ class LLMConfig(BaseModel):
     max_concurrency: int = Field(default=16, ge=1)
     max_retries: int = Field(default=5, ge=0)
     max_schema_retries: int = Field(default=2, ge=0)
+    resend_rejected: bool = False  # rejected answers are final (served from the cache) unless set
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 30.0
     pressure_cooldown_s: float = 1.0  # at most one halving of concurrency per this many seconds

@@ -197,14 +197,16 @@ def test_hygiene_finds_a_planted_benchmark_pmid_in_each_field(field):
     assert field in hits["field"].to_list()
 
 
-def test_hygiene_check_reads_every_training_row(con):
+def test_hygiene_check_reads_the_category_s_training_rows(con):
     row = clean_row()
     FIELDS["record.rejected_context_pmids"](row)
     con.execute(
         "INSERT INTO training_set VALUES ('K', ?, 'dpo', 'train', 1, [2, 3], 'q', ?, ?, now())",
         [row["record_id"], json.dumps(row["record"]), json.dumps(row["provenance"])],
     )
-    hits = hygiene_hits(con, benchmark_citation_pmids())
+    assert hygiene_hits(con, benchmark_citation_pmids(), "A").is_empty()  # another category
+    hits = hygiene_hits(con, benchmark_citation_pmids(), "K")
+    assert hits.equals(hygiene_hits(con, benchmark_citation_pmids()))  # all: the same one hit
     assert hits.to_dicts() == [
         {
             "record_id": "sft:K:abc",

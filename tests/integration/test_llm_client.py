@@ -206,7 +206,26 @@ def test_persistent_bad_output_fails_with_raw_text_kept(con, server, kind, needl
     sent = 2 if kind == "length" else 3  # a truncation is retried once, not as a schema error
     assert server.stats.total == sent
     ((_, status, error, raw, attempts),) = rows(con)
-    assert status == "failed" and needle in error and raw == result.content and attempts == sent
+    assert status == "rejected" and needle in error and raw == result.content and attempts == sent
+
+
+def test_a_rejected_answer_is_final_unless_resending_is_asked(con, server) -> None:
+    """The model's own unusable answer is not bought again on a re-run (its rejection comes
+    from the cache, still failed, with its reason); MKAILIN_LLM_RESEND_REJECTED sends it."""
+    server.add_fault(Fault("schema", probability=1.0))
+    first = make_client(con, server, max_schema_retries=0).run(make_requests(2))
+    assert not any(r.ok for r in first)
+    server.reset_stats()
+    again = make_client(con, server, max_schema_retries=0)
+    results = again.run(make_requests(2))
+    assert server.stats.total == 0
+    assert [r.error for r in results] == [r.error for r in first]
+    assert all(r.cached and not r.ok for r in results)
+    assert again.accounting()["llm.rejections_cached"] == 2
+    server.clear_faults()
+    resent = make_client(con, server, resend_rejected=True).run(make_requests(2))
+    assert server.stats.total == 2 and all(r.ok for r in resent)
+    assert len(rows(con, "status = 'rejected'")) == 0
 
 
 def test_budget_stops_sending_and_a_rerun_resumes(con, server) -> None:
@@ -366,13 +385,17 @@ def test_mixed_faults_at_30_percent_complete_and_rerun_resends_only_failures(con
     results = client.run(make_requests(60))
     failed = {r.item_id for r in results if not r.ok}
     assert failed, "with one retry at a 30% fault rate some items must fail"
-    assert {
-        row[0]
-        for row in con.execute("SELECT item_id FROM llm_calls WHERE status = 'failed'").fetchall()
-    } == failed
+
+    def items(status: str) -> set[str]:
+        query = "SELECT item_id FROM llm_calls WHERE status = ?"
+        return {row[0] for row in con.execute(query, [status]).fetchall()}
+
+    transport, rejected = items("failed"), items("rejected")
+    assert transport | rejected == failed and not transport & rejected
     assert client.accounting()["llm.failures"] == len(failed)
     server.clear_faults()
     server.reset_stats()
     rerun = make_client(con, server).run(make_requests(60))
-    assert all(r.ok for r in rerun)
-    assert server.stats.total == len(failed)
+    # transport failures go out again; rejected answers are final and come from the cache
+    assert {r.item_id for r in rerun if not r.ok} == rejected
+    assert server.stats.total == len(transport)

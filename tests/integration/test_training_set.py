@@ -159,6 +159,16 @@ def test_every_training_check_passed(built):
     assert kinds["sft"] > 0 and kinds["pretrain"] > 0
 
 
+def test_the_hygiene_check_of_a_category_run_reads_that_category(built):
+    for letter, result in built["runs"].items():
+        (hygiene,) = [
+            evaluation
+            for evaluation in result.get_asset_check_evaluations()
+            if evaluation.check_name == "no_benchmark_pmid_in_any_field"
+        ]
+        assert hygiene.metadata["category"].value == letter
+
+
 def test_a_category_removes_its_own_duplicates_with_their_twin(built):
     pipeline: Pipeline = built["pipeline"]
     rows = filtered(pipeline).filter(pl.col("record_id").str.contains("crafted-same"))
