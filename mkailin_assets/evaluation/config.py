@@ -7,7 +7,9 @@ client is built, and never stored). Models come from MKAILIN_EVAL_MODELS, e.g.
     [{"name": "gpt-4o-mini", "base_url": "https://.../v1", "model": "gpt-4o-mini",
       "api_key_env": "OPENAI_API_KEY"}]
 
-(or an object keyed by name). The built-in `offline` model needs no endpoint. A partition added
+(or an object keyed by name). The built-in `offline` model needs no endpoint; a model with
+`"backend": "local"` is a GGUF file served on this machine (its `model` a path, else
+MKAILIN_LOCAL_MODEL, else the default SmolLM2 file). A partition added
 from the UI under a name MKAILIN_EVAL_MODELS does not list is that model id at the default
 endpoint (MKAILIN_LLM_BASE_URL with MKAILIN_LLM_API_KEY).
 """
@@ -32,9 +34,9 @@ class EvalModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    backend: Literal["openai", "offline"] = "openai"
+    backend: Literal["openai", "offline", "local"] = "openai"
     base_url: str | None = None  # None: the LLM resource's endpoint
-    model: str | None = None  # model id at the endpoint; None: the name
+    model: str | None = None  # model id at the endpoint (local: a GGUF path); None: the name
     api_key_env: str | None = None  # None: the LLM resource's key
     max_tokens: int | None = DEFAULT_MAX_TOKENS
 
@@ -87,9 +89,13 @@ def llm_config_for(model: EvalModel, base: LLMConfig) -> LLMConfig:
                 f"model {model.name!r}: environment variable {model.api_key_env} is not set"
             )
         api_key = SecretStr(value)
+    local = base.local
+    if model.backend == "local" and model.model:
+        local = local.model_copy(update={"model_path": model.model})
     return base.model_copy(
         update={
             "backend": model.backend,
+            "local": local,
             "base_url": model.base_url or base.base_url,
             "api_key": api_key,
             "model": model.model_id,
