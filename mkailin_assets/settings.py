@@ -121,8 +121,8 @@ class Settings(BaseSettings):
     eval_models: str | None = Field(
         default=None,
         description="models `benchmark_eval` evaluates: JSON list of `{name, base_url, model, "
-        "api_key_env}` (the key's variable name, never the key), or `{name, \"backend\": "
-        "\"local\", model: GGUF path}` for a model served on this machine; `offline` is built in",
+        'api_key_env}` (the key\'s variable name, never the key), or `{name, "backend": '
+        '"local", model: GGUF path}` for a model served on this machine; `offline` is built in',
     )
     eval_pubmedqa: str = Field(
         default=str(REPO_ROOT / "data" / "benchmarks" / "pubmedqa_pqal_labelled.jsonl"),
