@@ -60,11 +60,14 @@ def run_pipeline(log=print) -> dict[str, float]:
     """Materialize every asset for every partition the sample can fill, in dependency order."""
     import dagster as dg
 
+    from mkailin_assets.automation.abandoned_runs import process_tags, release_abandoned_runs
     from mkailin_assets.definitions import ASSETS, defs
     from mkailin_assets.ingest.sources import list_release_files
     from mkailin_assets.partitions import CATEGORY_LETTERS
 
     instance = _instance()
+    for run_id in release_abandoned_runs(instance):
+        log(f"run {run_id} of a process that is gone: marked failed, its pool slot freed")
     resources = defs.resources
     timings: dict[str, float] = {}
 
@@ -82,6 +85,7 @@ def run_pipeline(log=print) -> dict[str, float]:
             resources=resources,
             raise_on_error=not goes_on,
             run_config=QUIET_RUN_CONFIG,
+            tags=process_tags(),
         )
         if not result.success and goes_on:
             log(f"{'/'.join(selection)} [{partition_key}] stopped: see its checks in the run")

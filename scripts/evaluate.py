@@ -22,6 +22,7 @@ import time
 
 import dagster as dg
 
+from mkailin_assets.automation.abandoned_runs import process_tags, release_abandoned_runs
 from mkailin_assets.db import apply_analysis_views
 from mkailin_assets.definitions import ASSETS, build_resources
 from mkailin_assets.resources.duckdb_store import DuckDBStore
@@ -37,6 +38,7 @@ def _materialize(instance: dg.DagsterInstance, asset: str, partition: str) -> No
         partition_key=partition,
         instance=instance,
         resources=build_resources(),
+        tags=process_tags(),
     )
     print(f"{asset}[{partition}]: {time.perf_counter() - started:.1f} s", flush=True)
     if asset == "benchmark_eval":
@@ -53,6 +55,7 @@ def _add_partitions(instance: dg.DagsterInstance, name: str, keys: list[str]) ->
 def main(models: list[str], corpus: list[str]) -> None:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     instance = instance or dg.DagsterInstance.ephemeral()
+    release_abandoned_runs(instance)
     _add_partitions(instance, "pubmed_files", corpus)
     for name in corpus:
         _materialize(instance, "pubmed_files", name)
