@@ -4,7 +4,7 @@ import dagster as dg
 
 from mkailin_assets import settings
 from mkailin_assets.assets.metadata import category_label, preview_table
-from mkailin_assets.automation.conditions import downstream_condition
+from mkailin_assets.automation.conditions import downstream_condition, export_condition
 from mkailin_assets.checks.training_checks import TRAINING_SET_CHECKS, training_set_checks
 from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
@@ -70,6 +70,8 @@ def training_set(
 @dg.asset(
     deps=[dg.AssetDep("training_set", partition_mapping=dg.AllPartitionMapping())],
     pool="duckdb",
+    # Refreshed after category refreshes, so the files never lag the database.
+    automation_condition=export_condition(),
     kinds={"parquet", "json"},
     group_name="training",
     owners=["team:mkailin"],
