@@ -13,13 +13,13 @@ import duckdb
 
 from mkailin_assets import settings
 from mkailin_assets.automation import releases
-from mkailin_assets.automation.jobs import mesh_vocabulary_job, pubmed_file_job
 from mkailin_assets.automation.conditions import (
     AutomationMode,
     automation_interval_s,
     automation_mode,
     sensor_status,
 )
+from mkailin_assets.automation.jobs import mesh_vocabulary_job, pubmed_file_job
 from mkailin_assets.partitions import CATEGORY_LETTERS, pubmed_file_partitions
 
 PUBMED_FILE_JOB = "pubmed_file_job"

@@ -12,8 +12,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.assets.mesh import mesh_vocabulary
+from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.automation.jobs import mesh_vocabulary_job, pubmed_file_job
 from mkailin_assets.automation.schedules import build_release_schedule
 from mkailin_assets.automation.sensors import (
