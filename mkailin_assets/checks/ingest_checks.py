@@ -39,6 +39,14 @@ PUBMED_FILES_CHECKS = [
         blocking=True,
         description="read = upserted + older versions skipped + in-file duplicates + quarantined",
     ),
+    dg.AssetCheckSpec(
+        "citations_placed_in_categories",
+        asset="pubmed_files",
+        blocking=True,
+        description="Every citation with MeSH headings has a heading in the MeSH vocabulary, so "
+        "it belongs to a category (fails while mesh_vocabulary is not loaded: nothing would be "
+        "refreshed)",
+    ),
 ]
 RAW_ABSTRACTS_CHECKS = [
     dg.AssetCheckSpec(
@@ -145,10 +153,40 @@ def ledger_reconciles(con: duckdb.DuckDBPyConnection, file_name: str) -> dg.Asse
     return verdict("ledger_reconciles", read == accounted and bool(md5_ok), metadata)
 
 
+UNPLACED_CITATIONS_SQL = """
+SELECT count(*) FROM citations c
+WHERE len(c.mesh_headings) > 0 AND NOT EXISTS (
+    SELECT 1 FROM citation_mesh cm JOIN mesh_vocabulary t USING (descriptor_ui)
+    WHERE cm.pmid = c.pmid)
+"""
+
+
+def citations_placed_in_categories(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """Citations with MeSH that sit in no category are never refreshed: before the vocabulary is
+    loaded that is every one of them (the first-start trap), after it a vocabulary gap."""
+    vocabulary = int(con.execute("SELECT count(*) FROM mesh_vocabulary").fetchone()[0])
+    reason = (
+        "no MeSH vocabulary loaded: materialize mesh_vocabulary, then refresh the categories"
+        if vocabulary == 0
+        else "their headings are missing from the MeSH vocabulary (another MeSH year?)"
+    )
+    return count_check(
+        con,
+        "citations_placed_in_categories",
+        UNPLACED_CITATIONS_SQL,
+        [],
+        {"vocabulary_tree_numbers": vocabulary, "if_failed": reason},
+    )
+
+
 def pubmed_files_checks(
     con: duckdb.DuckDBPyConnection, file_name: str
 ) -> list[dg.AssetCheckResult]:
-    return [citations_valid(con, file_name), ledger_reconciles(con, file_name)]
+    return [
+        citations_valid(con, file_name),
+        ledger_reconciles(con, file_name),
+        citations_placed_in_categories(con),
+    ]
 
 
 # ---- raw_abstracts -------------------------------------------------------------------------
