@@ -45,7 +45,10 @@ def download_dir() -> Path:
 
 
 def export_dir() -> Path:
-    return Path(env("MKAILIN_EXPORT_DIR", str(REPO_ROOT / "data" / "exports")))
+    """MKAILIN_EXPORT_DIR, else `exports/` beside the instance's DuckDB file: an export always
+    sits with the data it was written from, never in the repository of another instance."""
+    default = Path(duckdb_path()).resolve().parent / "exports"
+    return Path(env("MKAILIN_EXPORT_DIR", str(default)))
 
 
 def decontamination_sources() -> list[str]:
