@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mkailin_assets import settings
+from mkailin_assets.resources.read_snapshot import snapshot_path
 
 QA_STAGES = ["candidate_qa", "evaluated_qa"]
 # Dagster's console logger prints every event at DEBUG; the demo shows its own summary instead
@@ -199,8 +200,10 @@ def summary(db_path: str) -> str:
     for model, ok, failed in llm:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
     lines.append(f"DuckDB file: {db_path}   exports: {settings.export_dir()}")
+    snapshot = snapshot_path(db_path)
     lines.append(
-        f"Query it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', "
+        f"Query it (safe while runs write: the read snapshot, refreshed after every write): "
+        f".venv/bin/python -c \"import duckdb; print(duckdb.connect('{snapshot}', "
         "read_only=True).sql('FROM qa_per_category'))\"  (views: sql/analysis/)"
     )
     return "\n".join(lines)

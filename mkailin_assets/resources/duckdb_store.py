@@ -18,6 +18,7 @@ import duckdb
 from pydantic import Field
 
 from mkailin_assets import settings
+from mkailin_assets.resources.read_snapshot import publish_snapshot
 
 SCHEMA_DIR = settings.REPO_ROOT / "sql" / "schema"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -148,6 +149,9 @@ class DuckDBStore(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+        if not read_only:
+            # Readers query the snapshot while the next run writes (resources/read_snapshot.py).
+            publish_snapshot(self.path)
 
 
 def _sync_from(
