@@ -162,6 +162,23 @@ SUMMARY_COLUMNS = (
 )
 
 
+def export_line(export_dir: Path) -> str:
+    """The export's own counts (manifest.json) and the rule that makes them differ from the
+    per-category table above."""
+    import json
+
+    from mkailin_assets.curation.export import MULTI_CATEGORY_RULE
+
+    manifest_path = export_dir / "manifest.json"
+    if not manifest_path.exists():
+        return "export: not written yet (materialize training_export)"
+    manifest = json.loads(manifest_path.read_text())
+    kinds = ", ".join(
+        f"{kind} {sum(splits.values())}" for kind, splits in manifest.get("counts", {}).items()
+    )
+    return f"export (manifest.json): {manifest.get('records', 0)} records ({kinds}). {MULTI_CATEGORY_RULE}"
+
+
 def summary(db_path: str) -> str:
     """Per-category figures straight from the DuckDB file."""
     from mkailin_assets.resources.duckdb_store import open_connection
@@ -199,6 +216,7 @@ def summary(db_path: str) -> str:
     )
     for model, ok, failed in llm:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
+    lines.append(export_line(settings.export_dir()))
     lines.append(f"DuckDB file: {db_path}   exports: {settings.export_dir()}")
     snapshot = snapshot_path(db_path)
     lines.append(

@@ -91,8 +91,11 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
         drop_release(source, "baseline", name)
 
     started = time.monotonic()
-    with DagsterDevServer(REPO_ROOT, subprocess_env(env), tmp_path / "dagster-dev.log") as server:
-        with dg.DagsterInstance.from_config(str(home)) as instance:
+    with (
+        DagsterDevServer(REPO_ROOT, subprocess_env(env), tmp_path / "dagster-dev.log") as server,
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
+        if True:  # keeps the steps below readable as one block
             # 1. Release files wait for the vocabulary: nothing registered, nothing run.
             time.sleep(25)
             assert instance.get_dynamic_partitions("pubmed_files") == []
@@ -141,7 +144,7 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
             )[0]
             assert int(retried.tags["mkailin/attempt"]) >= 2
             assert retried.tags["dagster/sensor_name"] == "pubmed_release_sensor"
-            loaded_update_at = retried.end_time or time.time()
+            loaded_update_at = latest_timestamp(instance, "pubmed_files")
 
             # 4. Categories refresh and the export follows, all by automation.
             def settled() -> bool:
