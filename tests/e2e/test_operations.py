@@ -95,82 +95,81 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
         DagsterDevServer(REPO_ROOT, subprocess_env(env), tmp_path / "dagster-dev.log") as server,
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
-        if True:  # keeps the steps below readable as one block
-            # 1. Release files wait for the vocabulary: nothing registered, nothing run.
-            time.sleep(25)
-            assert instance.get_dynamic_partitions("pubmed_files") == []
-            assert instance.get_runs_count() == 0, server.log_tail()
+        # 1. Release files wait for the vocabulary: nothing registered, nothing run.
+        time.sleep(25)
+        assert instance.get_dynamic_partitions("pubmed_files") == []
+        assert instance.get_runs_count() == 0, server.log_tail()
 
-            # 2. The MeSH file lands: vocabulary, then both baseline files, by the sensor.
-            mesh.parent.mkdir()
-            shutil.copy(settings.SAMPLE_MESH_SOURCE, mesh)
-            wait_for(
-                "both baseline files loaded",
-                lambda: all(
-                    any(
-                        r.status == dg.DagsterRunStatus.SUCCESS
-                        for r in partition_runs(instance, "pubmed_file_job", name)
-                    )
-                    for name in BASELINE_FILES
-                ),
-                server,
-                300,
-            )
-            (vocabulary,) = runs(instance, "mesh_vocabulary_job")
-            assert vocabulary.status == dg.DagsterRunStatus.SUCCESS
-            assert vocabulary.tags["dagster/sensor_name"] == "pubmed_release_sensor"
-
-            # 3. One more file, its first run forced to fail by a wrong checksum.
-            drop_release(source, "updatefiles", UPDATE_FILE, f"MD5({UPDATE_FILE})= {'0' * 32}\n")
-            wait_for(
-                "the update file's run to fail",
-                lambda: any(
-                    r.status == dg.DagsterRunStatus.FAILURE
-                    for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
-                ),
-                server,
-                300,
-            )
-            drop_release(source, "updatefiles", UPDATE_FILE)  # the right checksum
-            retried = wait_for(
-                "the update file retried and loaded",
-                lambda: [
-                    r
-                    for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
-                    if r.status == dg.DagsterRunStatus.SUCCESS
-                ],
-                server,
-                300,
-            )[0]
-            assert int(retried.tags["mkailin/attempt"]) >= 2
-            assert retried.tags["dagster/sensor_name"] == "pubmed_release_sensor"
-            loaded_update_at = latest_timestamp(instance, "pubmed_files")
-
-            # 4. Categories refresh and the export follows, all by automation.
-            def settled() -> bool:
-                if not quiet(instance):
-                    return False
-                export_at = latest_timestamp(instance, "training_export")
-                return export_at > loaded_update_at and export_at >= latest_timestamp(
-                    instance, "training_set"
+        # 2. The MeSH file lands: vocabulary, then both baseline files, by the sensor.
+        mesh.parent.mkdir()
+        shutil.copy(settings.SAMPLE_MESH_SOURCE, mesh)
+        wait_for(
+            "both baseline files loaded",
+            lambda: all(
+                any(
+                    r.status == dg.DagsterRunStatus.SUCCESS
+                    for r in partition_runs(instance, "pubmed_file_job", name)
                 )
+                for name in BASELINE_FILES
+            ),
+            server,
+            300,
+        )
+        (vocabulary,) = runs(instance, "mesh_vocabulary_job")
+        assert vocabulary.status == dg.DagsterRunStatus.SUCCESS
+        assert vocabulary.tags["dagster/sensor_name"] == "pubmed_release_sensor"
 
-            wait_for("categories refreshed and the export written", settled, server, 1200)
-            time.sleep(15)  # one more round of ticks: nothing further is due
-            assert quiet(instance)
-
-            category_runs = runs(instance, "category_pipeline_job")
-            assert all(r.tags.get("dagster/sensor_name") for r in category_runs)
-            assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in category_runs), [
-                (r.tags.get("dagster/partition"), r.status) for r in category_runs
-            ]
-            refreshed = {r.tags["dagster/partition"] for r in category_runs}
-            hand_launched = [
+        # 3. One more file, its first run forced to fail by a wrong checksum.
+        drop_release(source, "updatefiles", UPDATE_FILE, f"MD5({UPDATE_FILE})= {'0' * 32}\n")
+        wait_for(
+            "the update file's run to fail",
+            lambda: any(
+                r.status == dg.DagsterRunStatus.FAILURE
+                for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
+            ),
+            server,
+            300,
+        )
+        drop_release(source, "updatefiles", UPDATE_FILE)  # the right checksum
+        retried = wait_for(
+            "the update file retried and loaded",
+            lambda: [
                 r
-                for r in instance.get_runs()
-                if not r.tags.get("dagster/sensor_name") and not r.tags.get("dagster/backfill")
-            ]
-            assert hand_launched == []
+                for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
+                if r.status == dg.DagsterRunStatus.SUCCESS
+            ],
+            server,
+            300,
+        )[0]
+        assert int(retried.tags["mkailin/attempt"]) >= 2
+        assert retried.tags["dagster/sensor_name"] == "pubmed_release_sensor"
+        loaded_update_at = latest_timestamp(instance, "pubmed_files")
+
+        # 4. Categories refresh and the export follows, all by automation.
+        def settled() -> bool:
+            if not quiet(instance):
+                return False
+            export_at = latest_timestamp(instance, "training_export")
+            return export_at > loaded_update_at and export_at >= latest_timestamp(
+                instance, "training_set"
+            )
+
+        wait_for("categories refreshed and the export written", settled, server, 1200)
+        time.sleep(15)  # one more round of ticks: nothing further is due
+        assert quiet(instance)
+
+        category_runs = runs(instance, "category_pipeline_job")
+        assert all(r.tags.get("dagster/sensor_name") for r in category_runs)
+        assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in category_runs), [
+            (r.tags.get("dagster/partition"), r.status) for r in category_runs
+        ]
+        refreshed = {r.tags["dagster/partition"] for r in category_runs}
+        hand_launched = [
+            r
+            for r in instance.get_runs()
+            if not r.tags.get("dagster/sensor_name") and not r.tags.get("dagster/backfill")
+        ]
+        assert hand_launched == []
 
     con = duckdb.connect(str(snapshot_path(tmp_path / "mkailin.duckdb")), read_only=True)
     try:
