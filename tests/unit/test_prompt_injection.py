@@ -113,7 +113,7 @@ def test_offline_answer_and_judge_ignore_injected_text():
         ]
     )[0]
     answer = request.offline(request.inputs)
-    assert answer["answer"] == "Place-cell replay was reduced."
+    assert answer["answer"] == "Place-cell replay was reduced. [PMID 2003]"
     assert "PWNED" not in answer["answer"]
     pairs = pl.DataFrame(
         {

@@ -7,6 +7,7 @@ import json
 import duckdb
 import polars as pl
 
+from mkailin_assets.resources.method import MethodConfig
 from mkailin_assets.stages.candidates import embedding_for
 from mkailin_assets.stages.evaluation import score_band
 from mkailin_assets.stages.export import read_export, write_export
@@ -16,11 +17,13 @@ FILTERS = {"dedup_threshold": 0.8, "ngram": 13}
 
 def _record(con: duckdb.DuckDBPyConnection, category: str, candidate: str, split: str) -> None:
     con.execute(
-        """INSERT INTO training_set VALUES (?, ?, 'sft', ?, 1, [2], 'Why?', ?, ?, now())""",
+        """INSERT INTO training_set VALUES (?, ?, 'sft', ?, 1, [2], ?, ?, ?, now())""",
         [
             category,
             f"sft:{category}:{candidate}",
             split,
+            # Distinct questions per candidate: twins across categories are removed at export.
+            f"Why does {candidate} differ?",
             json.dumps({"question": "Why?", "answer": "Because."}),
             json.dumps({"source_pmid": 1}),
         ],
@@ -34,7 +37,7 @@ def test_records_in_several_categories_are_exported_once(schema_con, tmp_path):
     schema_con.execute(
         "INSERT INTO training_filtered VALUES ('K', 'sft:K:c3', 'sft', 'exact_dup', 'r', 'c1', now())"
     )
-    export = read_export(schema_con, FILTERS)
+    export = read_export(schema_con, FILTERS, MethodConfig().dedup_threshold)
     assert export.training["record_id"].to_list() == ["sft:H:c1", "sft:K:c2"]
     provenance = [json.loads(p) for p in export.training["provenance"]]
     assert [p["categories"] for p in provenance] == [["H", "K"], ["K"]]
@@ -50,7 +53,9 @@ def test_records_in_several_categories_are_exported_once(schema_con, tmp_path):
 
 
 def test_an_empty_training_set_exports_an_empty_summary(schema_con, tmp_path):
-    summary = write_export(read_export(schema_con, FILTERS), tmp_path / "exports")
+    summary = write_export(
+        read_export(schema_con, FILTERS, MethodConfig().dedup_threshold), tmp_path / "exports"
+    )
     assert (summary.records, summary.by_category, summary.kinds) == (0, {}, [])
 
 
