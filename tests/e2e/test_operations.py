@@ -24,7 +24,8 @@ from mkailin_assets.settings import REPO_ROOT
 from tests.e2e.dagster_server import DagsterDevServer
 from tests.harness import BASELINE_FILES, UPDATE_FILE, project_home, sample_env, subprocess_env
 
-pytestmark = pytest.mark.slow
+# Fifteen category runs of five steps each: about 30 min on a loaded 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 SAMPLE_PUBMED = settings.SAMPLE_PUBMED_SOURCE
 DONE = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
