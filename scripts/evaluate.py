@@ -15,8 +15,9 @@ import sys
 
 import dagster as dg
 
+from mkailin_assets.db import apply_analysis_views
 from mkailin_assets.definitions import ASSETS, build_resources
-from mkailin_assets.resources.duckdb_store import DuckDBStore, apply_analysis_views
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 
 COLUMNS = "model, benchmark, setting, split, n, accuracy_pct, ci_low_pct, ci_high_pct, macro_f1_pct"
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mkailin_assets.agents import offline_text as ot
 from mkailin_assets.agents.prompts import ANSWER, DECISION_NONE, DECISION_YES_NO, format_contexts
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
 
 OFFLINE_SENTENCES = 2  # conclusion sentences in an offline answer
@@ -76,7 +77,6 @@ def build_answer_requests(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> list
                     "yes_no": yes_no,
                     "source_pmid": int(source_pmid) if source_pmid is not None else None,
                 },
-                offline=offline_answer,
             )
         )
     return requests
@@ -226,3 +226,6 @@ def answers_from_results(
             }
         )
     return rows
+
+
+register_offline("answer", offline_answer)

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import duckdb
 import polars as pl
 
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 Measure = Literal["ic_mean", "wu_palmer"]
 SetSim = Literal["best_match", "all_pairs"]
@@ -109,6 +109,7 @@ def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
     snapshot id (a hash of N, the counts, the MeSH file and the corpus). An identical snapshot is
     reused, not rewritten."""
     inputs = snapshot_inputs(con)
+    inputs_key = f"{inputs.mesh_sha256}|{inputs.corpus_fingerprint}"  # a parameter, not SQL text
     con.execute(_IC_COUNTS_SQL)
     try:
         n_with_mesh, snapshot_id, descriptors = con.execute(
@@ -121,7 +122,7 @@ def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
                    count(c.descriptor_ui)
             FROM n LEFT JOIN _mesh_ic_counts c ON true GROUP BY n.n
             """,
-            {"inputs": f"{inputs.mesh_sha256}|{inputs.corpus_fingerprint}"},
+            {"inputs": inputs_key},
         ).fetchall()[0]
         exists = con.execute(
             "SELECT count(*) FROM mesh_ic_snapshots WHERE snapshot_id = ?", [snapshot_id]

@@ -23,7 +23,6 @@ import errno
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -38,8 +37,9 @@ import duckdb
 import polars as pl
 import tantivy
 
+from mkailin_assets import settings
 from mkailin_assets.agents.tokenize import STOPWORDS, tokenize
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 LOG = logging.getLogger(__name__)
 
@@ -50,9 +50,6 @@ TOKENIZER = "mkailin"
 _WRITER_HEAP = 256_000_000  # bytes over all writer threads; tantivy flushes a segment when full
 
 # Environment variables (to move into the settings model): see index_dir(), pool_size(), threads().
-ENV_INDEX_DIR = "MKAILIN_RETRIEVAL_INDEX_DIR"
-ENV_POOL = "MKAILIN_BM25_POOL"
-ENV_THREADS = "MKAILIN_RETRIEVAL_THREADS"
 
 INDEXABLE_SQL = """
     SELECT pmid, content_hash FROM citations
@@ -68,17 +65,12 @@ class NoIndexableTermError(ValueError):
     """A question has no term the index can match (empty, or stopwords and punctuation only)."""
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value else default
-
-
 def index_dir(con: duckdb.DuckDBPyConnection) -> Path:
     """MKAILIN_RETRIEVAL_INDEX_DIR, else `<duckdb file>.bm25` beside the database; for an
     in-memory database, a directory under the system temp folder named by the index build."""
-    configured = os.environ.get(ENV_INDEX_DIR)
+    configured = settings.get_settings().retrieval_index_dir
     if configured:
-        return Path(configured)
+        return configured
     (db_file,) = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()[0]
@@ -97,12 +89,12 @@ def _memory_uid(con: duckdb.DuckDBPyConnection) -> str:
 
 def pool_size(k: int) -> int:
     """Depth of tantivy's candidate pool before exact re-scoring (MKAILIN_BM25_POOL)."""
-    return max(int(_env(ENV_POOL, "40")), 4 * k, k)
+    return max(settings.get_settings().bm25_pool, 4 * k, k)
 
 
 def threads() -> int:
     """Searcher threads (MKAILIN_RETRIEVAL_THREADS, default 2: the machine's cores)."""
-    return max(1, int(_env(ENV_THREADS, "2")))
+    return settings.get_settings().retrieval_threads
 
 
 # --------------------------------------------------------------------------- schema and opening

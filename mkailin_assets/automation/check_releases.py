@@ -28,6 +28,16 @@ from mkailin_assets.partitions import pubmed_file_partitions
 TRIGGER_TAG = {"mkailin/trigger": "check_releases"}
 
 
+def release_definitions() -> dg.Definitions:
+    """The code location's assets, jobs and resources (the same parts definitions.py assembles,
+    without its sensors: this command is the sensor's decision run by hand)."""
+    from mkailin_assets.assets.catalog import ASSETS
+    from mkailin_assets.automation.jobs import JOBS
+    from mkailin_assets.resources.catalog import build_resources
+
+    return dg.Definitions(assets=ASSETS, jobs=JOBS, resources=build_resources())
+
+
 def run_plan(instance: dg.DagsterInstance, defs: dg.Definitions, plan: ReleasePlan) -> list[str]:
     """Register the plan's new files and execute its runs in order; returns the failed runs'
     descriptions (the first failure stops the rest: later files could not load before it)."""
@@ -79,10 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the decision, run nothing")
     args = parser.parse_args(argv)
-    from mkailin_assets.definitions import defs
-
     with dg.DagsterInstance.get() as instance:
-        return check_now(instance, defs, dry_run=args.dry_run)
+        return check_now(instance, release_definitions(), dry_run=args.dry_run)
 
 
 if __name__ == "__main__":

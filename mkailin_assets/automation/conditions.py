@@ -12,15 +12,10 @@ MKAILIN_AUTOMATION chooses how a newly loaded PubMed file reaches the category p
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dagster as dg
 
 from mkailin_assets import settings
-
-AutomationMode = Literal["sensor", "eager", "off"]
-AUTOMATION_MODES: tuple[AutomationMode, ...] = ("sensor", "eager", "off")
-DEFAULT_AUTOMATION_MODE: AutomationMode = "sensor"
+from mkailin_assets.settings import AutomationMode
 
 # The category-partitioned stages below raw_abstracts; raw_abstracts itself must not be eager:
 # it depends on *all* pubmed_files partitions, so eager() would refresh all 16 categories for
@@ -30,24 +25,14 @@ AUTOMATION_SENSOR_NAME = "mkailin_automation_sensor"
 
 
 def automation_mode() -> AutomationMode:
-    """The MKAILIN_AUTOMATION setting, validated."""
-    raw = (settings.env("MKAILIN_AUTOMATION", DEFAULT_AUTOMATION_MODE) or "").strip().lower()
-    if raw not in AUTOMATION_MODES:
-        raise ValueError(
-            f"MKAILIN_AUTOMATION={raw!r}; expected one of {', '.join(AUTOMATION_MODES)}"
-        )
-    return raw  # type: ignore[return-value]
+    """The MKAILIN_AUTOMATION setting (validated by the settings model)."""
+    return settings.get_settings().automation
 
 
 def automation_interval_s(default: int) -> int:
     """MKAILIN_AUTOMATION_INTERVAL: seconds between two evaluations of the refresh sensors
     (affected categories, automation conditions); unset, each keeps its own default."""
-    raw = settings.env("MKAILIN_AUTOMATION_INTERVAL")
-    if raw is None:
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"MKAILIN_AUTOMATION_INTERVAL={raw!r}; expected a whole number of seconds")
-    return int(raw)
+    return settings.get_settings().automation_interval or default
 
 
 def export_condition() -> dg.AutomationCondition:
@@ -61,8 +46,14 @@ def export_condition() -> dg.AutomationCondition:
 def downstream_condition() -> dg.AutomationCondition:
     """Refresh a partition when its parents updated, but never past a failed blocking check.
 
-    Plain eager() would schedule the downstream partition after a failed check in another run."""
-    return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    Plain eager() would schedule the downstream partition after a failed check in another run.
+    The release files are ignored: candidate_qa reads the whole corpus (retrieval), but a new file
+    reaches a category through raw_abstracts (the affected-categories sensor), not through every
+    category at once."""
+    release_files = dg.AssetSelection.assets("pubmed_files")
+    return (
+        dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ).ignore(release_files)
 
 
 def sensor_status(running: bool) -> dg.DefaultSensorStatus:

@@ -27,8 +27,6 @@ MESH_VOCABULARY_KEY = dg.AssetKey("mesh_vocabulary")
 PARTITION_TAG = "dagster/partition"
 ATTEMPT_TAG = "mkailin/attempt"
 
-DEFAULT_RELEASE_CHECK_INTERVAL_S = 3600
-DEFAULT_RELEASE_MAX_ATTEMPTS = 3
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -38,27 +36,14 @@ IN_FLIGHT = [
 FAILED = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.CANCELING]
 
 
-def _positive_int(name: str, default: int) -> int:
-    raw = settings.env(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}; expected a whole number") from None
-    if value < 1:
-        raise ValueError(f"{name}={raw!r}; expected 1 or more")
-    return value
-
-
 def release_check_interval_s() -> int:
     """MKAILIN_RELEASE_CHECK_INTERVAL: seconds between two looks of pubmed_release_sensor."""
-    return _positive_int("MKAILIN_RELEASE_CHECK_INTERVAL", DEFAULT_RELEASE_CHECK_INTERVAL_S)
+    return settings.get_settings().release_check_interval
 
 
 def release_max_attempts() -> int:
     """MKAILIN_RELEASE_MAX_ATTEMPTS: runs a release file gets before the check fails loudly."""
-    return _positive_int("MKAILIN_RELEASE_MAX_ATTEMPTS", DEFAULT_RELEASE_MAX_ATTEMPTS)
+    return settings.get_settings().release_max_attempts
 
 
 class ReleaseRetriesExhausted(RuntimeError):
@@ -128,7 +113,7 @@ def exhausted_message(exhausted: dict[str, int], state: ReleaseState, limit: int
 
 def mesh_source_missing() -> str | None:
     """Why the MeSH source cannot be read yet (a local path that does not exist), else None."""
-    source = settings.mesh_source()
+    source = settings.get_settings().mesh_source
     if "://" in source:
         return None
     return None if Path(source).exists() else f"MKAILIN_MESH_SOURCE {source} does not exist yet"

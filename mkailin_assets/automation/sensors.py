@@ -195,7 +195,7 @@ def plan_release_check(
     state = releases.release_state(instance)
     if not state.vocabulary_loaded:
         return _waiting_for_vocabulary(state, cursor, max_attempts)
-    listing = list(list_files(source or settings.pubmed_source()))
+    listing = list(list_files(source or settings.get_settings().pubmed_source))
     registered = releases.registered_files(instance)
     check = check_releases(listing, registered, cursor, limit)
     retries = releases.retry_candidates([r.name for r in listing], registered, state)
@@ -381,12 +381,12 @@ def poll_llm_batches(log: Any) -> tuple[Any, list[str]] | str:
         from mkailin_assets.llm.config import LLMConfig
     except ImportError as error:
         return f"LLM batch mode is not available: {error}"
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+    from mkailin_assets.db import apply_schema, open_connection
 
     config = LLMConfig.from_env()
     try:
         # Sensors run outside the duckdb pool: never wait long for a writer, try next tick.
-        con = open_connection(settings.duckdb_path(), lock_timeout_s=5.0)
+        con = open_connection(settings.get_settings().duckdb_path, lock_timeout_s=5.0)
     except duckdb.IOException as error:
         if _is_lock_error(error):
             return "DuckDB is busy with a writer; polling on the next tick"

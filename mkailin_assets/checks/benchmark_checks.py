@@ -9,8 +9,9 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from mkailin_assets.db import query_pl
 from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids, benchmark_pmid_hits
-from mkailin_assets.resources.duckdb_store import DuckDBStore, query_pl
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 
 _KEY = ["benchmark", "setting", "split"]
 

@@ -24,15 +24,8 @@ from mkailin_assets import settings
 from mkailin_assets.llm.config import LLMConfig
 
 OFFLINE_EVAL_MODEL = "offline"
-DEFAULT_PUBMEDQA = settings.REPO_ROOT / "data" / "benchmarks" / "pubmedqa_pqal_labelled.jsonl"
-DEFAULT_TOP_K = 4  # MIRAGE's PubMedQA* and the method's k
+DEFAULT_PUBMEDQA = settings.Settings.model_fields["eval_pubmedqa"].default
 DEFAULT_MAX_TOKENS = 512  # bounds a small model that would otherwise write until its context fills
-
-ENV_MODELS = "MKAILIN_EVAL_MODELS"
-ENV_PUBMEDQA = "MKAILIN_EVAL_PUBMEDQA"
-ENV_TOP_K = "MKAILIN_EVAL_TOP_K"
-ENV_LIMIT = "MKAILIN_EVAL_LIMIT"
-ENV_SPLIT = "MKAILIN_EVAL_SPLIT"
 
 
 class EvalModel(BaseModel):
@@ -59,14 +52,16 @@ OFFLINE = EvalModel(name=OFFLINE_EVAL_MODEL, backend="offline", max_tokens=None)
 
 def configured_models(raw: str | None = None) -> list[EvalModel]:
     """The built-in offline model, then MKAILIN_EVAL_MODELS (a JSON list, or object by name)."""
-    raw = settings.env(ENV_MODELS) if raw is None else raw
+    raw = settings.get_settings().eval_models if raw is None else raw
     models = {OFFLINE.name: OFFLINE}
     if raw:
         data = json.loads(raw)
         if isinstance(data, dict):
             data = [{"name": name, **spec} for name, spec in data.items()]
         if not isinstance(data, list):
-            raise ValueError(f"{ENV_MODELS} must be a JSON list of models or an object by name")
+            raise ValueError(
+                "MKAILIN_EVAL_MODELS must be a JSON list of models or an object by name"
+            )
         for spec in data:
             model = EvalModel.model_validate(spec)
             models[model.name] = model
@@ -107,22 +102,18 @@ def llm_config_for(model: EvalModel, base: LLMConfig) -> LLMConfig:
 
 
 def pubmedqa_path() -> str:
-    return settings.env(ENV_PUBMEDQA, str(DEFAULT_PUBMEDQA))
+    return settings.get_settings().eval_pubmedqa
 
 
 def top_k() -> int:
-    return int(settings.env(ENV_TOP_K, str(DEFAULT_TOP_K)))
+    return settings.get_settings().eval_top_k
 
 
 def item_limit() -> int | None:
     """MKAILIN_EVAL_LIMIT: evaluate only the first N items (test split first), e.g. in CI."""
-    value = settings.env(ENV_LIMIT)
-    return int(value) if value else None
+    return settings.get_settings().eval_limit
 
 
 def item_split() -> str:
     """MKAILIN_EVAL_SPLIT: `all` (the 1,000 PQA-L items, default) or `test` (the 500)."""
-    value = settings.env(ENV_SPLIT, "all")
-    if value not in ("all", "test"):
-        raise ValueError(f"{ENV_SPLIT} must be 'all' or 'test', not {value!r}")
-    return value
+    return settings.get_settings().eval_split

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mkailin_assets.resources.duckdb_store import apply_schema, transaction
+from mkailin_assets.db import apply_schema, transaction
 
 _COLUMNS = (
     "call_id",
@@ -140,9 +140,10 @@ class LLMCache:
 
     def _has_table(self) -> bool:
         rows = self._reader.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'llm_calls'"
+            "SELECT count(*) FROM duckdb_tables()"
+            " WHERE table_name IN ('llm_calls', 'llm_endpoints')"
         ).fetchall()
-        return bool(rows[0][0])
+        return rows[0][0] == 2
 
     def lookup_ok(self, call_ids: list[str]) -> dict[str, CallRecord]:
         """Cached successful rows among `call_ids` (one set-based query)."""

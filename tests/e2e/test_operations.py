@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from mkailin_assets import settings
-from mkailin_assets.resources.read_snapshot import snapshot_path
+from mkailin_assets.db import snapshot_path
 from mkailin_assets.settings import REPO_ROOT
 from tests.e2e.dagster_server import DagsterDevServer
 from tests.harness import BASELINE_FILES, UPDATE_FILE, project_home, sample_env, subprocess_env

@@ -12,12 +12,12 @@ import pytest
 
 from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
 from mkailin_assets.checks.benchmark_checks import hygiene_hits
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.evaluation.config import EvalModel
 from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids, benchmark_pmid_hits
 from mkailin_assets.evaluation.pubmedqa import PubMedQAItem
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.stages.benchmark import retrieved_contexts, run_benchmark, write_benchmark
 from tests.fakes.openai_server import CHAT_PATH
 from tests.unit.test_retrieval import load_docs, upsert_citation

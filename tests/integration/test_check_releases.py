@@ -7,8 +7,7 @@ import sys
 
 import dagster as dg
 
-from mkailin_assets.automation.check_releases import check_now
-from mkailin_assets.definitions import ASSETS, JOBS, build_resources
+from mkailin_assets.automation.check_releases import check_now, release_definitions
 from mkailin_assets.settings import REPO_ROOT
 from tests.harness import SAMPLE_FILES, apply_env, project_home, sample_env, subprocess_env
 
@@ -17,7 +16,7 @@ def test_check_now_loads_the_vocabulary_then_the_release_files_in_order(
     tmp_path, monkeypatch, project_instance, capsys
 ):
     apply_env(monkeypatch, sample_env(tmp_path))
-    defs = dg.Definitions(assets=ASSETS, jobs=JOBS, resources=build_resources())
+    defs = release_definitions()
 
     assert check_now(project_instance, defs, dry_run=True) == 0
     assert "wait for the MeSH vocabulary" in capsys.readouterr().out

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import duckdb
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
 
 def _record(key: str, status: str, content: str | None = None) -> CallRecord:

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from mkailin_assets.db import publish_snapshot, snapshot_path
 from mkailin_assets.resources.duckdb_store import DuckDBStore
-from mkailin_assets.resources.read_snapshot import publish_snapshot, snapshot_path
 
 READ = (
     "import duckdb, sys\n"

@@ -16,9 +16,10 @@ from mkailin_assets.settings import REPO_ROOT
 def test_exports_default_to_the_instance_data_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MKAILIN_DUCKDB_PATH", str(tmp_path / "instance" / "mkailin.duckdb"))
     monkeypatch.delenv("MKAILIN_EXPORT_DIR", raising=False)
-    assert settings.export_dir() == (tmp_path / "instance" / "exports").resolve()
+    expected = (tmp_path / "instance" / "exports").resolve()
+    assert settings.get_settings().export_dir == expected
     monkeypatch.setenv("MKAILIN_EXPORT_DIR", str(tmp_path / "elsewhere"))
-    assert settings.export_dir() == tmp_path / "elsewhere"
+    assert settings.get_settings().export_dir == tmp_path / "elsewhere"
 
 
 def _fake_venv(root: Path) -> Path:

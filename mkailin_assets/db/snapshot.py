@@ -21,10 +21,7 @@ SNAPSHOT_SUFFIX = ".read.duckdb"
 
 
 def read_snapshot_enabled() -> bool:
-    raw = (settings.env("MKAILIN_READ_SNAPSHOT", "on") or "").strip().lower()
-    if raw not in ("on", "off"):
-        raise ValueError(f"MKAILIN_READ_SNAPSHOT={raw!r}; expected on or off")
-    return raw == "on"
+    return settings.get_settings().read_snapshot
 
 
 def snapshot_path(db_path: str | Path) -> Path:
