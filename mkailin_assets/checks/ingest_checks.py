@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 
 from mkailin_assets.checks.gx_runner import run_query_check
-from mkailin_assets.checks.verdicts import count_check, verdict
+from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
 
 MESH_TREE_CHECKS = [
     dg.AssetCheckSpec(
@@ -44,8 +44,8 @@ PUBMED_FILES_CHECKS = [
         asset="pubmed_files",
         blocking=True,
         description="Every citation with MeSH headings has a heading in the MeSH vocabulary, so "
-        "it belongs to a category (fails while mesh_vocabulary is not loaded: nothing would be "
-        "refreshed)",
+        "it belongs to a category. Fails with ERROR (blocks) while mesh_vocabulary is not loaded: "
+        "nothing would be refreshed; with WARN when some headings are missing from the vocabulary",
     ),
 ]
 RAW_ABSTRACTS_CHECKS = [
@@ -162,20 +162,27 @@ WHERE len(c.mesh_headings) > 0 AND NOT EXISTS (
 
 
 def citations_placed_in_categories(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    """Citations with MeSH that sit in no category are never refreshed: before the vocabulary is
-    loaded that is every one of them (the first-start trap), after it a vocabulary gap."""
-    vocabulary = int(con.execute("SELECT count(*) FROM mesh_vocabulary").fetchone()[0])
+    """Citations with MeSH that sit in no category are never refreshed.
+
+    Before the vocabulary is loaded that is every one of them (the first-start trap): an ERROR,
+    which blocks. With a vocabulary, some headings missing from it (another MeSH year, a partial
+    vocabulary) is a WARN: shown as a failed check in the UI, while the placed citations flow."""
+    vocabulary = sql_count(con, "SELECT count(*) FROM mesh_vocabulary", [])
+    unplaced = sql_count(con, UNPLACED_CITATIONS_SQL, [])
     reason = (
         "no MeSH vocabulary loaded: materialize mesh_vocabulary, then refresh the categories"
         if vocabulary == 0
         else "their headings are missing from the MeSH vocabulary (another MeSH year?)"
     )
-    return count_check(
-        con,
-        "citations_placed_in_categories",
-        UNPLACED_CITATIONS_SQL,
-        [],
-        {"vocabulary_tree_numbers": vocabulary, "if_failed": reason},
+    return dg.AssetCheckResult(
+        check_name="citations_placed_in_categories",
+        passed=unplaced == 0,
+        severity=dg.AssetCheckSeverity.ERROR if vocabulary == 0 else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "violations": unplaced,
+            "vocabulary_tree_numbers": vocabulary,
+            "if_failed": reason,
+        },
     )
 
 

@@ -4,7 +4,11 @@ release files are dropped before MeSH exists (they wait), then the MeSH file (th
 loads the vocabulary, then the files), then one more release file whose first run is forced to
 fail (a wrong .md5): it is retried on a later tick and loads. Every category with data refreshes
 and training_export follows, without a run launched by hand. Short intervals through the settings
-(MKAILIN_RELEASE_CHECK_INTERVAL, MKAILIN_AUTOMATION_INTERVAL)."""
+(MKAILIN_RELEASE_CHECK_INTERVAL, MKAILIN_AUTOMATION_INTERVAL); the project's own run queue (four
+runs at once, release files one at a time).
+
+The source is the sample cut down to a handful of citations in three categories
+(tests/e2e/small_release.py), so the daemon carries three category refreshes, not fifteen."""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -22,13 +25,13 @@ from mkailin_assets import settings
 from mkailin_assets.db import snapshot_path
 from mkailin_assets.settings import REPO_ROOT
 from tests.e2e.dagster_server import DagsterDevServer
+from tests.e2e.small_release import SMALL_CATEGORIES, write_small_release
 from tests.harness import BASELINE_FILES, UPDATE_FILE, project_home, sample_env, subprocess_env
 
-# Fifteen category runs of five steps each: about 30 min on a loaded 2-core machine.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+# About 4-5 minutes on a 2-core machine; the timeout leaves room for a loaded one.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-SAMPLE_PUBMED = settings.SAMPLE_PUBMED_SOURCE
-DONE = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+RELEASE_SENSOR = "pubmed_release_sensor"
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -45,7 +48,7 @@ def wait_for(
         value = condition()
         if value:
             return value
-        time.sleep(3.0)
+        time.sleep(1.0)
     raise TimeoutError(f"waited {timeout_s:.0f}s for {what}:\n{server.log_tail()}")
 
 
@@ -57,12 +60,19 @@ def partition_runs(instance: dg.DagsterInstance, job: str, partition: str) -> li
     return runs(instance, job, tags={"dagster/partition": partition})
 
 
-def drop_release(source: Path, kind: str, name: str, md5_text: str | None = None) -> None:
-    folder = source / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SAMPLE_PUBMED / kind / name, folder / name)
-    md5 = md5_text or (SAMPLE_PUBMED / kind / f"{name}.md5").read_text()
-    (folder / f"{name}.md5").write_text(md5)
+def succeeded(instance: dg.DagsterInstance, job: str, partition: str | None = None) -> bool:
+    found = partition_runs(instance, job, partition) if partition else runs(instance, job)
+    return any(r.status == dg.DagsterRunStatus.SUCCESS for r in found)
+
+
+def skip_reasons(instance: dg.DagsterInstance, sensor: str) -> list[str]:
+    """What the sensor's ticks said when they requested nothing (newest first)."""
+    reasons = []
+    for state in instance.all_instigator_state():
+        if state.instigator_name == sensor:
+            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=50)
+            reasons += [tick.skip_reason for tick in ticks if tick.skip_reason]
+    return reasons
 
 
 def quiet(instance: dg.DagsterInstance) -> bool:
@@ -89,15 +99,22 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
         MKAILIN_EXPORT_DIR=None,  # the default: beside the instance's DuckDB file
     )
     for name in BASELINE_FILES:
-        drop_release(source, "baseline", name)
+        write_small_release(source, "baseline", name)
 
     started = time.monotonic()
     with (
         DagsterDevServer(REPO_ROOT, subprocess_env(env), tmp_path / "dagster-dev.log") as server,
         dg.DagsterInstance.from_config(str(home)) as instance,
     ):
-        # 1. Release files wait for the vocabulary: nothing registered, nothing run.
-        time.sleep(25)
+        # 1. Release files wait for the vocabulary: the sensor says so, registers and runs nothing.
+        wait_for(
+            "a release tick that waits for the vocabulary",
+            lambda: any(
+                "wait for the MeSH vocabulary" in r for r in skip_reasons(instance, RELEASE_SENSOR)
+            ),
+            server,
+            240,
+        )
         assert instance.get_dynamic_partitions("pubmed_files") == []
         assert instance.get_runs_count() == 0, server.log_tail()
 
@@ -106,19 +123,16 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
         shutil.copy(settings.SAMPLE_MESH_SOURCE, mesh)
         wait_for(
             "the vocabulary loaded by the sensor",
-            lambda: any(
-                r.status == dg.DagsterRunStatus.SUCCESS
-                for r in runs(instance, "mesh_vocabulary_job")
-            ),
+            lambda: succeeded(instance, "mesh_vocabulary_job"),
             server,
             300,
         )
         (vocabulary,) = runs(instance, "mesh_vocabulary_job")
-        assert vocabulary.tags["dagster/sensor_name"] == "pubmed_release_sensor"
+        assert vocabulary.tags["dagster/sensor_name"] == RELEASE_SENSOR
 
-        # 3. One more file, its first run forced to fail by a wrong checksum (dropped while the
-        # baseline files load, so the category refreshes run once, after all three).
-        drop_release(source, "updatefiles", UPDATE_FILE, f"MD5({UPDATE_FILE})= {'0' * 32}\n")
+        # 3. One more file, its first run forced to fail by a wrong checksum; the right one is
+        # put back as soon as that run failed, and a later tick retries the file.
+        write_small_release(source, "updatefiles", UPDATE_FILE, f"MD5({UPDATE_FILE})= {'0' * 32}\n")
         wait_for(
             "the update file's run to fail",
             lambda: any(
@@ -126,26 +140,24 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
                 for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
             ),
             server,
-            900,
+            600,
         )
-        drop_release(source, "updatefiles", UPDATE_FILE)  # the right checksum
-        retried = wait_for(
+        write_small_release(source, "updatefiles", UPDATE_FILE)
+        wait_for(
             "the update file retried and loaded",
-            lambda: [
-                r
-                for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
-                if r.status == dg.DagsterRunStatus.SUCCESS
-            ],
+            lambda: succeeded(instance, "pubmed_file_job", UPDATE_FILE),
             server,
-            1200,
-        )[0]
+            600,
+        )
+        (retried,) = [
+            r
+            for r in partition_runs(instance, "pubmed_file_job", UPDATE_FILE)
+            if r.status == dg.DagsterRunStatus.SUCCESS
+        ]
         assert int(retried.tags["mkailin/attempt"]) >= 2
-        assert retried.tags["dagster/sensor_name"] == "pubmed_release_sensor"
+        assert retried.tags["dagster/sensor_name"] == RELEASE_SENSOR
         for name in BASELINE_FILES:
-            assert any(
-                r.status == dg.DagsterRunStatus.SUCCESS
-                for r in partition_runs(instance, "pubmed_file_job", name)
-            )
+            assert succeeded(instance, "pubmed_file_job", name)
         loaded_update_at = latest_timestamp(instance, "pubmed_files")
 
         # 4. Categories refresh and the export follows, all by automation.
@@ -157,8 +169,8 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
                 instance, "training_set"
             )
 
-        wait_for("categories refreshed and the export written", settled, server, 2400)
-        time.sleep(15)  # one more round of ticks: nothing further is due
+        wait_for("categories refreshed and the export written", settled, server, 900)
+        time.sleep(12)  # two more rounds of ticks: nothing further is due
         assert quiet(instance)
 
         category_runs = runs(instance, "category_pipeline_job")
@@ -173,6 +185,10 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
             if not r.tags.get("dagster/sensor_name") and not r.tags.get("dagster/backfill")
         ]
         assert hand_launched == []
+        export_runs = [
+            r for r in instance.get_runs() if "training_export" in str(r.asset_selection)
+        ]
+        assert export_runs and all(r.tags.get("dagster/sensor_name") for r in export_runs)
 
     con = duckdb.connect(str(snapshot_path(tmp_path / "mkailin.duckdb")), read_only=True)
     try:
@@ -184,7 +200,8 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
         ).fetchall()[0][0]
     finally:
         con.close()
-    assert with_data and refreshed == with_data
+    assert with_data == SMALL_CATEGORIES
+    assert refreshed == with_data
     manifest = json.loads((tmp_path / "exports" / "manifest.json").read_text())
     exported_sources = {
         row["source_pmid"]

@@ -98,6 +98,7 @@ def test_unreadable_release_file_fails_its_partition_by_name_and_changes_nothing
     env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source.parent))
     apply_env(monkeypatch, env)
     instance = ephemeral_instance(["pubmed00n0001.xml.gz", bad_name])
+    materialize(["mesh_vocabulary"], None, instance)  # the first-run order: MeSH first
     materialize(["pubmed_files"], "pubmed00n0001.xml.gz", instance)
     db = env["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in ("citations", "pubmed_files")}
