@@ -16,12 +16,10 @@ import json
 import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-import yaml
 
 from mkailin_assets import settings
 from mkailin_assets.db import snapshot_path
@@ -86,20 +84,10 @@ def latest_timestamp(instance: dg.DagsterInstance, key: str) -> float:
     return records[0].timestamp if records else 0.0
 
 
-def concurrent_runs_home(path: Path) -> Path:
-    """The project's instance, except that queued runs may start while their first step waits
-    for the duckdb pool: a category run's process start overlaps the previous run's steps."""
-    home = project_home(path)
-    config = yaml.safe_load((home / "dagster.yaml").read_text())
-    config["concurrency"]["pools"]["op_granularity_run_buffer"] = 3
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
-    return home
-
-
 def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_path):
     source = tmp_path / "pubmed"
     mesh = tmp_path / "mesh" / "desc.xml"
-    home = concurrent_runs_home(tmp_path / "dagster_home")
+    home = project_home(tmp_path / "dagster_home")
     env = sample_env(
         tmp_path,
         DAGSTER_HOME=str(home),
