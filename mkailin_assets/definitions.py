@@ -6,15 +6,9 @@ from mkailin_assets.assets.catalog import ASSETS
 from mkailin_assets.automation.benchmark_sensor import benchmark_models_sensor
 from mkailin_assets.automation.jobs import JOBS
 from mkailin_assets.automation.registry import automation_definitions
-from mkailin_assets.resources.duckdb_store import DuckDBStore
-from mkailin_assets.resources.llm import LLMResource
-from mkailin_assets.resources.method import MethodConfig
+from mkailin_assets.resources.catalog import build_resources
 
-__all__ = ["ASSETS", "build_resources", "defs"]
-
-
-def build_resources() -> dict[str, object]:
-    return {"duckdb_store": DuckDBStore(), "method": MethodConfig(), "llm": LLMResource()}
+__all__ = ["ASSETS", "JOBS", "build_resources", "defs"]
 
 
 automation = automation_definitions()

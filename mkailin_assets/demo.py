@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mkailin_assets import settings
+from mkailin_assets.db import snapshot_path
 from mkailin_assets.sql_files import analysis_sql
 
 QA_STAGES = ["candidate_qa", "evaluated_qa"]
@@ -173,6 +174,23 @@ SUMMARY_COLUMNS = (
 )
 
 
+def export_line(export_dir: Path) -> str:
+    """The export's own counts (manifest.json) and the rule that makes them differ from the
+    per-category table above."""
+    import json
+
+    from mkailin_assets.curation.export import MULTI_CATEGORY_RULE
+
+    manifest_path = export_dir / "manifest.json"
+    if not manifest_path.exists():
+        return "export: not written yet (materialize training_export)"
+    manifest = json.loads(manifest_path.read_text())
+    kinds = ", ".join(
+        f"{kind} {sum(splits.values())}" for kind, splits in manifest.get("counts", {}).items()
+    )
+    return f"export (manifest.json): {manifest.get('records', 0)} records ({kinds}). {MULTI_CATEGORY_RULE}"
+
+
 def summary(db_path: str) -> str:
     """Per-category figures straight from the DuckDB file."""
     from mkailin_assets.db import open_connection
@@ -208,9 +226,13 @@ def summary(db_path: str) -> str:
     )
     for model, ok, failed in llm:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
-    lines.append(f"DuckDB file: {db_path}   exports: {settings.get_settings().export_dir}")
+    export_dir = settings.get_settings().export_dir
+    lines.append(export_line(export_dir))
+    lines.append(f"DuckDB file: {db_path}   exports: {export_dir}")
+    snapshot = snapshot_path(db_path)
     lines.append(
-        f"Query it: .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db_path}', "
+        f"Query it (safe while runs write: the read snapshot, refreshed after every write): "
+        f".venv/bin/python -c \"import duckdb; print(duckdb.connect('{snapshot}', "
         "read_only=True).sql('FROM qa_per_category'))\"  (views: sql/analysis/)"
     )
     return "\n".join(lines)

@@ -94,9 +94,12 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "data" / "downloads",
         description="where remote MeSH and PubMed files are downloaded",
     )
+    # Beside the DuckDB file by default: an export sits with the data it was written from,
+    # never in the repository (or another instance's folder).
     export_dir: Path = Field(
-        default=REPO_ROOT / "data" / "exports",
-        description="where training_set writes its export files and dataset card",
+        default_factory=lambda data: Path(data["duckdb_path"]).resolve().parent / "exports",
+        description="where training_export writes its export files and dataset card; unset = "
+        "`exports/` beside the DuckDB file",
     )
     decontamination: Annotated[list[str], NoDecode] = Field(
         default=[str(DEFAULT_DECONTAMINATION)],
@@ -147,8 +150,31 @@ class Settings(BaseSettings):
     )
     release_check: ReleaseCheckMode = Field(
         default="sensor",
-        description="which release check starts running: the hourly `sensor` or the daily "
-        "`schedule`",
+        description="which release check starts running: the `sensor` (every "
+        "MKAILIN_RELEASE_CHECK_INTERVAL seconds) or the daily `schedule`",
+    )
+    release_check_interval: int = Field(
+        default=3600,
+        ge=1,
+        description="seconds between two looks of the release sensor at MKAILIN_PUBMED_SOURCE "
+        "(check now: `python -m mkailin_assets.automation.check_releases`)",
+    )
+    release_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="runs a release file (or the MeSH vocabulary) gets before the release check "
+        "fails loudly instead of retrying",
+    )
+    automation_interval: int | None = Field(
+        default=None,
+        ge=1,
+        description="seconds between two evaluations of the refresh sensors (affected "
+        "categories, automation conditions); unset = 60 and 30",
+    )
+    read_snapshot: bool = Field(
+        default=True,
+        description="after every write, copy the DuckDB file to `<name>.read.duckdb` for readers "
+        "while runs write; `off` for a very large file",
     )
 
     # ---- the method (defaults of the `method` resource) --------------------------------------
@@ -404,7 +430,11 @@ TABLE_END = "<!-- end of settings table -->"
 
 
 def _shown_default(field: FieldInfo) -> str:
-    default = field.get_default(call_default_factory=True)
+    # A default computed from other fields (export_dir) is shown for their defaults.
+    defaults = {
+        name: f.default for name, f in Settings.model_fields.items() if not f.default_factory
+    }
+    default = field.get_default(call_default_factory=True, validated_data=defaults)
     if default is None or default == {} or default == []:
         return "—"
     if isinstance(default, bool):

@@ -4,8 +4,8 @@
     .venv/bin/python scripts/build_sample.py [OUT_DIR] [--mesh-tree PATH]
 
 Writes, under OUT_DIR (default: data/sample):
-  pubmed/baseline/pubmed26n0001.xml.gz (+ .md5), pubmed/baseline/pubmed26n0002.xml.gz (+ .md5),
-  pubmed/updatefiles/pubmed26n0003.xml.gz (+ .md5)  -- NLM PubmedArticleSet XML, fictitious records
+  pubmed/baseline/pubmed00n0001.xml.gz (+ .md5), pubmed/baseline/pubmed00n0002.xml.gz (+ .md5),
+  pubmed/updatefiles/pubmed00n0003.xml.gz (+ .md5)  -- NLM PubmedArticleSet XML, fictitious records
   mesh/desc_sample.xml  -- NLM descriptor XML: the MeSH 2024 descriptors the citations use, closed
                            under parents, read from the reduced MeSH 2024 tree (../shared/data/mesh/
                            mesh2024-trees.xml.gz). Without that file the MeSH sample is not written.

@@ -28,8 +28,8 @@ from mkailin_assets.db import open_connection, query_pl
 from mkailin_assets.definitions import ASSETS, build_resources
 from mkailin_assets.resources.method import MethodConfig
 
-BASELINE_FILES = ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]
-UPDATE_FILE = "pubmed26n0003.xml.gz"
+BASELINE_FILES = ["pubmed00n0001.xml.gz", "pubmed00n0002.xml.gz"]
+UPDATE_FILE = "pubmed00n0003.xml.gz"
 SAMPLE_FILES = [*BASELINE_FILES, UPDATE_FILE]
 QA_ASSETS = ["candidate_qa", "evaluated_qa"]
 

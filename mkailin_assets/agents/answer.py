@@ -55,6 +55,7 @@ def build_answer_requests(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> list
             for c in (row.get("contexts") or [])
         ]
         yes_no = is_yes_no_question(row["question"])
+        source_pmid = row.get("source_pmid")
         user = ANSWER.user.format(
             question=row["question"],
             decision_instruction=DECISION_YES_NO if yes_no else DECISION_NONE,
@@ -70,7 +71,12 @@ def build_answer_requests(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> list
                 ],
                 response_model=GroundedAnswer,
                 prompt_version=ANSWER.version,
-                inputs={"question": row["question"], "contexts": contexts, "yes_no": yes_no},
+                inputs={
+                    "question": row["question"],
+                    "contexts": contexts,
+                    "yes_no": yes_no,
+                    "source_pmid": int(source_pmid) if source_pmid is not None else None,
+                },
             )
         )
     return requests
@@ -91,33 +97,47 @@ def decision_from_text(text: str) -> str:
     return "yes"
 
 
-def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
-    """Extractive: the contexts' conclusion sentences that share most words with the question."""
+def _offline_source(inputs: dict[str, Any]) -> dict[str, Any] | None:
+    """The abstract the offline answer is built from: the question's source abstract when it is
+    among the contexts (it usually is: the question was written from it), else the context that
+    shares most words with the question. Never a mix of abstracts."""
+    contexts = [c for c in inputs.get("contexts") or [] if (c.get("abstract") or "").strip()]
+    source_pmid = inputs.get("source_pmid")
+    for context in contexts:
+        if source_pmid is not None and int(context["pmid"]) == int(source_pmid):
+            return context
+    if not contexts:
+        return None
     question = inputs["question"]
-    ranked = []
-    for rank, context in enumerate(inputs.get("contexts") or []):
-        for position, sentence in enumerate(ot.conclusion_sentences(context.get("abstract") or "")):
-            overlap = ot.word_overlap(question, sentence)
-            ranked.append((-overlap, rank, position, sentence, int(context["pmid"])))
-    ranked.sort()
-    chosen = ranked[:OFFLINE_SENTENCES]
-    yes_no = bool(inputs.get("yes_no"))
-    if not chosen:
+    return max(contexts, key=lambda c: ot.word_overlap(question, c.get("abstract") or ""))
+
+
+def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Extractive and honest: up to two conclusion sentences of one abstract (the source's), in
+    the abstract's order, citing that abstract's PMID inline; a PubMedQA-style decision from cue
+    words for every answer (docs/method.md#answers). No model: it exists so the pipeline runs
+    end to end without one, not to make good training data."""
+    question = inputs["question"]
+    source = _offline_source(inputs)
+    sentences = ot.conclusion_sentences(source.get("abstract") or "") if source else []
+    if not source or not sentences:
         return {
             "answer": INSUFFICIENT_ANSWER,
             "cited_pmids": [],
-            "final_decision": "maybe" if yes_no else "none",
+            "final_decision": "maybe",
             "insufficient_context": True,
         }
-    best_sentence = chosen[0][3]  # the decision follows the sentence closest to the question
-    # Sentences in context rank order, so the answer reads in the order the contexts came.
-    chosen.sort(key=lambda item: (item[1], item[2]))
-    answer = " ".join(item[3] for item in chosen)
-    cited = list(dict.fromkeys(item[4] for item in chosen))
+    ranked = sorted(
+        range(len(sentences)), key=lambda i: (-ot.word_overlap(question, sentences[i]), i)
+    )
+    chosen = sorted(ranked[:OFFLINE_SENTENCES])
+    pmid = int(source["pmid"])
+    answer = " ".join(sentences[i] for i in chosen).rstrip()
     return {
-        "answer": answer,
-        "cited_pmids": cited,
-        "final_decision": decision_from_text(best_sentence) if yes_no else "none",
+        "answer": f"{answer} [PMID {pmid}]",
+        "cited_pmids": [pmid],
+        # The decision follows the sentence closest to the question.
+        "final_decision": decision_from_text(sentences[ranked[0]]),
         "insufficient_context": False,
     }
 

@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from mkailin_assets.assets.metadata import category_label, preview_table
+from mkailin_assets.assets.metadata import category_label, preview_table, skipped_metadata
 from mkailin_assets.checks.ingest_checks import RAW_ABSTRACTS_CHECKS, raw_abstracts_checks
 from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.stages.abstracts import build_raw_abstracts
+from mkailin_assets.stages.abstracts import build_raw_abstracts, empty_category_reason
 
 
 @dg.asset(
@@ -36,12 +36,14 @@ def raw_abstracts(
         result = build_raw_abstracts(
             con, category, method.min_abstract_chars, method.max_abstract_chars
         )
+        skipped = empty_category_reason(con, category)
         checks = raw_abstracts_checks(
             con, category, method.min_abstract_chars, method.max_abstract_chars
         )
     yield dg.MaterializeResult(
         metadata={
             "category": category_label(category),
+            **skipped_metadata(skipped),
             "dagster/row_count": result.total,
             "rows_inserted": result.inserted,
             "rows_deleted": result.deleted,

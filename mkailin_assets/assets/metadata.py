@@ -53,3 +53,8 @@ def distribution(values: list[float], buckets: int = 10) -> dict[str, float]:
         "max": q(1.0),
         "mean": round(sum(clean) / len(clean), 4),
     }
+
+
+def skipped_metadata(reason: str | None) -> dict[str, str]:
+    """{"skipped": reason} for a category with nothing to do (shown in the UI), else nothing."""
+    return {"skipped": reason} if reason else {}

@@ -2,7 +2,12 @@
 
 import dagster as dg
 
-from mkailin_assets.assets.metadata import category_label, distribution, preview_table
+from mkailin_assets.assets.metadata import (
+    category_label,
+    distribution,
+    preview_table,
+    skipped_metadata,
+)
 from mkailin_assets.automation.conditions import downstream_condition
 from mkailin_assets.checks.qa_checks import (
     CANDIDATE_QA_CHECKS,
@@ -15,6 +20,7 @@ from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
+from mkailin_assets.stages.abstracts import empty_category_reason
 from mkailin_assets.stages.candidates import distill_candidates
 from mkailin_assets.stages.evaluation import distill_evaluation
 
@@ -49,6 +55,7 @@ def candidate_qa(
 ):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
+        skipped = empty_category_reason(con, category)
         client = llm.client(con, logger=context.log)
         result = distill_candidates(
             con,
@@ -66,6 +73,7 @@ def candidate_qa(
     yield dg.MaterializeResult(
         metadata={
             "category": category_label(category),
+            **skipped_metadata(skipped),
             "dagster/row_count": result.rows,
             "sources": report.sources,
             "candidates_ok": report.candidates_ok,
@@ -109,6 +117,7 @@ def evaluated_qa(
 ):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
+        skipped = empty_category_reason(con, category)
         client = llm.client(con, logger=context.log)
         result = distill_evaluation(
             con,
@@ -127,6 +136,7 @@ def evaluated_qa(
     yield dg.MaterializeResult(
         metadata={
             "category": category_label(category),
+            **skipped_metadata(skipped),
             "dagster/row_count": result.rows,
             "candidates": report.candidates,
             "scored": report.scored,

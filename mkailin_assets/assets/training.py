@@ -3,12 +3,13 @@
 import dagster as dg
 
 from mkailin_assets import settings
-from mkailin_assets.assets.metadata import category_label, preview_table
-from mkailin_assets.automation.conditions import downstream_condition
+from mkailin_assets.assets.metadata import category_label, preview_table, skipped_metadata
+from mkailin_assets.automation.conditions import downstream_condition, export_condition
 from mkailin_assets.checks.training_checks import TRAINING_SET_CHECKS, training_set_checks
 from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
+from mkailin_assets.stages.abstracts import empty_category_reason
 from mkailin_assets.stages.export import read_export, record_export_removals, write_export
 from mkailin_assets.stages.training import curate_training
 
@@ -34,6 +35,7 @@ def training_set(
 ):
     category = validate_category(context.partition_key)
     with duckdb_store.connect() as con:
+        skipped = empty_category_reason(con, category)
         result = curate_training(
             con,
             category,
@@ -48,11 +50,13 @@ def training_set(
             method.ratios(),
             result.benchmark_pmids,
             method.min_records_per_category,
+            skipped,
         )
     report = result.report
     yield dg.MaterializeResult(
         metadata={
             "category": category_label(category),
+            **skipped_metadata(skipped),
             "dagster/row_count": result.rows,
             "built": dg.MetadataValue.json(report.built),
             "kept": dg.MetadataValue.json(report.kept),
@@ -76,6 +80,8 @@ def training_set(
         dg.AssetDep("benchmark_eval", partition_mapping=dg.AllPartitionMapping()),
     ],
     pool="duckdb",
+    # Refreshed after category refreshes, so the files never lag the database.
+    automation_condition=export_condition(),
     kinds={"parquet", "json"},
     group_name="training",
     owners=["team:mkailin"],

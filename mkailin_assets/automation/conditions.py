@@ -29,6 +29,20 @@ def automation_mode() -> AutomationMode:
     return settings.get_settings().automation
 
 
+def automation_interval_s(default: int) -> int:
+    """MKAILIN_AUTOMATION_INTERVAL: seconds between two evaluations of the refresh sensors
+    (affected categories, automation conditions); unset, each keeps its own default."""
+    return settings.get_settings().automation_interval or default
+
+
+def export_condition() -> dg.AutomationCondition:
+    """training_export follows any category's training_set once no category is mid-refresh.
+
+    eager() without its "no dependency missing" part: the export reads every category, and
+    categories without data (V in the sample) are never materialized, which would block it."""
+    return dg.AutomationCondition.eager().without(~dg.AutomationCondition.any_deps_missing())
+
+
 def downstream_condition() -> dg.AutomationCondition:
     """Refresh a partition when its parents updated, but never past a failed blocking check.
 
@@ -57,6 +71,6 @@ def automation_condition_sensor(
         # whatever assets the code location holds.
         target=dg.AssetSelection.all(),
         default_status=sensor_status(mode != "off"),
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=automation_interval_s(30),
         description=f"Evaluates the QA stages' automation conditions (MKAILIN_AUTOMATION={mode}).",
     )

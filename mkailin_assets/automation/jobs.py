@@ -31,8 +31,12 @@ pubmed_file_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("pubmed_files"),
     description="Load one PubMed release file (a pubmed_files partition).",
 )
+# mesh_tree is a cheap slice of mesh_vocabulary; refreshing it first in every category run
+# means a category is never read through a missing or older tree (a first start has none).
 raw_abstracts_job = _category_job(
-    "raw_abstracts_job", ["raw_abstracts"], "Refresh the category's abstracts from citations."
+    "raw_abstracts_job",
+    ["mesh_tree", "raw_abstracts"],
+    "Refresh the category's MeSH tree and its abstracts from citations.",
 )
 candidate_qa_job = _category_job(
     "candidate_qa_job", ["candidate_qa"], "Question agents and retrieval for the category."
@@ -47,8 +51,9 @@ training_set_job = _category_job(
 )
 category_pipeline_job = _category_job(
     "category_pipeline_job",
-    ["raw_abstracts", "candidate_qa", "evaluated_qa", "training_set"],
-    "The whole pipeline for one category: abstracts → candidates → evaluation → training set. "
+    ["mesh_tree", "raw_abstracts", "candidate_qa", "evaluated_qa", "training_set"],
+    "The whole pipeline for one category: MeSH tree → abstracts → candidates → evaluation → "
+    "training set (training_export follows by its automation condition). "
     "Blocking checks stop later stages when an earlier one fails.",
 )
 training_export_job = dg.define_asset_job(

@@ -16,7 +16,7 @@ from mkailin_assets.automation.sensors import (
     PUBMED_FILE_JOB,
     ListReleaseFiles,
     default_list_release_files,
-    look_for_releases,
+    plan_release_check,
 )
 from mkailin_assets.partitions import pubmed_file_partitions
 from mkailin_assets.settings import ReleaseCheckMode
@@ -45,12 +45,13 @@ def build_release_schedule(
         description="Once a day: the same release check as pubmed_release_sensor.",
     )
     def pubmed_release_daily(context: dg.ScheduleEvaluationContext):
-        check, requests = look_for_releases(context.instance, None, list_files)
-        if not requests:
-            return dg.SkipReason("no new release files")
-        names = [release.name for release in check.new_files]
-        context.instance.add_dynamic_partitions(pubmed_file_partitions.name, names)
-        context.log.info(f"registered {len(names)} release file(s): {names[0]} … {names[-1]}")
-        return requests
+        plan = plan_release_check(context.instance, None, list_files)
+        if plan.waiting or not plan.requests:
+            # The schedule targets pubmed_file_job only: the sensor (or a person) loads MeSH.
+            return dg.SkipReason(plan.summary())
+        if plan.new_names:
+            context.instance.add_dynamic_partitions(pubmed_file_partitions.name, plan.new_names)
+        context.log.info(plan.summary())
+        return plan.requests
 
     return pubmed_release_daily

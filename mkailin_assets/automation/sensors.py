@@ -12,7 +12,14 @@ import dagster as dg
 import duckdb
 
 from mkailin_assets import settings
-from mkailin_assets.automation.conditions import AutomationMode, automation_mode, sensor_status
+from mkailin_assets.automation import releases
+from mkailin_assets.automation.conditions import (
+    AutomationMode,
+    automation_interval_s,
+    automation_mode,
+    sensor_status,
+)
+from mkailin_assets.automation.jobs import mesh_vocabulary_job, pubmed_file_job
 from mkailin_assets.partitions import CATEGORY_LETTERS, pubmed_file_partitions
 
 PUBMED_FILE_JOB = "pubmed_file_job"
@@ -109,17 +116,101 @@ def check_releases(
     return ReleaseCheck(fresh, sequences, fresh[-1].name if fresh else cursor)
 
 
-def release_run_request(release: ReleaseFileLike, sequence: int) -> dg.RunRequest:
-    """One pubmed_file_job run per file; run_key = file name, so a file never runs twice."""
+def release_run_request(
+    release: ReleaseFileLike, sequence: int, failed_runs: int = 0
+) -> dg.RunRequest:
+    """One pubmed_file_job run per file and attempt: run_key = file name for the first run (a
+    file never runs twice at once), file name + attempt for a retry after a failed run."""
+    attempt = failed_runs + 1
     return dg.RunRequest(
-        run_key=release.name,
+        job_name=PUBMED_FILE_JOB,
+        run_key=release.name if attempt == 1 else f"{release.name}:attempt{attempt}",
         partition_key=release.name,
         tags={
             RELEASE_TAG: "pubmed",
             RELEASE_SEQUENCE_TAG: f"{sequence:06d}",
             RELEASE_KIND_TAG: str(release.kind),
+            releases.ATTEMPT_TAG: str(attempt),
         },
     )
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What one look at the source decides: new files to register, runs to request (new files
+    and retries, in NLM's order), or why it waits."""
+
+    check: ReleaseCheck
+    requests: list[dg.RunRequest]
+    retries: list[str]
+    waiting: str | None = None  # set when release files wait for the MeSH vocabulary
+
+    @property
+    def new_names(self) -> list[str]:
+        return [release.name for release in self.check.new_files]
+
+    def summary(self) -> str:
+        if self.waiting:
+            return self.waiting
+        parts = []
+        if self.new_names:
+            parts.append(f"{len(self.new_names)} new release file(s): {', '.join(self.new_names)}")
+        if self.retries:
+            parts.append(f"retrying {', '.join(self.retries)} after a failed or cancelled run")
+        return "; ".join(parts) or "no new release files and none to retry"
+
+
+def _waiting_for_vocabulary(
+    state: releases.ReleaseState, cursor: str | None, max_attempts: int
+) -> ReleasePlan:
+    """Release files wait until the vocabulary is loaded: loaded earlier, their citations could
+    not be placed in any category and no category would be refreshed (issue: first start)."""
+    nothing = ReleaseCheck([], {}, cursor)
+    why = "release files wait for the MeSH vocabulary (asset mesh_vocabulary)"
+    if state.vocabulary_runs_in_flight:
+        return ReleasePlan(nothing, [], [], f"{why}: it is loading")
+    missing = releases.mesh_source_missing()
+    if missing:
+        return ReleasePlan(nothing, [], [], f"{why}: {missing}")
+    if state.vocabulary_failures >= max_attempts:
+        raise releases.ReleaseRetriesExhausted(
+            f"mesh_vocabulary failed {state.vocabulary_failures} times; release files wait. "
+            "Fix MKAILIN_MESH_SOURCE and materialize mesh_vocabulary from the UI."
+        )
+    request = releases.vocabulary_run_request(state)
+    return ReleasePlan(nothing, [request], [], f"{why}: requested a mesh_vocabulary run")
+
+
+def plan_release_check(
+    instance: dg.DagsterInstance,
+    cursor: str | None,
+    list_files: ListReleaseFiles,
+    source: str | None = None,
+    limit: int = MAX_FILES_PER_TICK,
+    max_attempts: int | None = None,
+) -> ReleasePlan:
+    """The whole decision of one look; raises ReleaseRetriesExhausted when a file (or the
+    vocabulary) failed every attempt."""
+    max_attempts = max_attempts or releases.release_max_attempts()
+    state = releases.release_state(instance)
+    if not state.vocabulary_loaded:
+        return _waiting_for_vocabulary(state, cursor, max_attempts)
+    listing = list(list_files(source or settings.get_settings().pubmed_source))
+    registered = releases.registered_files(instance)
+    check = check_releases(listing, registered, cursor, limit)
+    retries = releases.retry_candidates([r.name for r in listing], registered, state)
+    exhausted = {name: n for name, n in retries.items() if n >= max_attempts}
+    if exhausted:
+        raise releases.ReleaseRetriesExhausted(
+            releases.exhausted_message(exhausted, state, max_attempts)
+        )
+    wanted = set(retries) | {release.name for release in check.new_files}
+    requests = [
+        release_run_request(r, check.sequences[r.name], retries.get(r.name, 0))
+        for r in listing
+        if r.name in wanted
+    ]
+    return ReleasePlan(check, requests, list(retries))
 
 
 def look_for_releases(
@@ -129,39 +220,45 @@ def look_for_releases(
     source: str | None = None,
     limit: int = MAX_FILES_PER_TICK,
 ) -> tuple[ReleaseCheck, list[dg.RunRequest]]:
-    """List the source, compare with the registered partitions, build the run requests."""
-    listing = list(list_files(source or settings.get_settings().pubmed_source))
-    registered = instance.get_dynamic_partitions(pubmed_file_partitions.name)
-    check = check_releases(listing, registered, cursor, limit)
-    requests = [release_run_request(r, check.sequences[r.name]) for r in check.new_files]
-    return check, requests
+    """The release check as (new files, run requests): see plan_release_check."""
+    plan = plan_release_check(instance, cursor, list_files, source, limit)
+    return plan.check, plan.requests
 
 
 def build_pubmed_release_sensor(
     list_files: ListReleaseFiles = default_list_release_files,
     running: bool = True,
-    minimum_interval_seconds: int = 3600,
+    minimum_interval_seconds: int | None = None,
 ) -> dg.SensorDefinition:
+    interval = minimum_interval_seconds or releases.release_check_interval_s()
+
     @dg.sensor(
         name=RELEASE_SENSOR_NAME,
-        job_name=PUBMED_FILE_JOB,
-        minimum_interval_seconds=minimum_interval_seconds,
+        jobs=[pubmed_file_job, mesh_vocabulary_job],
+        minimum_interval_seconds=interval,
         default_status=sensor_status(running),
         description=(
-            "Lists MKAILIN_PUBMED_SOURCE, registers new release files as pubmed_files partitions "
-            "and requests one run per file, in NLM's order (cursor: the last file registered)."
+            f"Every {interval}s (MKAILIN_RELEASE_CHECK_INTERVAL): loads the MeSH vocabulary first "
+            "if it is missing, then lists MKAILIN_PUBMED_SOURCE, registers new release files as "
+            "pubmed_files partitions and requests one run per file in NLM's order; a file whose "
+            "run failed or was cancelled is requested again, up to MKAILIN_RELEASE_MAX_ATTEMPTS "
+            "runs. Check now: python -m mkailin_assets.automation.check_releases"
         ),
     )
     def pubmed_release_sensor(context: dg.SensorEvaluationContext):
-        check, requests = look_for_releases(context.instance, context.cursor, list_files)
-        if not requests:
-            return dg.SkipReason(f"no new release files after {context.cursor or 'the start'}")
-        names = [r.name for r in check.new_files]
-        context.log.info(f"registering {len(names)} release file(s): {names[0]} … {names[-1]}")
+        plan = plan_release_check(context.instance, context.cursor, list_files)
+        if not plan.requests:
+            return dg.SkipReason(
+                plan.summary() + (f" (after {context.cursor})" if context.cursor else "")
+            )
+        context.log.info(plan.summary())
+        additions = (
+            [pubmed_file_partitions.build_add_request(plan.new_names)] if plan.new_names else []
+        )
         return dg.SensorResult(
-            run_requests=requests,
-            dynamic_partitions_requests=[pubmed_file_partitions.build_add_request(names)],
-            cursor=check.cursor,
+            run_requests=plan.requests,
+            dynamic_partitions_requests=additions,
+            cursor=plan.check.cursor,
         )
 
     return pubmed_release_sensor
@@ -227,9 +324,10 @@ def category_run_requests(categories: Sequence[str], storage_id: int) -> list[dg
 
 
 def build_affected_categories_sensor(
-    mode: AutomationMode | None = None, minimum_interval_seconds: int = 60
+    mode: AutomationMode | None = None, minimum_interval_seconds: int | None = None
 ) -> dg.SensorDefinition:
     mode = mode or automation_mode()
+    minimum_interval_seconds = minimum_interval_seconds or automation_interval_s(60)
     # In "eager" mode the automation-condition sensor carries the stages below raw_abstracts.
     job_name = RAW_ABSTRACTS_JOB if mode == "eager" else CATEGORY_PIPELINE_JOB
 

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 
 from mkailin_assets.checks.gx_runner import run_query_check
-from mkailin_assets.checks.verdicts import count_check, verdict
+from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
 
 MESH_TREE_CHECKS = [
     dg.AssetCheckSpec(
@@ -38,6 +38,14 @@ PUBMED_FILES_CHECKS = [
         asset="pubmed_files",
         blocking=True,
         description="read = upserted + older versions skipped + in-file duplicates + quarantined",
+    ),
+    dg.AssetCheckSpec(
+        "citations_placed_in_categories",
+        asset="pubmed_files",
+        blocking=True,
+        description="Every citation with MeSH headings has a heading in the MeSH vocabulary, so "
+        "it belongs to a category. Fails with ERROR (blocks) while mesh_vocabulary is not loaded: "
+        "nothing would be refreshed; with WARN when some headings are missing from the vocabulary",
     ),
 ]
 RAW_ABSTRACTS_CHECKS = [
@@ -145,10 +153,47 @@ def ledger_reconciles(con: duckdb.DuckDBPyConnection, file_name: str) -> dg.Asse
     return verdict("ledger_reconciles", read == accounted and bool(md5_ok), metadata)
 
 
+UNPLACED_CITATIONS_SQL = """
+SELECT count(*) FROM citations c
+WHERE len(c.mesh_headings) > 0 AND NOT EXISTS (
+    SELECT 1 FROM citation_mesh cm JOIN mesh_vocabulary t USING (descriptor_ui)
+    WHERE cm.pmid = c.pmid)
+"""
+
+
+def citations_placed_in_categories(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    """Citations with MeSH that sit in no category are never refreshed.
+
+    Before the vocabulary is loaded that is every one of them (the first-start trap): an ERROR,
+    which blocks. With a vocabulary, some headings missing from it (another MeSH year, a partial
+    vocabulary) is a WARN: shown as a failed check in the UI, while the placed citations flow."""
+    vocabulary = sql_count(con, "SELECT count(*) FROM mesh_vocabulary", [])
+    unplaced = sql_count(con, UNPLACED_CITATIONS_SQL, [])
+    reason = (
+        "no MeSH vocabulary loaded: materialize mesh_vocabulary, then refresh the categories"
+        if vocabulary == 0
+        else "their headings are missing from the MeSH vocabulary (another MeSH year?)"
+    )
+    return dg.AssetCheckResult(
+        check_name="citations_placed_in_categories",
+        passed=unplaced == 0,
+        severity=dg.AssetCheckSeverity.ERROR if vocabulary == 0 else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "violations": unplaced,
+            "vocabulary_tree_numbers": vocabulary,
+            "if_failed": reason,
+        },
+    )
+
+
 def pubmed_files_checks(
     con: duckdb.DuckDBPyConnection, file_name: str
 ) -> list[dg.AssetCheckResult]:
-    return [citations_valid(con, file_name), ledger_reconciles(con, file_name)]
+    return [
+        citations_valid(con, file_name),
+        ledger_reconciles(con, file_name),
+        citations_placed_in_categories(con),
+    ]
 
 
 # ---- raw_abstracts -------------------------------------------------------------------------

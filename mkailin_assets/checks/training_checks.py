@@ -173,12 +173,14 @@ def split_ratios_within_tolerance(
     )
 
 
-def minimum_records(sft_records: int, min_records: int) -> dg.AssetCheckResult:
-    return verdict(
-        "minimum_records",
-        sft_records >= min_records,
-        {"sft_records": sft_records, "minimum": min_records},
-    )
+def minimum_records(
+    sft_records: int, min_records: int, skipped: str | None = None
+) -> dg.AssetCheckResult:
+    """A category with no abstracts at all (V) is an explained skip, not a shortfall."""
+    metadata: dict[str, object] = {"sft_records": sft_records, "minimum": min_records}
+    if skipped:
+        return verdict("minimum_records", True, {**metadata, "skipped": skipped})
+    return verdict("minimum_records", sft_records >= min_records, metadata)
 
 
 def training_set_checks(
@@ -187,6 +189,7 @@ def training_set_checks(
     ratios: dict[str, float],
     benchmark_pmids: set[int],
     min_records: int,
+    skipped: str | None = None,
 ) -> list[dg.AssetCheckResult]:
     observed = sft_split_counts(con, category)
     return [
@@ -195,5 +198,5 @@ def training_set_checks(
         no_benchmark_pmids(con, category, benchmark_pmids),
         required_fields_present(con, category, list(ratios)),
         split_ratios_within_tolerance(ratios, observed),
-        minimum_records(sum(observed.values()), min_records),
+        minimum_records(sum(observed.values()), min_records, skipped),
     ]

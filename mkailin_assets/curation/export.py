@@ -60,6 +60,25 @@ PUBMED_LICENCE_NOTE = (
 )
 
 
+# Shown wherever records are counted (card, manifest, demo summary), so the counts agree.
+MULTI_CATEGORY_RULE = (
+    "A record whose source abstract belongs to several MeSH categories is exported once, under "
+    "the alphabetically first of them (its provenance lists them all); question twins across "
+    "categories are removed at export. Per-category figures in the database (the demo summary, "
+    "training_set) count such a record in every category it belongs to."
+)
+
+
+def category_membership(training: pl.DataFrame) -> dict[str, int]:
+    """Exported records per category they belong to (a record counts in each of its categories)."""
+    counts: dict[str, int] = {}
+    for provenance, category in training.select("provenance", "category").iter_rows():
+        categories = json.loads(provenance or "{}").get("categories") or [category]
+        for member in categories:
+            counts[member] = counts.get(member, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 @dataclass
 class ExportReport:
     out_dir: Path
@@ -142,7 +161,19 @@ def export_training_set(
                 counts[kind][split] = rows.height
         card = dataset_card(training, filtered, counts, meta)
         (staging / "README.md").write_text(card, encoding="utf-8")
-        manifest = {"counts": counts, "files": files, "meta": meta}
+        manifest = {
+            "records": training.height,
+            "counts": counts,
+            "by_category": (
+                dict(training.group_by("category").len().sort("category").iter_rows())
+                if training.height
+                else {}
+            ),
+            "by_category_membership": category_membership(training) if training.height else {},
+            "rule": MULTI_CATEGORY_RULE,
+            "files": files,
+            "meta": meta,
+        }
         (staging / "manifest.json").write_text(
             json.dumps(manifest, indent=2, default=str), encoding="utf-8"
         )
@@ -263,7 +294,12 @@ def dataset_card(
         "and pre-training text. Every record carries its provenance (PMIDs, MeSH descriptors "
         "and tree numbers, agent, model, prompt version, LLM call ids, scores). Splits are "
         "assigned by source PMID: no PMID is in two splits.",
-        "## Records per kind, category and split\n\n" + _counts_section(training),
+        "## Records per kind, category and split\n\n"
+        + MULTI_CATEGORY_RULE
+        + "\n\n"
+        + _counts_section(training)
+        + "\n\nRecords per category they belong to: "
+        + (json.dumps(category_membership(training)) if training.height else "none"),
         "## MeSH coverage\n\n"
         + _mapping_section(meta.get("mesh_coverage"), "Not computed for this export."),
         "## Filters\n\n" + _filters_section(filtered, meta.get("filters")),

@@ -6,6 +6,7 @@ checks, the LLM cache). `resources/duckdb_store.py` wraps them as the Dagster re
     open_connection, transaction, query_pl, safe_identifier         (connection)
     apply_schema, schema_files, apply_analysis_views, analysis_files  (schema)
     replace_partition, sync_partition, sync_partition_from_query      (partitions)
+    publish_snapshot, snapshot_path                                   (the read snapshot)
 """
 
 from mkailin_assets.db.connection import open_connection, query_pl, safe_identifier, transaction
@@ -22,6 +23,7 @@ from mkailin_assets.db.schema import (
     apply_schema,
     schema_files,
 )
+from mkailin_assets.db.snapshot import publish_snapshot, snapshot_path
 
 __all__ = [
     "ANALYSIS_DIR",
@@ -30,10 +32,12 @@ __all__ = [
     "apply_schema",
     "insert_frame",
     "open_connection",
+    "publish_snapshot",
     "query_pl",
     "replace_partition",
     "safe_identifier",
     "schema_files",
+    "snapshot_path",
     "sync_partition",
     "sync_partition_from_query",
     "transaction",

@@ -15,7 +15,7 @@ import duckdb
 from pydantic import Field
 
 from mkailin_assets import settings
-from mkailin_assets.db import apply_schema, open_connection
+from mkailin_assets.db import apply_schema, open_connection, publish_snapshot
 
 
 class DuckDBStore(dg.ConfigurableResource):
@@ -35,3 +35,6 @@ class DuckDBStore(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
+        if not read_only:
+            # Readers query the snapshot while the next run writes (db/snapshot.py).
+            publish_snapshot(self.path)

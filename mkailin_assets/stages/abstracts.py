@@ -118,3 +118,13 @@ def build_raw_abstracts(
         total=int(total),
         preview=fetch_preview(con, PREVIEW_SQL, [category]),
     )
+
+
+EMPTY_CATEGORY = "no abstracts in this category"
+
+
+def empty_category_reason(con: duckdb.DuckDBPyConnection, category: str) -> str | None:
+    """Why the category's stages have nothing to do (V, publication characteristics, holds no
+    abstract by design), or None when it has abstracts: shown as `skipped` in the metadata."""
+    rows = con.execute("SELECT count(*) FROM raw_abstracts WHERE category = ?", [category])
+    return EMPTY_CATEGORY if rows.fetchall()[0][0] == 0 else None

@@ -153,7 +153,7 @@ def evaluate_category(
 
     answer_input = (
         preferred.select("candidate_id")
-        .join(candidates.select("candidate_id", "question"), on="candidate_id")
+        .join(candidates.select("candidate_id", "question", "source_pmid"), on="candidate_id")
         .join(contexts, on="candidate_id", how="left")
     )
     answer_requests = build_answer_requests(answer_input)

@@ -152,9 +152,9 @@ def test_view_figures_agree_with_the_tables(pipeline):
     assert filters and all(category == "Z" for category, _, _ in filters)
     _, ledger = select_all(pipeline, "SELECT file_name, deletions FROM release_ledger")
     assert ledger == [
-        ("pubmed26n0001.xml.gz", 0),
-        ("pubmed26n0002.xml.gz", 0),
-        ("pubmed26n0003.xml.gz", 3),
+        ("pubmed00n0001.xml.gz", 0),
+        ("pubmed00n0002.xml.gz", 0),
+        ("pubmed00n0003.xml.gz", 3),
     ]
     _, coverage = select_all(
         pipeline, "SELECT min(share_covered), max(share_covered) FROM mesh_coverage"

@@ -203,3 +203,19 @@ def test_a_failed_blocking_check_stops_what_plain_eager_would_carry_on(
     materialize(instance, [chain[1]], "D")
     result = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=result.cursor)
     assert requested(result, "evaluated_qa") == carried_on
+
+
+def test_training_export_follows_a_category_refresh_once(instance):
+    """Some categories are never materialized (V has no data): the export still follows any
+    training_set update, once per update."""
+    from mkailin_assets.definitions import ASSETS, build_resources
+
+    defs = dg.Definitions(assets=ASSETS, resources=build_resources())
+    export = dg.AssetKey("training_export")
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.get_num_requested(export) == 0
+    instance.report_runless_asset_event(dg.AssetMaterialization("training_set", partition="C"))
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert after.get_num_requested(export) == 1
+    again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+    assert again.get_num_requested(export) == 0

@@ -87,9 +87,9 @@ def test_release_files_load_in_order_with_revisions_and_deletions(ingested):
     # README: 37 records in file 1 (90000003 twice), 26 + 1 book chapter in file 2,
     # 7 citations then a DeleteCitation of 3 PMIDs in the update.
     assert ledger == [
-        ("pubmed26n0001.xml.gz", "baseline", 37, 1, 0, True),
-        ("pubmed26n0002.xml.gz", "baseline", 27, 0, 0, True),
-        ("pubmed26n0003.xml.gz", "update", 7, 0, 3, True),
+        ("pubmed00n0001.xml.gz", "baseline", 37, 1, 0, True),
+        ("pubmed00n0002.xml.gz", "baseline", 27, 0, 0, True),
+        ("pubmed00n0003.xml.gz", "update", 7, 0, 3, True),
     ]
     update_meta = materialization_metadata(ingested["file_runs"][UPDATE_FILE], "pubmed_files")
     assert update_meta["deletions"] == 3

@@ -12,8 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mkailin_assets.assets.mesh import mesh_vocabulary
 from mkailin_assets.assets.pubmed import pubmed_files
-from mkailin_assets.automation.jobs import pubmed_file_job
+from mkailin_assets.automation.jobs import mesh_vocabulary_job, pubmed_file_job
 from mkailin_assets.automation.schedules import build_release_schedule
 from mkailin_assets.automation.sensors import (
     RELEASE_SEQUENCE_TAG,
@@ -55,7 +56,10 @@ def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str 
     """One tick as the daemon runs it: evaluate against the project's pubmed_files asset and job
     (which resolves and validates the requested partitions), then apply the partition requests."""
     defs = dg.Definitions(
-        assets=[pubmed_files], jobs=[pubmed_file_job], sensors=[sensor], resources=build_resources()
+        assets=[mesh_vocabulary, pubmed_files],
+        jobs=[pubmed_file_job, mesh_vocabulary_job],
+        sensors=[sensor],
+        resources=build_resources(),
     )
     context = dg.build_sensor_context(
         instance=instance, instance_ref=instance.get_ref(), cursor=cursor, definitions=defs
@@ -65,6 +69,14 @@ def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str 
     for request in data.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return list(data.run_requests or []), data.cursor if data.cursor is not None else cursor
+
+
+@pytest.fixture
+def instance(instance: dg.DagsterInstance) -> dg.DagsterInstance:
+    """The shared test instance with the MeSH vocabulary recorded as loaded (release files wait
+    for it; tests of that wait use a bare instance)."""
+    instance.report_runless_asset_event(dg.AssetMaterialization("mesh_vocabulary"))
+    return instance
 
 
 def registered(instance: dg.DagsterInstance) -> list[str]:
@@ -209,14 +221,14 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     assert materialize(["mesh_vocabulary"], None, instance, assets=assets).success
     assert materialize(["mesh_tree"], "C", instance, assets=assets).success
     loaded, cursor = load_new_files(None)
-    assert loaded == ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]
+    assert loaded == ["pubmed00n0001.xml.gz", "pubmed00n0002.xml.gz"]
     assert materialize(["raw_abstracts"], "C", instance, assets=assets).success
     before = category_rows()
     assert before
 
     # Next year's baseline republishes the first file's citations unchanged.
     baseline = source / "baseline"
-    shutil.copy(baseline / "pubmed26n0001.xml.gz", baseline / "pubmed27n0001.xml.gz")
+    shutil.copy(baseline / "pubmed00n0001.xml.gz", baseline / "pubmed27n0001.xml.gz")
     digest = hashlib.md5((baseline / "pubmed27n0001.xml.gz").read_bytes()).hexdigest()
     (baseline / "pubmed27n0001.xml.gz.md5").write_text(f"MD5(pubmed27n0001.xml.gz)= {digest}\n")
     loaded, _ = load_new_files(cursor)
@@ -227,3 +239,90 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
     assert metadata["rows_inserted"].value == 0
     assert metadata["rows_deleted"].value == 0
     assert category_rows() == before  # same rows, same hashes, timestamps untouched
+
+
+# ---- the vocabulary first, retries of failed files ---------------------------------------------
+
+
+def record_run(instance: dg.DagsterInstance, name: str, status: dg.DagsterRunStatus) -> str:
+    """A pubmed_file_job run of one file, as the daemon would have left it."""
+    run = instance.create_run_for_job(
+        job_def=dg.Definitions(
+            assets=[pubmed_files], jobs=[pubmed_file_job], resources=build_resources()
+        ).resolve_job_def("pubmed_file_job"),
+        tags={"dagster/partition": name},
+        status=status,
+    )
+    return run.run_id
+
+
+def loaded(instance: dg.DagsterInstance, name: str) -> None:
+    instance.report_runless_asset_event(dg.AssetMaterialization("pubmed_files", partition=name))
+
+
+def test_release_files_wait_for_the_vocabulary_and_the_sensor_asks_for_it(tmp_path, monkeypatch):
+    source = Source(baseline(25, 2))
+    sensor = build_pubmed_release_sensor(list_files=source)
+    missing = tmp_path / "desc.xml"
+    monkeypatch.setenv("MKAILIN_MESH_SOURCE", str(missing))
+    with dg.instance_for_test() as bare:
+        context = dg.build_sensor_context(instance=bare, cursor=None)
+        skipped = sensor.evaluate_tick(context)
+        assert not skipped.run_requests
+        assert "wait for the MeSH vocabulary" in skipped.skip_message
+        assert str(missing) in skipped.skip_message
+        assert registered(bare) == []  # nothing registered: the files stay new
+
+        missing.write_text("<DescriptorRecordSet/>")
+        asked = sensor.evaluate_tick(dg.build_sensor_context(instance=bare, cursor=None))
+        assert [r.job_name for r in asked.run_requests] == ["mesh_vocabulary_job"]
+        assert not asked.dynamic_partitions_requests
+
+        bare.report_runless_asset_event(dg.AssetMaterialization("mesh_vocabulary"))
+        requests, _ = tick(sensor, bare, None)
+        assert [r.partition_key for r in requests] == [f.name for f in source.files]
+
+
+def test_a_failed_or_cancelled_file_is_retried_in_order_then_fails_loudly(instance, monkeypatch):
+    monkeypatch.setenv("MKAILIN_RELEASE_MAX_ATTEMPTS", "2")
+    source = Source(baseline(25, 3))
+    sensor = build_pubmed_release_sensor(list_files=source)
+    names = [f.name for f in source.files]
+    _, cursor = tick(sensor, instance, None)
+
+    # File 1 loaded; file 2 failed, so file 3 failed too (NLM's order).
+    loaded(instance, names[0])
+    record_run(instance, names[1], dg.DagsterRunStatus.FAILURE)
+    record_run(instance, names[2], dg.DagsterRunStatus.CANCELED)
+    requests, cursor = tick(sensor, instance, cursor)
+    assert [r.partition_key for r in requests] == names[1:]
+    assert [r.run_key for r in requests] == [f"{n}:attempt2" for n in names[1:]]
+    assert [r.tags["mkailin/attempt"] for r in requests] == ["2", "2"]
+
+    # While a retry runs nothing is requested twice.
+    record_run(instance, names[1], dg.DagsterRunStatus.STARTED)
+    requests, _ = tick(sensor, instance, cursor)
+    assert [r.partition_key for r in requests] == [names[2]]
+
+    # The second failure of file 2 is the last: the tick fails and names the file.
+    with dg.instance_for_test() as fresh:
+        fresh.report_runless_asset_event(dg.AssetMaterialization("mesh_vocabulary"))
+        fresh.add_dynamic_partitions("pubmed_files", names)
+        for _ in range(2):
+            record_run(fresh, names[0], dg.DagsterRunStatus.FAILURE)
+        with pytest.raises(Exception, match=r"pubmed25n0001.xml.gz \(2 failed runs"):
+            tick(sensor, fresh, cursor)
+        # Once loaded (a person fixed it and re-launched), the files after it follow.
+        loaded(fresh, names[0])
+        requests, _ = tick(sensor, fresh, cursor)
+        assert requests == []
+
+
+def test_the_check_interval_is_a_setting(monkeypatch):
+    monkeypatch.setenv("MKAILIN_RELEASE_CHECK_INTERVAL", "7")
+    assert build_pubmed_release_sensor().minimum_interval_seconds == 7
+    monkeypatch.delenv("MKAILIN_RELEASE_CHECK_INTERVAL")
+    assert build_pubmed_release_sensor().minimum_interval_seconds == 3600
+    monkeypatch.setenv("MKAILIN_RELEASE_CHECK_INTERVAL", "soon")
+    with pytest.raises(ValueError, match="MKAILIN_RELEASE_CHECK_INTERVAL"):
+        build_pubmed_release_sensor()

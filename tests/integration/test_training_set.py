@@ -16,6 +16,7 @@ import pytest
 
 from mkailin_assets import settings
 from mkailin_assets.checks.training_checks import training_set_checks
+from mkailin_assets.curation.export import MULTI_CATEGORY_RULE
 from mkailin_assets.db import open_connection
 from mkailin_assets.resources.method import MethodConfig
 from tests.harness import (
@@ -199,6 +200,15 @@ def test_duplicates_across_categories_are_removed_by_the_export_with_their_twin(
     assert not {"sft:Z:crafted-exact-b", "sft:Z:crafted-near-b"} & ids
     card = (pipeline.export_dir / "README.md").read_text(encoding="utf-8")
     assert "| exact_dup | sft |" in card and "| near_dup | sft |" in card
+    # The card, the manifest and the files count the same records, and say why per-category
+    # figures of the database are larger.
+    manifest = json.loads((pipeline.export_dir / "manifest.json").read_text())
+    per_kind = sum(n for splits in manifest["counts"].values() for n in splits.values())
+    assert manifest["records"] == per_kind == sum(manifest["by_category"].values())
+    assert manifest["counts"]["sft"] and sum(manifest["counts"]["sft"].values()) == exported.height
+    assert MULTI_CATEGORY_RULE in card and manifest["rule"] == MULTI_CATEGORY_RULE
+    membership = manifest["by_category_membership"]
+    assert all(membership[c] >= n for c, n in manifest["by_category"].items())
 
 
 def test_benchmark_pmids_and_13_gram_overlaps_are_removed(built):

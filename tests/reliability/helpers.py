@@ -24,9 +24,9 @@ from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_RELEASES = [
-    SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed26n0001.xml.gz",
-    SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed26n0002.xml.gz",
-    SAMPLE_PUBMED_SOURCE / "updatefiles" / "pubmed26n0003.xml.gz",
+    SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed00n0001.xml.gz",
+    SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed00n0002.xml.gz",
+    SAMPLE_PUBMED_SOURCE / "updatefiles" / "pubmed00n0003.xml.gz",
 ]
 # Columns whose value is the wall clock of the write, not data.
 CLOCK_COLUMNS = {"created_at", "updated_at", "loaded_at", "quarantined_at", "deleted_at"}

@@ -30,17 +30,17 @@ from tests.harness import (
 )
 from tests.reliability.helpers import FIXTURES, agent_responder, prompt_text, read_only, snapshot
 
-CRAFTED = FIXTURES / "pubmed26n0004.xml"
+CRAFTED = FIXTURES / "pubmed00n0004.xml"
 INJECTION_MARKER = "PWNED-7731"
 INJECTED_PMID = 91000005
 LONG_PMID = 91000004
 
 
 def crafted_source(root: Path) -> Path:
-    """The sample release files plus the crafted update file pubmed26n0004.xml.gz."""
+    """The sample release files plus the crafted update file pubmed00n0004.xml.gz."""
     source = root / "pubmed"
     shutil.copytree(SAMPLE_PUBMED_SOURCE, source)
-    (source / "updatefiles" / "pubmed26n0004.xml.gz").write_bytes(
+    (source / "updatefiles" / "pubmed00n0004.xml.gz").write_bytes(
         gzip.compress(CRAFTED.read_bytes(), mtime=0)
     )
     return source
@@ -92,13 +92,14 @@ def test_unreadable_release_file_fails_its_partition_by_name_and_changes_nothing
     source = tmp_path / "pubmed" / "baseline"
     source.mkdir(parents=True)
     baseline = SAMPLE_PUBMED_SOURCE / "baseline"
-    shutil.copy(baseline / "pubmed26n0001.xml.gz", source)
-    bad_name = "pubmed26n0002.xml.gz"
+    shutil.copy(baseline / "pubmed00n0001.xml.gz", source)
+    bad_name = "pubmed00n0002.xml.gz"
     (source / bad_name).write_bytes(damage((baseline / bad_name).read_bytes()))
     env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source.parent))
     apply_env(monkeypatch, env)
-    instance = ephemeral_instance(["pubmed26n0001.xml.gz", bad_name])
-    materialize(["pubmed_files"], "pubmed26n0001.xml.gz", instance)
+    instance = ephemeral_instance(["pubmed00n0001.xml.gz", bad_name])
+    materialize(["mesh_vocabulary"], None, instance)  # the first-run order: MeSH first
+    materialize(["pubmed_files"], "pubmed00n0001.xml.gz", instance)
     db = env["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in ("citations", "pubmed_files")}
 
@@ -134,15 +135,15 @@ def test_ledger_reconciles_duplicates_revisions_and_unknown_deletions(ingested):
         deleted_known = con.execute(
             "SELECT count(*) FROM deleted_citations WHERE was_known"
         ).fetchone()[0]
-    assert [row[0] for row in ledger] == [f"pubmed26n000{i}.xml.gz" for i in (1, 2, 3, 4)]
+    assert [row[0] for row in ledger] == [f"pubmed00n000{i}.xml.gz" for i in (1, 2, 3, 4)]
     for name, read, upserted, skipped, duplicates, quarantined, _ in ledger:
         # read = loaded + skipped (older than stored) + duplicates + quarantined
         assert read == upserted + skipped + duplicates + quarantined, name
         assert quarantine.get(name, 0) == quarantined, name
     assert ledger[0][4] == 1  # 90000003 twice in file 1: the later record won, stored once
     assert duplicate == (1,)
-    assert revised == (2, "pubmed26n0003.xml.gz")
-    assert unknown_deletion == (False, "pubmed26n0003.xml.gz")
+    assert revised == (2, "pubmed00n0003.xml.gz")
+    assert unknown_deletion == (False, "pubmed00n0003.xml.gz")
     # Every distinct PMID ever loaded is either stored now or deleted after being known.
     with read_only(db) as con:
         distinct_loaded = con.execute(

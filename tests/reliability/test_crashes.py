@@ -214,8 +214,8 @@ def test_sigkill_before_an_update_file_commits_leaves_the_tables_as_before(
 ):
     source = tmp_path / "pubmed"
     shutil.copytree(SAMPLE_PUBMED_SOURCE, source)
-    update = source / "updatefiles" / "pubmed26n0004.xml.gz"
-    update.write_bytes(gzip.compress((FIXTURES / "pubmed26n0004.xml").read_bytes(), mtime=0))
+    update = source / "updatefiles" / "pubmed00n0004.xml.gz"
+    update.write_bytes(gzip.compress((FIXTURES / "pubmed00n0004.xml").read_bytes(), mtime=0))
     env = copy_project(pipeline, tmp_path) | {"MKAILIN_PUBMED_SOURCE": str(source)}
     db = env["MKAILIN_DUCKDB_PATH"]
     before = {t: snapshot(db, t, with_clock=True) for t in INGEST_TABLES}

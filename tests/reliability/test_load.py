@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import BASELINE_FILE, require_shared
-from tests.harness import apply_env, ephemeral_instance, materialize, sample_env
+from tests.harness import apply_env, ephemeral_instance, materialize, patched_env, sample_env
 from tests.reliability.helpers import PeakRSS, read_only, start_child
 
 CATEGORIES = ["A", "C", "D", "G"]
@@ -72,6 +72,8 @@ def test_two_real_size_release_files_load_with_peak_memory_under_1_gib(tmp_path,
     for name in names:
         (source / name).symlink_to(baseline)
     env = sample_env(tmp_path, MKAILIN_PUBMED_SOURCE=str(source))
+    with patched_env(env):  # the first-run order: MeSH first
+        materialize(["mesh_vocabulary"], None, ephemeral_instance())
     peaks = []
     for name in names:
         child = start_child(env, ["pubmed_files"], name)

@@ -254,9 +254,9 @@ def test_hostile_file_names_reach_sql_only_as_values(tmp_path):
     """The loader stores whatever name it is given as data; it never becomes SQL."""
     con = open_connection(tmp_path / "db.duckdb")
     apply_schema(con)
-    name = "pubmed26n0001'); DROP TABLE citations; --.xml.gz"
+    name = "pubmed00n0001'); DROP TABLE citations; --.xml.gz"
     report = load_pubmed_file(
-        con, SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed26n0001.xml.gz", file_name=name
+        con, SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed00n0001.xml.gz", file_name=name
     )
     ledger = con.execute("SELECT file_name FROM pubmed_files").fetchall()
     sources = con.execute("SELECT DISTINCT source_file FROM citations").fetchall()
@@ -282,7 +282,7 @@ def test_mesh_downloads_with_unsafe_names_are_refused_before_any_request(url, tm
 def test_release_file_with_a_wrong_md5_is_refused_by_the_asset(tmp_path, monkeypatch):
     source = tmp_path / "pubmed" / "baseline"
     source.mkdir(parents=True)
-    good = SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed26n0001.xml.gz"
+    good = SAMPLE_PUBMED_SOURCE / "baseline" / "pubmed00n0001.xml.gz"
     shutil.copy(good, source)
     tampered = gzip.compress(
         gzip.decompress(good.read_bytes()).replace(b"Vancomycin", b"Vancomicin")

@@ -99,32 +99,60 @@ def test_requests_carry_question_contexts_and_decision_instruction():
     assert yes_no.inputs["yes_no"] is True and open_ended.inputs["yes_no"] is False
 
 
-def _offline(question: str, contexts=CONTEXTS) -> dict:
+def _offline(question: str, contexts=CONTEXTS, source_pmid: int | None = None) -> dict:
     request = build_answer_requests(
-        [{"candidate_id": "x", "question": question, "contexts": contexts}]
+        [
+            {
+                "candidate_id": "x",
+                "question": question,
+                "contexts": contexts,
+                "source_pmid": source_pmid,
+            }
+        ]
     )[0]
     payload = offline_output(request)
     GroundedAnswer.model_validate(payload)
     return payload
 
 
-def test_offline_answer_extracts_ranked_conclusions_and_cites_their_pmids():
-    payload = _offline("Does low-dose aspirin reduce colorectal adenomas in older adults?")
+def test_offline_answer_is_the_source_abstracts_own_text_citing_its_pmid_inline():
+    question = "Does low-dose aspirin reduce colorectal adenomas in older adults?"
+    payload = _offline(question, source_pmid=111)
     assert payload["answer"] == (
         "Low-dose aspirin reduced the incidence of colorectal adenomas in older adults. "
-        "In conclusion, aspirin did not reduce the incidence of colorectal adenomas in women."
+        "Bleeding risk needs further study. [PMID 111]"
     )
-    assert payload["cited_pmids"] == [111, 222]
+    assert payload["cited_pmids"] == [111]
     assert payload["final_decision"] == "yes"  # from the sentence closest to the question
     assert payload["insufficient_context"] is False
     assert flag_answer(GroundedAnswer(**payload), [111, 222, 333]) is None
 
+    # Another source: only its own sentences, never a sentence of another abstract.
+    other = _offline(question, source_pmid=222)
+    assert other["answer"] == (
+        "In conclusion, aspirin did not reduce the incidence of colorectal adenomas in women. "
+        "[PMID 222]"
+    )
+    assert other["cited_pmids"] == [222] and other["final_decision"] == "no"
 
-def test_offline_answer_decisions_and_open_questions():
-    assert _offline("Does aspirin reduce colorectal adenomas in women?")["final_decision"] == "no"
-    open_ended = _offline("How do statins improve flow-mediated dilatation?")
-    assert open_ended["final_decision"] == "none"
-    assert open_ended["cited_pmids"][0] in {111, 222, 333}
+
+def test_offline_answer_without_the_source_uses_the_closest_context_alone():
+    payload = _offline("Does flow-mediated dilatation improve with atorvastatin?")
+    assert payload["cited_pmids"] == [333]
+    assert payload["answer"].endswith("[PMID 333]")
+    assert "aspirin" not in payload["answer"].lower()
+
+
+def test_offline_answer_decides_every_question():
+    assert (
+        _offline("Does aspirin reduce colorectal adenomas in women?", source_pmid=222)[
+            "final_decision"
+        ]
+        == "no"
+    )
+    open_ended = _offline("How do statins improve flow-mediated dilatation?", source_pmid=333)
+    assert open_ended["final_decision"] in {"yes", "no", "maybe"}
+    assert open_ended["cited_pmids"] == [333]
     assert _offline("Does X?") == _offline("Does X?")  # deterministic
 
 

@@ -3,10 +3,15 @@ names. The counts-only checks need no GX; one GX-backed check shows both parts o
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 import pytest
 
-from mkailin_assets.checks.ingest_checks import abstracts_reachable_from_category, ledger_reconciles
+from mkailin_assets.checks.ingest_checks import (
+    abstracts_reachable_from_category,
+    citations_placed_in_categories,
+    ledger_reconciles,
+)
 from mkailin_assets.checks.qa_checks import (
     failure_rate_acceptable,
     question_descriptors_in_tree,
@@ -136,3 +141,28 @@ def test_split_shares_and_minimum_records():
     assert not skewed.passed and skewed.metadata["outside_tolerance"].value == "train, test"
     assert split_ratios_within_tolerance(RATIOS, {}).passed  # nothing to judge
     assert minimum_records(3, 3).passed and not minimum_records(2, 3).passed
+
+
+def _citation(con, pmid: int, descriptor_ui: str) -> None:
+    con.execute(
+        """INSERT INTO citations (pmid, version, mesh_headings, source_file, content_hash, loaded_at)
+           VALUES (?, 1, [{'descriptor_ui': ?, 'name': 'n', 'major_topic': true, 'qualifiers': []}],
+                   'f', 'h', now())""",
+        [pmid, descriptor_ui],
+    )
+    con.execute("INSERT INTO citation_mesh VALUES (?, ?, true)", [pmid, descriptor_ui])
+
+
+def test_citations_outside_every_category_block_only_while_no_vocabulary_is_loaded(con):
+    _citation(con, 1, "D000001")
+    _citation(con, 2, "D999999")
+    before = citations_placed_in_categories(con)  # the first-start trap: blocks (ERROR)
+    assert not before.passed and before.severity == dg.AssetCheckSeverity.ERROR
+    assert before.metadata["violations"].value == 2
+    assert "no MeSH vocabulary loaded" in before.metadata["if_failed"].value
+    con.execute("INSERT INTO mesh_vocabulary VALUES ('A', 'A01', 'D000001', 'x', 1, NULL, 2024)")
+    gap = citations_placed_in_categories(con)  # a heading unknown to the vocabulary: WARN
+    assert not gap.passed and gap.severity == dg.AssetCheckSeverity.WARN
+    assert gap.metadata["violations"].value == 1
+    con.execute("INSERT INTO mesh_vocabulary VALUES ('B', 'B01', 'D999999', 'y', 1, NULL, 2024)")
+    assert citations_placed_in_categories(con).passed

@@ -116,7 +116,7 @@ def test_offline_answer_and_judge_ignore_injected_text():
         ]
     )[0]
     answer = offline_output(request)
-    assert answer["answer"] == "Place-cell replay was reduced."
+    assert answer["answer"] == "Place-cell replay was reduced. [PMID 2003]"
     assert "PWNED" not in answer["answer"]
     pairs = pl.DataFrame(
         {

@@ -24,10 +24,10 @@ BUILD_SCRIPT = REPO_ROOT / "scripts" / "build_sample.py"
 CITATIONS = SAMPLE / "source" / "citations.yaml"
 MESH_FILE = SAMPLE / "mesh" / "desc_sample.xml"
 BASELINE_FILES = [
-    SAMPLE / "pubmed" / "baseline" / "pubmed26n0001.xml.gz",
-    SAMPLE / "pubmed" / "baseline" / "pubmed26n0002.xml.gz",
+    SAMPLE / "pubmed" / "baseline" / "pubmed00n0001.xml.gz",
+    SAMPLE / "pubmed" / "baseline" / "pubmed00n0002.xml.gz",
 ]
-UPDATE_FILE = SAMPLE / "pubmed" / "updatefiles" / "pubmed26n0003.xml.gz"
+UPDATE_FILE = SAMPLE / "pubmed" / "updatefiles" / "pubmed00n0003.xml.gz"
 RELEASE_FILES = [*BASELINE_FILES, UPDATE_FILE]
 CATEGORIES = list("ABCDEFGHIJKLMNZ")  # every MeSH category but V (publication characteristics)
 NLM_DOCTYPE = re.compile(
@@ -346,3 +346,16 @@ def test_generator_stops_on_an_unknown_mesh_name(
     assert completed.returncode != 0
     assert "unknown MeSH names" in completed.stderr and reported in completed.stderr
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_sample_release_names_cannot_collide_with_nlm():
+    """NLM names its files pubmedYYnNNNN with YY the baseline year (pubmed18n … pubmed26n so far);
+    the sample uses year 00, which NLM never publishes, so a sensor pointed at NLM after the demo
+    never takes NLM's files for loaded sample files (and sees them as a later release year)."""
+    from mkailin_assets.automation.sensors import release_year
+    from mkailin_assets.ingest.sources import list_release_files
+
+    names = [release.name for release in list_release_files(str(SAMPLE / "pubmed"))]
+    assert names == [f"pubmed00n000{n}.xml.gz" for n in (1, 2, 3)]
+    assert {release_year(name) for name in names} == {0}
+    assert all(release_year(f"pubmed{year}n0001.xml.gz") > 0 for year in range(18, 100))

@@ -19,7 +19,7 @@ from mkailin_assets.stages.ingest import (
     load_release,
 )
 
-FIRST, UPDATE = "pubmed26n0001.xml.gz", "pubmed26n0003.xml.gz"
+FIRST, UPDATE = "pubmed00n0001.xml.gz", "pubmed00n0003.xml.gz"
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_the_vocabulary_loads_once_and_a_category_is_its_slice(con):
 
 def test_an_unlisted_file_and_an_update_out_of_order_are_refused(con, tmp_path):
     with pytest.raises(FileNotFoundError, match="not listed"):
-        fetch_release(str(settings.SAMPLE_PUBMED_SOURCE), "pubmed26n0999.xml.gz", tmp_path)
+        fetch_release(str(settings.SAMPLE_PUBMED_SOURCE), "pubmed00n0999.xml.gz", tmp_path)
     update = fetch_release(str(settings.SAMPLE_PUBMED_SOURCE), UPDATE, tmp_path)
     assert update.ordered_names.index(UPDATE) == 2
     with pytest.raises(ReleaseOrderError, match="2 earlier release file"):
