@@ -160,7 +160,9 @@ def contamination_texts(records: pl.DataFrame) -> pl.DataFrame:
     PMID it carries (contexts, a DPO pair's rejected contexts, PMIDs cited in its texts)."""
     carried = [
         sorted(set(contexts or []) | {pmid for _, pmid in pmids_in(json.loads(record or "null"))})
-        for contexts, record in zip(records["context_pmids"], records["record"], strict=True)
+        for contexts, record in zip(
+            records["context_pmids"].to_list(), records["record"].to_list(), strict=True
+        )
     ]
     return records.select(
         "record_id",
