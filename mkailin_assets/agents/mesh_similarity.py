@@ -104,11 +104,37 @@ def snapshot_inputs(con: duckdb.DuckDBPyConnection) -> SnapshotInputs:
     return SnapshotInputs(*con.execute(_SNAPSHOT_INPUTS_SQL).fetchall()[0])
 
 
+# One pass over citation_mesh and the vocabulary, far cheaper than the ancestor expansion of the
+# counts: any change to a heading, a citation or the tree changes it.
+_INPUTS_DIGEST_SQL = """
+SELECT (SELECT count(*) || ':' || coalesce(sum(hash(cm.pmid, cm.descriptor_ui)), 0)
+        FROM citation_mesh cm WHERE cm.pmid IN (SELECT pmid FROM citations))
+       || '|' ||
+       (SELECT count(*) || ':' || coalesce(sum(hash(tree_number, descriptor_ui)), 0)
+        FROM mesh_vocabulary)
+"""
+
+
+def inputs_digest(con: duckdb.DuckDBPyConnection, inputs: SnapshotInputs) -> str:
+    """What a snapshot's counts depend on, as one string (MeSH file, releases, tree, headings)."""
+    content = con.execute(_INPUTS_DIGEST_SQL).fetchall()[0][0]
+    return f"{inputs.mesh_sha256}|{inputs.corpus_fingerprint}|{content}"
+
+
 def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
     """Compute p, IC and normalised ic of every descriptor from the corpus; store and return the
     snapshot id (a hash of N, the counts, the MeSH file and the corpus). An identical snapshot is
-    reused, not rewritten."""
+    reused, not rewritten; a stored snapshot counted from the same inputs (inputs_digest) is
+    returned without recounting, so a per-category run does not count the whole corpus again."""
     inputs = snapshot_inputs(con)
+    digest = inputs_digest(con, inputs)
+    stored = con.execute(
+        "SELECT snapshot_id FROM mesh_ic_snapshots WHERE inputs_digest = ?"
+        " ORDER BY created_at DESC, snapshot_id LIMIT 1",
+        [digest],
+    ).fetchall()
+    if stored:
+        return stored[0][0]
     con.execute(_IC_COUNTS_SQL)
     try:
         n_with_mesh, snapshot_id, descriptors = con.execute(
@@ -127,7 +153,12 @@ def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
             "SELECT count(*) FROM mesh_ic_snapshots WHERE snapshot_id = ?", [snapshot_id]
         ).fetchall()[0][0]
         if not exists:
-            _store_snapshot(con, snapshot_id, int(n_with_mesh), int(descriptors), inputs)
+            _store_snapshot(con, snapshot_id, int(n_with_mesh), int(descriptors), inputs, digest)
+        else:
+            con.execute(
+                "UPDATE mesh_ic_snapshots SET inputs_digest = ? WHERE snapshot_id = ?",
+                [digest, snapshot_id],
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS _mesh_ic_counts")
     return snapshot_id
@@ -139,16 +170,19 @@ def _store_snapshot(
     n_with_mesh: int,
     descriptors: int,
     inputs: SnapshotInputs,
+    digest: str,
 ) -> None:
     with transaction(con):
         con.execute(
             """INSERT INTO mesh_ic_snapshots (snapshot_id, citations_with_mesh, ic_max, descriptors,
-                   created_at, mesh_sha256, mesh_year, corpus_files, corpus_fingerprint)
-               VALUES ($id, $n, ln($n + 1), $d, now(), $sha, $year, $files, $corpus)""",
+                   created_at, mesh_sha256, mesh_year, corpus_files, corpus_fingerprint,
+                   inputs_digest)
+               VALUES ($id, $n, ln($n + 1), $d, now(), $sha, $year, $files, $corpus, $digest)""",
             {
                 "id": snapshot_id, "n": n_with_mesh, "d": descriptors,
                 "sha": inputs.mesh_sha256, "year": inputs.mesh_year,
                 "files": inputs.corpus_files, "corpus": inputs.corpus_fingerprint,
+                "digest": digest,
             },
         )  # fmt: skip
         # With no citation carrying MeSH, IC_max is 0: every ic is 0 (no information).
