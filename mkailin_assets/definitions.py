@@ -7,6 +7,7 @@ from mkailin_assets.assets.benchmark import benchmark_eval
 from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
 from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.assets.qa import candidate_qa, evaluated_qa
+from mkailin_assets.assets.retrieval import retrieval_index
 from mkailin_assets.assets.training import training_export, training_set
 from mkailin_assets.automation.benchmark_sensor import benchmark_models_sensor
 from mkailin_assets.automation.jobs import JOBS
@@ -21,6 +22,7 @@ ASSETS = [
     mesh_tree,
     pubmed_files,
     raw_abstracts,
+    retrieval_index,
     candidate_qa,
     evaluated_qa,
     training_set,
