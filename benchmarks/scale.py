@@ -3,9 +3,9 @@
 Builds N release files from the bundled 2020 baseline file (copy c renumbers every PMID p to
 p + c * 100,000,000; with --perturb each copy's abstracts also end with a copy token, so copies are
 not identical texts), then runs the real Dagster assets against them with the offline backend:
-mesh_vocabulary, mesh_tree for the category, pubmed_files for every file, retrieval_index (the BM25
-index over the whole corpus), then raw_abstracts, candidate_qa, evaluated_qa and training_set for one category with a fixed sample
-(MKAILIN_SAMPLE_PER_CATEGORY). Each stage runs in its own process against a persistent Dagster
+mesh_vocabulary, mesh_tree for the category, pubmed_files for every file, the corpus-wide
+retrieval_index (BM25) and mesh_ic (IC snapshot), then raw_abstracts, candidate_qa, evaluated_qa
+and training_set for one category with a fixed sample (MKAILIN_SAMPLE_PER_CATEGORY). Each stage runs in its own process against a persistent Dagster
 instance; a sampler here reads the RSS of that process and all its children every 20 ms, so each
 stage's peak includes the loader's parser workers. Last, BM25 retrieval throughput over the whole
 corpus: title queries of the first copy, k = 4. Ends with one JSON line:
@@ -40,9 +40,9 @@ SHARED = REPO_ROOT.parent / "shared" / "data"
 BASELINE_FILE = SHARED / "pubmed" / "pubmed20n0014.xml.gz"
 MESH_FILE = SHARED / "mesh" / "mesh2024-trees.xml.gz"
 PMID_STRIDE = 100_000_000  # 2020 PMIDs stay below 4e7, so copies never collide
-STAGES = ("mesh_vocabulary", "mesh_tree", "pubmed_files", "retrieval_index", "raw_abstracts",
-          "candidate_qa", "evaluated_qa", "training_set")  # fmt: skip
-UNPARTITIONED = ("mesh_vocabulary", "retrieval_index")
+STAGES = ("mesh_vocabulary", "mesh_tree", "pubmed_files", "retrieval_index", "mesh_ic",
+          "raw_abstracts", "candidate_qa", "evaluated_qa", "training_set")  # fmt: skip
+UNPARTITIONED = ("mesh_vocabulary", "retrieval_index", "mesh_ic")
 _PMID = re.compile(rb"(<PMID\b[^>]*>)(\d+)(</PMID>)")
 _ARTICLE_ID = re.compile(rb'(<ArticleId IdType="pubmed">)(\d+)(</ArticleId>)')
 

@@ -4,10 +4,10 @@ import dagster as dg
 
 from mkailin_assets.assets.abstracts import raw_abstracts
 from mkailin_assets.assets.benchmark import benchmark_eval
+from mkailin_assets.assets.corpus import mesh_ic, retrieval_index
 from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
 from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.assets.qa import candidate_qa, evaluated_qa
-from mkailin_assets.assets.retrieval import retrieval_index
 from mkailin_assets.assets.training import training_export, training_set
 from mkailin_assets.automation.benchmark_sensor import benchmark_models_sensor
 from mkailin_assets.automation.jobs import JOBS
@@ -23,6 +23,7 @@ ASSETS = [
     pubmed_files,
     raw_abstracts,
     retrieval_index,
+    mesh_ic,
     candidate_qa,
     evaluated_qa,
     training_set,
