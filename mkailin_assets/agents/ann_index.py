@@ -33,9 +33,9 @@ from mkailin_assets.resources.duckdb_store import transaction
 LOG = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-# Environment variables (to move into the settings model), next to search_index's.
-ENV_MIN_DOCS = "MKAILIN_ANN_MIN_DOCS"
-ENV_DIR = "MKAILIN_ANN_INDEX_DIR"
+# Environment variables (to move into the settings model), declared with search_index's.
+ENV_MIN_DOCS = search_index.ENV_ANN_MIN_DOCS
+ENV_DIR = search_index.ENV_ANN_DIR
 DEFAULT_MIN_DOCS = 50_000
 _BATCH = 20_000
 

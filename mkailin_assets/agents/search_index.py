@@ -54,6 +54,9 @@ _WRITER_HEAP = 256_000_000  # bytes over all writer threads; tantivy flushes a s
 ENV_INDEX_DIR = "MKAILIN_RETRIEVAL_INDEX_DIR"
 ENV_POOL = "MKAILIN_BM25_POOL"
 ENV_THREADS = "MKAILIN_RETRIEVAL_THREADS"
+# The ANN index of dense retrieval (agents/ann_index.py): min_docs(), index_path().
+ENV_ANN_MIN_DOCS = "MKAILIN_ANN_MIN_DOCS"
+ENV_ANN_DIR = "MKAILIN_ANN_INDEX_DIR"
 
 INDEXABLE_SQL = """
     SELECT pmid, content_hash FROM citations
