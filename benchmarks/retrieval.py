@@ -238,8 +238,21 @@ def top_lists(hits: list[list[Any]], depth: int) -> dict[str, list[int]]:
     return {q: [p for r, p in sorted(v) if r <= depth] for q, v in lists.items()}
 
 
+def overlap_at(a: list[list[Any]], b: list[list[Any]], k: int) -> float:
+    """Mean share of b's top k that a's top k also holds (b is the reference)."""
+    first, second = top_lists(a, k), top_lists(b, k)
+    shares = [len(set(first.get(q, [])) & set(second[q])) / k for q in second]
+    return round(sum(shares) / len(shares), 4)
+
+
 def run(
-    copies: int, n_queries: int, k: int, sql: bool, perturb: bool, trials: int = 1
+    copies: int,
+    n_queries: int,
+    k: int,
+    sql: bool,
+    perturb: bool,
+    trials: int = 1,
+    bm25s: bool = True,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mkailin-retrieval-bench-") as folder:
         db_path = Path(folder) / "bench.duckdb"
@@ -249,7 +262,7 @@ def run(
         queries = sample_queries(db_path, n_queries)
         queries_path = Path(folder) / "queries.parquet"
         queries.write_parquet(queries_path)
-        engines = [e for e in ENGINES if sql or e != "sql"]
+        engines = [e for e in ENGINES if (sql or e != "sql") and (bm25s or e != "bm25s")]
         # Trials interleave the engines, so a slow spell of the (shared) machine hits all of them.
         runs: dict[str, list[dict[str, Any]]] = {e: [] for e in engines}
         for trial in range(trials):
@@ -257,9 +270,7 @@ def run(
                 runs[engine].append(run_engine(engine, db_path, queries_path, k, trial))
         results = {e: median_trial(r) for e, r in runs.items()}
         qps = {e: [round(queries.height / t["query_s"], 1) for t in r] for e, r in runs.items()}
-    ours, ref = results["ours"], results["bm25s"]
-    ours_k, ref_k = top_lists(ours["hits"], k), top_lists(ref["hits"], k)
-    overlap = [len(set(ours_k.get(q, [])) & set(ref_k[q])) / k for q in ref_k]
+    ours = results["ours"]
     figures: dict[str, Any] = {
         "benchmark": "retrieval",
         "copies": copies,
@@ -279,12 +290,16 @@ def run(
         "ours_query_cpu_ms": round(1000 * ours["query_cpu_s"] / queries.height, 2),
         "ours_peak_rss_mb": round(ours["peak_rss_mb"], 1),
         "ours_build_peak_rss_mb": round(ours["build_peak_rss_mb"], 1),
-        "bm25s_build_s": round(ref["build_s"], 2),
-        "bm25s_qps": round(queries.height / ref["query_s"], 1),
-        "bm25s_peak_rss_mb": round(ref["peak_rss_mb"], 1),
-        "overlap_at_10": round(sum(overlap) / len(overlap), 4),
-        "same_top4_as_bm25s": _same_top4(ours["hits"], ref["hits"]),
     }
+    if "bm25s" in results:
+        ref = results["bm25s"]
+        figures |= {
+            "bm25s_build_s": round(ref["build_s"], 2),
+            "bm25s_qps": round(queries.height / ref["query_s"], 1),
+            "bm25s_peak_rss_mb": round(ref["peak_rss_mb"], 1),
+            "overlap_at_10": overlap_at(ours["hits"], ref["hits"], k),
+            "same_top4_as_bm25s": _same_top4(ours["hits"], ref["hits"]),
+        }
     if "sql" in results:
         sql_result = results["sql"]
         figures |= {
@@ -295,6 +310,7 @@ def run(
             "sql_peak_rss_mb": round(sql_result["peak_rss_mb"], 1),
             "ours_over_sql_qps": round(sql_result["query_s"] / ours["query_s"], 2),
             "same_top4_as_sql": _same_top4(ours["hits"], sql_result["hits"]),
+            "overlap_at_10_vs_sql": overlap_at(ours["hits"], sql_result["hits"], k),
         }
     return figures
 
@@ -320,6 +336,7 @@ def main() -> None:
     parser.add_argument("--no-sql", action="store_true", help="skip the SQL BM25 (slow, big)")
     parser.add_argument("--perturb", action="store_true", help="make copies differ")
     parser.add_argument("--trials", type=int, default=1, help="interleaved trials (median)")
+    parser.add_argument("--no-bm25s", action="store_true", help="skip bm25s (slow, 9 GB at 64)")
     parser.add_argument("--worker", choices=ENGINES, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--queries-file", help=argparse.SUPPRESS)
@@ -330,7 +347,10 @@ def main() -> None:
         return
     if not BASELINE_FILE.exists():
         sys.exit(f"real baseline file absent: {BASELINE_FILE} (see ../shared/data/README.md)")
-    figures = run(args.copies, args.queries, args.k, not args.no_sql, args.perturb, args.trials)
+    figures = run(
+        args.copies, args.queries, args.k, not args.no_sql, args.perturb, args.trials,
+        bm25s=not args.no_bm25s,
+    )  # fmt: skip
     for name, value in figures.items():
         print(f"{name:>28}: {value}")
     print(json.dumps(figures))
