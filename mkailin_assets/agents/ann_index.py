@@ -81,7 +81,8 @@ def _state(con: duckdb.DuckDBPyConnection, model: str) -> search_index.State | N
 
 def _record(con: duckdb.DuckDBPyConnection, model: str, uid: str, status: str, docs: int) -> None:
     con.execute(
-        """INSERT INTO retrieval_index_state VALUES (?, ?, ?, ?, ?, 0, now(), now())
+        """INSERT INTO retrieval_index_state (name, index_uid, format_version, status,
+              documents, deletions, built_at, refreshed_at) VALUES (?, ?, ?, ?, ?, 0, now(), now())
            ON CONFLICT (name) DO UPDATE SET index_uid = excluded.index_uid,
              format_version = excluded.format_version, status = excluded.status,
              documents = excluded.documents, refreshed_at = now()""",

@@ -286,7 +286,8 @@ def _record_state(
     built: bool = False,
 ) -> None:
     con.execute(
-        f"""INSERT INTO retrieval_index_state VALUES (?, ?, ?, ?, ?, ?, now(), now())
+        f"""INSERT INTO retrieval_index_state (name, index_uid, format_version, status,
+              documents, deletions, built_at, refreshed_at) VALUES (?, ?, ?, ?, ?, ?, now(), now())
             ON CONFLICT (name) DO UPDATE SET index_uid = excluded.index_uid,
               format_version = excluded.format_version, status = excluded.status,
               documents = excluded.documents, deletions = excluded.deletions,
@@ -316,15 +317,49 @@ def _diff(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+_DIGEST_SQL = f"""
+    SELECT count(*) || ':' || coalesce(sum(hash(pmid, content_hash)), 0) FROM ({INDEXABLE_SQL})
+"""
+
+
+def content_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """One aggregate over the indexable PMIDs and content hashes: changes with any of them."""
+    return con.execute(_DIGEST_SQL).fetchall()[0][0]
+
+
+def _in_step(con: duckdb.DuckDBPyConnection, state: State, digest: str) -> bool:
+    """The last refresh finished on these very citations: nothing to diff."""
+    row = con.execute(
+        """SELECT content_digest = ? AND NOT EXISTS (SELECT 1 FROM retrieval_index_pending)
+           FROM retrieval_index_state WHERE name = ?""",
+        [digest, INDEX_NAME],
+    ).fetchall()
+    return state.status == "ok" and bool(row and row[0][0])
+
+
 def refresh_index(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> dict[str, Any]:
-    """Bring the index in line with `citations`: rebuild when needed, else apply only changes."""
+    """Bring the index in line with `citations`: rebuild when needed, else apply only changes
+    (nothing at all when the citations' digest equals the one of the last finished refresh)."""
     path = path or index_dir(con)
+    digest = content_digest(con)
+    report = _refresh(con, path, digest)
+    con.execute(
+        "UPDATE retrieval_index_state SET content_digest = ? WHERE name = ?", [digest, INDEX_NAME]
+    )
+    return report
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, path: Path, digest: str) -> dict[str, Any]:
     state = read_state(con)
     reason = why_rebuild(path, state)
     if reason is not None:
         return rebuild(con, path, reason)
     assert state is not None
     started = time.perf_counter()
+    if _in_step(con, state, digest):
+        return {"action": "incremental", "reason": None, "unchanged": True,
+                "documents": int(state.documents), "indexed_new": 0, "touched": 0, "removed": 0,
+                "reindexed_changed": 0, "seconds": round(time.perf_counter() - started, 3)}  # fmt: skip
     _diff(con)
     touched, fresh, removed = con.execute(
         """SELECT (SELECT count(*) FROM _mk_index_touch), (SELECT count(*) FROM _mk_index_fresh),
