@@ -213,6 +213,8 @@ def run_engine(engine: str, db_path: Path, queries_path: Path, k: int, trial: in
     out = queries_path.with_name(f"{engine}-{trial}.json")
     # A fresh index directory per trial, so every trial of ours builds from scratch.
     env = {**os.environ, "MKAILIN_RETRIEVAL_INDEX_DIR": str(db_path.with_name(f"bm25-{trial}"))}
+    if engine == "sql":  # its postings aggregation needs GBs at 64 copies; DuckDB's cap is 512 MB
+        env.setdefault("MKAILIN_DUCKDB_MEMORY_LIMIT", "12GB")
     subprocess.run(
         [sys.executable, __file__, "--worker", engine, "--db", str(db_path),
          "--queries-file", str(queries_path), "--k", str(k), "--out", str(out)],
