@@ -9,8 +9,9 @@ and training_set for one category with a fixed sample (MKAILIN_SAMPLE_PER_CATEGO
 instance; a sampler here reads the RSS of that process and all its children every 20 ms, so each
 stage's peak includes the loader's parser workers. Last, BM25 retrieval throughput over the whole
 corpus: title queries of the first copy, k = 4. Ends with one JSON line:
-{"copies": N, "abstracts": ..., "stages": {"<asset>": {"seconds": ..., "peak_rss_mb": ...}},
- "retrieval_qps": ...}
+{"copies": N, "abstracts": ..., "stages": {"<asset>": {"seconds": ..., "cpu_s": ...,
+ "peak_rss_mb": ...}}, "retrieval_qps": ...}; cpu_s (the stage process and its workers, all
+threads) is the steadier figure on a shared machine.
 
     .venv/bin/python benchmarks/scale.py --copies N [--perturb] [--category C] [--sample 40]
         [--baseline FILE] [--mesh FILE] [--workdir DIR] [--queries 500]
@@ -103,7 +104,7 @@ def stage_child(stage: str, category: str, files: list[str], queries: int) -> di
             keys = [None]
         else:
             keys = [category]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_s()
         metadata: dict[str, Any] = {}
         for key in keys:
             result = dg.materialize(
@@ -111,8 +112,15 @@ def stage_child(stage: str, category: str, files: list[str], queries: int) -> di
                 resources=resources,
             )  # fmt: skip
             metadata = _metadata(result, stage)
-        seconds = time.perf_counter() - started
-    return {"seconds": seconds, "metadata": metadata}
+        seconds, cpu = time.perf_counter() - started, cpu_s() - cpu
+    return {"seconds": seconds, "cpu_s": cpu, "metadata": {"cpu_s": round(cpu, 2), **metadata}}
+
+
+def cpu_s() -> float:
+    """CPU seconds of this process (all threads) and of its finished children (parser workers):
+    on a shared machine, far steadier than wall time."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _metadata(result: Any, stage: str) -> dict[str, Any]:
@@ -140,16 +148,18 @@ def retrieval_child(n_queries: int) -> dict[str, Any]:
         params={"n": n_queries},
     ).pl()
     bm25_top_k(con, queries.head(20), k=4)  # open the searcher
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_s()
     hits = bm25_top_k(con, queries, k=4)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, cpu_s() - cpu
     (abstracts,) = con.execute(
         "SELECT count(*) FROM citations WHERE coalesce(abstract, '') <> ''"
     ).fetchall()[0]
     con.close()
     return {
         "seconds": seconds,
+        "cpu_s": cpu,
         "metadata": {
+            "cpu_ms_per_query": round(1000 * cpu / queries.height, 2),
             "queries": queries.height,
             "hits": hits.height,
             "qps": queries.height / seconds,
@@ -242,10 +252,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "category": args.category,
         "sample_per_category": args.sample,
         "stages": {
-            name: {"seconds": round(f["seconds"], 2), "peak_rss_mb": round(f["peak_rss_mb"], 1)}
+            name: {
+                "seconds": round(f["seconds"], 2),
+                "cpu_s": round(f["cpu_s"], 2),
+                "peak_rss_mb": round(f["peak_rss_mb"], 1),
+            }
             for name, f in stages.items()
         },
         "retrieval_qps": round(retrieval["metadata"]["qps"], 1),
+        "retrieval_cpu_ms_per_query": retrieval["metadata"]["cpu_ms_per_query"],
         "retrieval_peak_rss_mb": round(retrieval["peak_rss_mb"], 1),
         "peak_rss_mb": round(max(f["peak_rss_mb"] for f in [*stages.values(), retrieval]), 1),
     }
