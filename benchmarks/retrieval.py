@@ -1,7 +1,7 @@
 """BM25 retrieval benchmark: our on-disk index against bm25s and the former SQL BM25, one corpus.
 
-Corpus: N renumbered copies (distinct PMIDs; with --perturb each copy's abstracts carry a copy
-token, so copies are not identical) of the real 2020 PubMed baseline file, title + abstract.
+Corpus: N renumbered copies (distinct PMIDs; with --perturb copy c's abstracts end with c copy
+tokens, so copies are neither identical nor of equal length) of the real 2020 PubMed baseline file, title + abstract.
 Queries: titles of a deterministic sample of abstracts of the first copy. Each engine runs in its
 own subprocess on the same DuckDB file, so build seconds, query throughput and peak RSS are its
 own. Figures: q/s, build s, peak RSS per engine; mean top-k overlap with bm25s (the reference
@@ -75,7 +75,9 @@ def build_corpus(db_path: Path, copies: int, perturb: bool) -> int:
     apply_schema(con)
     con.complete()
     con.register("_base", base)
-    suffix = "' copy' || c::VARCHAR" if perturb else "''"
+    # Copy c gets c copy tokens: every copy has its own length, so no two copies of an abstract
+    # tie exactly (exact twins would leave the top lists to floating-point noise).
+    suffix = "repeat(' copy' || c::VARCHAR, c::INTEGER)" if perturb else "''"
     con.execute(f"""
         INSERT INTO citations (pmid, version, title, abstract, source_file, content_hash, loaded_at)
         SELECT pmid + c * {PMID_STRIDE}, 1, title,
