@@ -1,8 +1,8 @@
 """BM25 retrieval benchmark: our on-disk index against bm25s and the former SQL BM25, one corpus.
 
-Corpus: N renumbered copies (distinct PMIDs; with --perturb copy c's abstracts end with c copy
-tokens, so copies are neither identical nor of equal length) of the real 2020 PubMed baseline file, title + abstract.
-Queries: titles of a deterministic sample of abstracts of the first copy. Each engine runs in its
+Corpus: N renumbered copies of the real 2020 PubMed baseline file, title + abstract (distinct
+PMIDs; with --perturb copy c's abstracts end with c copy tokens, so copies are neither identical
+nor of equal length). Queries: titles of a deterministic sample of abstracts of the first copy. Each engine runs in its
 own subprocess on the same DuckDB file, so build seconds, query throughput and peak RSS are its
 own. Figures: q/s, build s, peak RSS per engine; mean top-k overlap with bm25s (the reference
 Lucene BM25, k1 1.5, b 0.75); how often our top 4 equals the SQL BM25's top 4 (the contexts
