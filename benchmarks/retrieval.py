@@ -2,9 +2,9 @@
 
 Corpus: N renumbered copies of the real 2020 PubMed baseline file, title + abstract (distinct
 PMIDs; with --perturb copy c's abstracts end with c copy tokens, so copies are neither identical
-nor of equal length). Queries: titles of a deterministic sample of abstracts of the first copy. Each engine runs in its
-own subprocess on the same DuckDB file, so build seconds, query throughput and peak RSS are its
-own. Figures: q/s, build s, peak RSS per engine; mean top-k overlap with bm25s (the reference
+nor of equal length). Queries: titles of a deterministic sample of abstracts of the first copy.
+Each engine runs in its own subprocess on the same DuckDB file, so build seconds, query
+throughput and peak RSS are its own. Figures: q/s, build s, peak RSS per engine; mean top-k overlap with bm25s (the reference
 Lucene BM25, k1 1.5, b 0.75); how often our top 4 equals the SQL BM25's top 4 (the contexts
 candidate_qa stores). Ends with one JSON line.
 
