@@ -38,8 +38,8 @@ OUR_LOADS = {"ours": {}, "ours_lxml": {"MKAILIN_PUBMED_SCANNER": "off"}}
 def measure_ours(path: Path, workers: int | None = None) -> Any:
     """Our load into a fresh DuckDB file; returns its LoadReport."""
     sys.path.insert(0, str(REPO_ROOT))
+    from mkailin_assets.db import apply_schema, open_connection
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
     with tempfile.TemporaryDirectory() as folder:
         con = open_connection(Path(folder) / "bench.duckdb")
@@ -83,7 +83,7 @@ def import_modules(kind: str) -> None:
     import importlib
 
     sys.path.insert(0, str(REPO_ROOT))
-    ours = ["mkailin_assets.ingest.pubmed_loader", "mkailin_assets.resources.duckdb_store"]
+    ours = ["mkailin_assets.ingest.pubmed_loader", "mkailin_assets.db"]
     modules = {
         "ours": ours,
         "ours_lxml": ours,
@@ -99,8 +99,8 @@ def child(kind: str, path: Path, workers: int | None) -> None:
     import_modules(kind)  # the timer measures the load, not the interpreter's imports
     parser = None
     if kind in OUR_LOADS:
+        from mkailin_assets.ingest.pubmed_batches import parser_description
         from mkailin_assets.ingest.pubmed_loader import default_workers
-        from mkailin_assets.ingest.pubmed_xml import parser_description
 
         if workers is None:  # what the loader picks for this file
             workers = default_workers(path.stat().st_size)

@@ -30,10 +30,10 @@ from pydantic import BaseModel
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+from mkailin_assets.db import apply_schema, open_connection  # noqa: E402
 from mkailin_assets.llm.client import LLMClient, prepare_chat  # noqa: E402
 from mkailin_assets.llm.config import LLMConfig  # noqa: E402
 from mkailin_assets.llm.types import LLMRequest  # noqa: E402
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection  # noqa: E402
 
 
 class Question(BaseModel):

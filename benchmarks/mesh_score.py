@@ -33,7 +33,7 @@ from retrieval import BASELINE_FILE, load_corpus, parse_baseline  # noqa: E402
 
 from mkailin_assets.agents.mesh_similarity import build_ic_snapshot, score_candidates  # noqa: E402
 from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index  # noqa: E402
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection  # noqa: E402
+from mkailin_assets.db import apply_schema, open_connection  # noqa: E402
 
 MESH_2024 = REPO_ROOT.parent / "shared" / "data" / "mesh" / "mesh2024-trees.xml.gz"
 K = 4

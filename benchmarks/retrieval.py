@@ -68,7 +68,7 @@ def parse_baseline(path: Path = BASELINE_FILE) -> pl.DataFrame:
 
 def build_corpus(db_path: Path, copies: int, perturb: bool) -> int:
     """A DuckDB file whose `citations` hold `copies` renumbered copies; returns its row count."""
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+    from mkailin_assets.db import apply_schema, open_connection
 
     base = parse_baseline()
     con = open_connection(db_path)
@@ -92,7 +92,7 @@ def build_corpus(db_path: Path, copies: int, perturb: bool) -> int:
 
 
 def sample_queries(db_path: Path, n: int) -> pl.DataFrame:
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(db_path, read_only=True)
     frame = con.sql(
@@ -121,7 +121,7 @@ def peak_rss_mb() -> float:
 def work_ours(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
     from mkailin_assets.agents import search_index
     from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(db_path)
     started, cpu = time.perf_counter(), cpu_s()
@@ -131,7 +131,7 @@ def work_ours(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
     noop = refresh_bm25_index(con)
     timings = {}
     for n_threads in (1, 2):
-        os.environ[search_index.ENV_THREADS] = str(n_threads)
+        os.environ["MKAILIN_RETRIEVAL_THREADS"] = str(n_threads)
         bm25_top_k(con, queries.head(20), k=k)  # open the searcher, warm the idf cache
         search_index._OPEN.clear()
         started, cpu = time.perf_counter(), cpu_s()
@@ -158,7 +158,7 @@ def work_bm25s(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
     import bm25s
 
     from mkailin_assets.agents.tokenize import tokenize
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(db_path, read_only=True)
     corpus = con.sql(
@@ -187,7 +187,7 @@ def work_bm25s(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
 
 def work_sql(db_path: Path, queries: pl.DataFrame, k: int) -> dict[str, Any]:
     from mkailin_assets.agents.retrieval import bm25_sql_top_k, refresh_bm25_sql_index
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(db_path)
     for table in ("bm25_postings", "bm25_docs", "bm25_terms"):  # every trial builds from scratch

@@ -91,7 +91,8 @@ def stage_child(stage: str, category: str, files: list[str], queries: int) -> di
     sys.path.insert(0, str(REPO_ROOT))
     import dagster as dg
 
-    from mkailin_assets.definitions import ASSETS, build_resources
+    from mkailin_assets.assets.catalog import ASSETS
+    from mkailin_assets.definitions import build_resources
 
     if stage == "retrieval":
         return retrieval_child(queries)
@@ -137,9 +138,9 @@ def retrieval_child(n_queries: int) -> dict[str, Any]:
     """BM25 top 4 for titles of the first copy, over the whole corpus (index already built)."""
     from mkailin_assets import settings
     from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
-    con = open_connection(Path(settings.duckdb_path()))
+    con = open_connection(settings.get_settings().duckdb_path)
     refresh = refresh_bm25_index(con)
     queries = con.sql(
         f"""SELECT pmid::VARCHAR AS query_id, title AS text FROM citations

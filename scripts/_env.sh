@@ -7,7 +7,7 @@ VENV="${MKAILIN_VENV:-$REPO_ROOT/.venv}"
 PYTHON_BIN="${PYTHON:-python3}"
 
 ensure_venv() {
-  local extras="$1"   # "" or "[dev]"
+  local extras="$1"   # "", "[dev]", "[local]" or "[dev,local]"
   # The C scanner is built at install time, so its source is part of the stamp too.
   local stamp="$VENV/.mkailin-install-$(cat pyproject.toml mkailin_assets/ingest/*.c | sha256sum | cut -c1-16)-${extras//[^a-z]/}"
   if [[ ! -x "$VENV/bin/python" ]]; then

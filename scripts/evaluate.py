@@ -1,39 +1,64 @@
 """Materialize benchmark_eval for the given models and print their latest figures.
 
-    .venv/bin/python scripts/evaluate.py [MODEL ...]      # default: offline
+    .venv/bin/python scripts/evaluate.py [--corpus FILE]... [MODEL ...]   # default: offline
 
 Models are benchmark_models partition keys (offline, a name from MKAILIN_EVAL_MODELS, or a model
-id at MKAILIN_LLM_BASE_URL). The instance is DAGSTER_HOME's when set (the UI then shows the
-runs), else an ephemeral one. The database is MKAILIN_DUCKDB_PATH; PubMedQA* retrieves from the
-citations already ingested there.
+id at MKAILIN_LLM_BASE_URL). `--corpus` first loads those release files of
+MKAILIN_PUBMED_SOURCE (pubmed_files partitions), the corpus PubMedQA* retrieves from; without it
+PubMedQA* retrieves from the citations already in the database. The instance is DAGSTER_HOME's
+when set (the UI then shows the runs), else an ephemeral one. The database is
+MKAILIN_DUCKDB_PATH. Example, the local model on a 100-item subset of the test split:
+
+    MKAILIN_EVAL_MODELS='[{"name": "smollm2", "backend": "local"}]' MKAILIN_EVAL_SPLIT=test \\
+    MKAILIN_EVAL_LIMIT=100 MKAILIN_PUBMED_SOURCE=../shared/data/pubmed \\
+    .venv/bin/python scripts/evaluate.py --corpus pubmed20n0014.xml.gz offline smollm2
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
+import time
 
 import dagster as dg
 
+from mkailin_assets.db import apply_analysis_views
 from mkailin_assets.definitions import ASSETS, build_resources
-from mkailin_assets.resources.duckdb_store import DuckDBStore, apply_analysis_views
+from mkailin_assets.resources.duckdb_store import DuckDBStore
 
 COLUMNS = "model, benchmark, setting, split, n, accuracy_pct, ci_low_pct, ci_high_pct, macro_f1_pct"
 
 
-def main(models: list[str]) -> None:
+def _materialize(instance: dg.DagsterInstance, asset: str, partition: str) -> None:
+    started = time.perf_counter()
+    result = dg.materialize(
+        ASSETS,
+        selection=[asset],
+        partition_key=partition,
+        instance=instance,
+        resources=build_resources(),
+    )
+    print(f"{asset}[{partition}]: {time.perf_counter() - started:.1f} s", flush=True)
+    if asset == "benchmark_eval":
+        (event,) = result.asset_materializations_for_node(asset)
+        calls = {k: v.value for k, v in event.metadata.items() if k.startswith("llm.")}
+        print(f"  {calls}", flush=True)
+
+
+def _add_partitions(instance: dg.DagsterInstance, name: str, keys: list[str]) -> None:
+    known = set(instance.get_dynamic_partitions(name))
+    instance.add_dynamic_partitions(name, [key for key in keys if key not in known])
+
+
+def main(models: list[str], corpus: list[str]) -> None:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else None
     instance = instance or dg.DagsterInstance.ephemeral()
-    known = set(instance.get_dynamic_partitions("benchmark_models"))
-    instance.add_dynamic_partitions("benchmark_models", [m for m in models if m not in known])
+    _add_partitions(instance, "pubmed_files", corpus)
+    for name in corpus:
+        _materialize(instance, "pubmed_files", name)
+    _add_partitions(instance, "benchmark_models", models)
     for model in models:
-        dg.materialize(
-            ASSETS,
-            selection=["benchmark_eval"],
-            partition_key=model,
-            instance=instance,
-            resources=build_resources(),
-        )
+        _materialize(instance, "benchmark_eval", model)
     with DuckDBStore().connect() as con:
         apply_analysis_views(con)
         rows = con.execute(
@@ -46,4 +71,8 @@ def main(models: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["offline"])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="*", default=["offline"])
+    parser.add_argument("--corpus", action="append", default=[], metavar="FILE")
+    arguments = parser.parse_args()
+    main(arguments.models, arguments.corpus)

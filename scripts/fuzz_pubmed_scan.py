@@ -40,12 +40,12 @@ def record_pieces(rng: random.Random, chunks: list[tuple[bytes, int]]) -> list[t
 
 
 def main(scanner: str, seed: int, mutations: int) -> None:
+    sys.path.insert(0, str(REPO))  # the scanner imports pubmed_columns when it loads
     load_instrumented(scanner)
-    sys.path.insert(0, str(REPO))
-    from mkailin_assets.ingest import pubmed_xml
+    from mkailin_assets.ingest import pubmed_chunks
     from tests.unit.test_pubmed_scan import _sample_chunks, assert_same, damage
 
-    assert pubmed_xml._fast_scanner() is sys.modules["mkailin_assets.ingest._pubmed_scan"]
+    assert pubmed_chunks.fast_scanner() is sys.modules["mkailin_assets.ingest._pubmed_scan"]
     rng = random.Random(seed)
     pieces = record_pieces(rng, _sample_chunks())
     outcomes = {"ok": 0, "error": 0}
@@ -58,9 +58,9 @@ def main(scanner: str, seed: int, mutations: int) -> None:
     real = sorted(SHARED_PUBMED.rglob("*.xml*")) if SHARED_PUBMED.exists() else []
     for path in real:
         for index, (chunk, first_line) in enumerate(
-            pubmed_xml.iter_record_chunks(path, path.name, 4 << 20)
+            pubmed_chunks.iter_record_chunks(path, path.name, 4 << 20)
         ):
-            pubmed_xml.parse_chunk(chunk, first_line, index, path.name, fast=True)
+            pubmed_chunks.parse_chunk(chunk, first_line, index, path.name, fast=True)
     print(f"{len(real)} real files from ../shared/data scanned without a sanitizer report")
 
 

@@ -24,8 +24,8 @@ import polars as pl
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.db import open_connection, query_pl
 from mkailin_assets.definitions import ASSETS, build_resources
-from mkailin_assets.resources.duckdb_store import open_connection, query_pl
 from mkailin_assets.resources.method import MethodConfig
 
 BASELINE_FILES = ["pubmed26n0001.xml.gz", "pubmed26n0002.xml.gz"]
@@ -138,7 +138,9 @@ def load_sources(
     materialize(["mesh_vocabulary"], None, instance, resources=resources)
     for category in categories:
         materialize(["mesh_tree"], category, instance, resources=resources)
-    names = list(files or [r.name for r in list_release_files(settings.pubmed_source())])
+    names = list(
+        files or [r.name for r in list_release_files(settings.get_settings().pubmed_source)]
+    )
     instance.add_dynamic_partitions("pubmed_files", names)
     for name in names:
         materialize(["pubmed_files"], name, instance, resources=resources)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import time
 import uuid
@@ -27,23 +26,19 @@ import duckdb
 import numpy as np
 from usearch.index import Index
 
+from mkailin_assets import settings
 from mkailin_assets.agents import search_index
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 LOG = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-# Environment variables (to move into the settings model), declared with search_index's.
-ENV_MIN_DOCS = search_index.ENV_ANN_MIN_DOCS
-ENV_DIR = search_index.ENV_ANN_DIR
-DEFAULT_MIN_DOCS = 50_000
 _BATCH = 20_000
 
 
 def min_docs() -> int:
     """Vectors a model needs before dense retrieval uses the ANN index (MKAILIN_ANN_MIN_DOCS)."""
-    value = os.environ.get(ENV_MIN_DOCS)
-    return int(value) if value else DEFAULT_MIN_DOCS
+    return settings.get_settings().ann_min_docs
 
 
 def state_name(model: str) -> str:
@@ -53,7 +48,7 @@ def state_name(model: str) -> str:
 def index_path(con: duckdb.DuckDBPyConnection, model: str) -> Path:
     """<MKAILIN_ANN_INDEX_DIR or the BM25 index's folder>/<BM25 index name>.ann-<model>.usearch."""
     bm25 = search_index.index_dir(con)
-    folder = Path(os.environ[ENV_DIR]) if os.environ.get(ENV_DIR) else bm25.parent
+    folder = settings.get_settings().ann_index_dir or bm25.parent
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model)[:80]
     return folder / f"{bm25.name}.ann-{slug}.usearch"
 

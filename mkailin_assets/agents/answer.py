@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mkailin_assets.agents import offline_text as ot
 from mkailin_assets.agents.prompts import ANSWER, DECISION_NONE, DECISION_YES_NO, format_contexts
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
 
 OFFLINE_SENTENCES = 2  # conclusion sentences in an offline answer
@@ -70,7 +71,6 @@ def build_answer_requests(rows: pl.DataFrame | Iterable[dict[str, Any]]) -> list
                 response_model=GroundedAnswer,
                 prompt_version=ANSWER.version,
                 inputs={"question": row["question"], "contexts": contexts, "yes_no": yes_no},
-                offline=offline_answer,
             )
         )
     return requests
@@ -206,3 +206,6 @@ def answers_from_results(
             }
         )
     return rows
+
+
+register_offline("answer", offline_answer)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mkailin_assets.agents.preferences import VERDICT_SCHEMA
 from mkailin_assets.agents.prompts import JUDGE, fence, format_contexts
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import OFFLINE_MODEL, LLMRequest, LLMResult
 
 SNIPPET_CHARS = 600  # per context abstract in the judge prompt: enough to judge fit, not answer
@@ -77,7 +78,6 @@ def build_judge_requests(pairs: pl.DataFrame) -> list[LLMRequest]:
                         "position_b": second,
                         "cold_start_winner": row.get("cold_start_winner"),
                     },
-                    offline=offline_judge,
                 )
             )
     return requests
@@ -175,3 +175,6 @@ def judge_agreement(verdicts: pl.DataFrame, pairs: pl.DataFrame) -> dict[str, An
         "agreement_rate": agreed / both.height if both.height else None,
         "offline_pairs": offline_pairs,
     }
+
+
+register_offline("judge", offline_judge)

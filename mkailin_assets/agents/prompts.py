@@ -47,9 +47,11 @@ _QUESTION_SYSTEM = (
 
 _QUESTION_USER = (
     "Write {n} research question(s) {style_instruction}\n"
-    "Each question must be answerable from the biomedical literature, be understandable "
-    "without the abstract (no 'this study'), end with a question mark, and be tagged with the "
-    "descriptor UIs of the MeSH headings below that it is about (use only UIs from this list).\n\n"
+    "Each question is one full sentence in your own words that names the substances, "
+    "conditions or populations of this abstract, is answerable from the biomedical literature, "
+    "is understandable without the abstract (no 'this study'), and ends with a question mark. "
+    "Do not copy these instructions. Tag each question with the descriptor UIs of the MeSH "
+    "headings below that it is about (use only UIs from this list).\n\n"
     "MeSH headings of the abstract (UI: name):\n{headings}\n\n"
     "{abstract_block}"
 )
@@ -60,16 +62,17 @@ QUESTION_STYLES = {
         "biological or pharmacological processes, pathways and causes it studies."
     ),
     "clinical": (
-        "about the effects and outcomes in the abstract below: questions such as 'Does X "
-        "affect Y in Z?' that a clinician could answer yes, no or maybe."
+        "about the effects and outcomes in the abstract below: yes/no questions a clinician "
+        "could answer yes, no or maybe, naming the treatment or exposure, the outcome and the "
+        "patients of the abstract."
     ),
 }
 
 QGEN_MECHANISTIC = PromptTemplate(
-    "qgen-mechanistic-v1", "question:mechanistic", _QUESTION_SYSTEM, _QUESTION_USER
+    "qgen-mechanistic-v2", "question:mechanistic", _QUESTION_SYSTEM, _QUESTION_USER
 )
 QGEN_CLINICAL = PromptTemplate(
-    "qgen-clinical-v1", "question:clinical", _QUESTION_SYSTEM, _QUESTION_USER
+    "qgen-clinical-v2", "question:clinical", _QUESTION_SYSTEM, _QUESTION_USER
 )
 
 JUDGE = PromptTemplate(
@@ -110,6 +113,12 @@ DECISION_NONE = "The question is not a yes/no question: set final_decision to no
 PROMPTS: dict[str, PromptTemplate] = {
     prompt.version: prompt for prompt in (QGEN_MECHANISTIC, QGEN_CLINICAL, JUDGE, ANSWER)
 }
+
+
+def instruction_text(messages: list[dict[str, str]]) -> str:
+    """The prompt without its fenced (untrusted) blocks: what a model must not hand back."""
+    text = "\n".join(m["content"] for m in messages if m["role"] in ("system", "user"))
+    return re.sub(r"<<<BEGIN[^>]*>>>.*?<<<END[^>]*>>>", " ", text, flags=re.DOTALL)
 
 
 def question_prompt(style: str) -> PromptTemplate:

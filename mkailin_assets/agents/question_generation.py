@@ -9,28 +9,46 @@ validated against the tree (unknown UIs dropped and counted).
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mkailin_assets.agents import offline_text as ot
-from mkailin_assets.agents.prompts import QUESTION_STYLES, fence, question_prompt
+from mkailin_assets.agents.prompts import (
+    QUESTION_STYLES,
+    fence,
+    instruction_text,
+    question_prompt,
+)
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
+
+# Constraints a grammar or a validator can hold a small model to: "1", "" or "?" are no questions.
+# Anchored and without \S or '.': llama.cpp turns it into a grammar, which knows neither. No
+# '"' or backslash: that grammar works on the JSON text, where a quote would end the string and
+# let a small model run on inside it until max_tokens.
+QUESTION_PATTERN = r'^[^ ?"\\][^"\\\n]{8,}\?$'
+_GRAMMAR_UNSAFE = str.maketrans({'"': "'", "\\": "/"})
+MIN_QUESTION_CHARS = 12
+MeshUI = Annotated[str, Field(pattern=r"^D[0-9]{6,9}$")]
 
 
 class GeneratedQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str
-    descriptor_uis: list[str]
+    question: str = Field(min_length=MIN_QUESTION_CHARS, max_length=500, pattern=QUESTION_PATTERN)
+    descriptor_uis: list[MeshUI] = Field(max_length=12)
 
 
 class QuestionSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    questions: list[GeneratedQuestion]
+    # At least one: under a grammar a small model otherwise answers {"questions": []}.
+    questions: list[GeneratedQuestion] = Field(min_length=1, max_length=3)
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,19 @@ DEFAULT_QUESTION_AGENTS: tuple[QuestionAgent, ...] = (
     QuestionAgent("mechanistic", "mechanistic", question_prompt("mechanistic").version, 0.7),
     QuestionAgent("clinical", "clinical", question_prompt("clinical").version, 0.7),
 )
+
+
+def question_agents(
+    questions_per_agent: int, agents: Sequence[QuestionAgent] = DEFAULT_QUESTION_AGENTS
+) -> tuple[QuestionAgent, ...]:
+    """The agents, each writing `questions_per_agent` questions per abstract (the method's
+    MKAILIN_QUESTIONS_PER_AGENT): one request per (abstract, agent) asks for all of them, so the
+    prompt, and with it the cache key, changes with the number."""
+    if questions_per_agent < 1:
+        raise ValueError(f"questions_per_agent must be at least 1, not {questions_per_agent}")
+    return tuple(
+        dataclasses.replace(agent, questions_per_abstract=questions_per_agent) for agent in agents
+    )
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -112,7 +143,6 @@ def build_question_requests(
                     response_model=QuestionSet,
                     prompt_version=agent.prompt_version,
                     inputs=inputs,
-                    offline=offline_questions,
                 )
             )
     return requests
@@ -223,6 +253,19 @@ def _clinical_candidates(inputs: dict[str, Any]) -> Iterable[str]:
         )
 
 
+def _fallback_candidates(inputs: dict[str, Any]) -> Iterable[str]:
+    """Asked after the style's own questions, so more questions per abstract
+    (MKAILIN_QUESTIONS_PER_AGENT > 1) can be met when the text offers only one."""
+    source = _statement_source(inputs)
+    if not source:
+        return
+    topic = ot.lower_first(ot.title_statement(source.rstrip(" ?")))
+    if inputs.get("style") == "mechanistic":
+        yield ot.ensure_question(f"What mechanisms explain the findings on {topic}")
+    else:
+        yield ot.ensure_question(f"What are the clinical implications of {topic}")
+
+
 def _tag_descriptors(question: str, inputs: dict[str, Any]) -> list[str]:
     """Major-topic descriptors named in the question, else in the abstract, else all majors."""
     descriptors = inputs.get("descriptors") or []
@@ -244,14 +287,15 @@ def _name_occurs(name: str, words: set[str]) -> bool:
 
 def offline_questions(inputs: dict[str, Any]) -> dict[str, Any]:
     """Deterministic, extractive questions: objectives and statement titles rewritten."""
-    candidates = (
+    candidates = itertools.chain(
         _mechanistic_candidates(inputs)
         if inputs.get("style") == "mechanistic"
-        else _clinical_candidates(inputs)
+        else _clinical_candidates(inputs),
+        _fallback_candidates(inputs),
     )
     questions: list[str] = []
     for candidate in candidates:
-        candidate = ot.normalise_space(candidate)
+        candidate = ot.normalise_space(candidate).translate(_GRAMMAR_UNSAFE)
         if len(candidate) > 1 and candidate not in questions:
             questions.append(candidate)
         if len(questions) >= int(inputs.get("n") or 1):
@@ -289,6 +333,26 @@ def _is_interrogative(question: str) -> bool:
     return len(question) > 1 and question.endswith("?")
 
 
+# Rejection reasons, counted per reason in candidate_qa's metadata.
+REJECT_EMPTY = "empty"
+REJECT_NOT_QUESTION = "not a question"
+REJECT_COPIED = "copied prompt"
+REJECT_CALL_FAILED = "llm call failed"
+_PLACEHOLDER = re.compile(r"\b(?:[Dd]oes|[Dd]o|[Ii]s|[Aa]re|[Cc]an)\s+X\s+\w+\s+Y\b")
+
+
+def _copied_prompt(question: str, messages: list[dict[str, str]]) -> bool:
+    """The question is the prompt's own wording (or a placeholder such as 'Does X affect Y?'),
+    not a question about the abstract."""
+    if _PLACEHOLDER.search(question):
+        return True
+    words = re.findall(r"\w+", question.lower())
+    if len(words) < 4:
+        return False
+    instructions = " ".join(re.findall(r"\w+", instruction_text(messages).lower()))
+    return " ".join(words) in instructions
+
+
 def questions_from_results(
     requests: Sequence[LLMRequest],
     results: Sequence[LLMResult],
@@ -317,18 +381,24 @@ def questions_from_results(
         questions = _parsed_questions(result)
         if not result.ok or not questions:
             error = result.error if not result.ok else "no questions in the response"
-            rows.append(_row(base, 0, None, [], 0, "failed", error or "failed"))
+            reason = REJECT_CALL_FAILED if not result.ok else REJECT_EMPTY
+            rows.append(_row(base, 0, None, [], 0, "failed", error or "failed", reason))
             continue
         limit = max(1, int(request.inputs.get("n") or 1))
         for index, generated in enumerate(questions[:limit]):
             text = ot.normalise_space(generated.question)
             kept, dropped = validate_descriptors(generated.descriptor_uis, allowed, known_uis)
-            if _is_interrogative(text):
-                rows.append(_row(base, index, text, kept, dropped, "ok", None))
-            else:
-                rows.append(
-                    _row(base, index, text or None, kept, dropped, "failed", "not a question")
-                )
+            reason = (
+                REJECT_EMPTY
+                if not text
+                else REJECT_NOT_QUESTION
+                if not _is_interrogative(text)
+                else REJECT_COPIED
+                if _copied_prompt(text, request.messages)
+                else None
+            )
+            status = "ok" if reason is None else "failed"
+            rows.append(_row(base, index, text or None, kept, dropped, status, reason, reason))
     return rows
 
 
@@ -349,6 +419,7 @@ def _row(
     dropped: int,
     status: str,
     error: str | None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     return {
         "candidate_id": f"{base['source_pmid']}:{base['agent']}:{index}",
@@ -359,4 +430,8 @@ def _row(
         "dropped_descriptors": dropped,
         "status": status,
         "error": error,
+        "reject_reason": reason,
     }
+
+
+register_offline("question", offline_questions)

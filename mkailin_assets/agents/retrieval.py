@@ -19,7 +19,7 @@ import polars as pl
 
 from mkailin_assets.agents import ann_index, search_index
 from mkailin_assets.agents.tokenize import sql_tokens_expression, stopword_frame
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 # embed(item_ids, texts) -> one vector per text, or None where the embedding failed.
 EmbedFn = Callable[[list[str], list[str]], list[list[float] | None]]

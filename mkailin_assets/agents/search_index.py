@@ -23,7 +23,6 @@ import errno
 import json
 import logging
 import math
-import os
 import shutil
 import tempfile
 import threading
@@ -39,8 +38,9 @@ import duckdb
 import polars as pl
 import tantivy
 
+from mkailin_assets import settings
 from mkailin_assets.agents.tokenize import STOPWORDS, tokenize
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.db import transaction
 
 LOG = logging.getLogger(__name__)
 
@@ -49,14 +49,6 @@ MARKER_FILE = "mkailin-index.json"
 INDEX_NAME = "bm25"
 TOKENIZER = "mkailin"
 _WRITER_HEAP = 256_000_000  # bytes over all writer threads; tantivy flushes a segment when full
-
-# Environment variables (to move into the settings model): see index_dir(), pool_size(), threads().
-ENV_INDEX_DIR = "MKAILIN_RETRIEVAL_INDEX_DIR"
-ENV_POOL = "MKAILIN_BM25_POOL"
-ENV_THREADS = "MKAILIN_RETRIEVAL_THREADS"
-# The ANN index of dense retrieval (agents/ann_index.py): min_docs(), index_path().
-ENV_ANN_MIN_DOCS = "MKAILIN_ANN_MIN_DOCS"
-ENV_ANN_DIR = "MKAILIN_ANN_INDEX_DIR"
 
 INDEXABLE_SQL = """
     SELECT pmid, content_hash FROM citations
@@ -72,17 +64,12 @@ class NoIndexableTermError(ValueError):
     """A question has no term the index can match (empty, or stopwords and punctuation only)."""
 
 
-def _env(name: str, default: str) -> str:
-    value = os.environ.get(name)
-    return value if value else default
-
-
 def index_dir(con: duckdb.DuckDBPyConnection) -> Path:
     """MKAILIN_RETRIEVAL_INDEX_DIR, else `<duckdb file>.bm25` beside the database; for an
     in-memory database, a directory under the system temp folder named by the index build."""
-    configured = os.environ.get(ENV_INDEX_DIR)
+    configured = settings.get_settings().retrieval_index_dir
     if configured:
-        return Path(configured)
+        return configured
     (db_file,) = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchall()[0]
@@ -103,12 +90,12 @@ def pool_size(k: int) -> int:
     """Depth of tantivy's candidate pool before exact re-scoring: 3k, at least MKAILIN_BM25_POOL
     (default 12). Measured on 4 perturbed copies (500 title queries, against a pool of 200): a
     pool of 3k gives the same top 4 for every query and 0.99+ top-10 overlap; 2k already 0.99."""
-    return max(int(_env(ENV_POOL, "12")), 3 * k, k)
+    return max(settings.get_settings().bm25_pool, 3 * k, k)
 
 
 def threads() -> int:
     """Searcher threads (MKAILIN_RETRIEVAL_THREADS, default 2: the machine's cores)."""
-    return max(1, int(_env(ENV_THREADS, "2")))
+    return settings.get_settings().retrieval_threads
 
 
 # --------------------------------------------------------------------------- schema and opening

@@ -103,8 +103,9 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
     with duckdb_store.connect() as con:
         previous = previous_results(con, model.name)
         with LLMClient(config, con, logger=context.log) as client:
+            endpoint = client.backend.endpoint() if model.backend != "offline" else None
             run = run_benchmark(
-                con, client, model, items, run_id=context.run_id, k=k, endpoint=config.base_url
+                con, client, model, items, run_id=context.run_id, k=k, endpoint=endpoint
             )
             accounting = client.accounting()
         write_benchmark(con, model.name, run)

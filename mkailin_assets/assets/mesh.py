@@ -29,9 +29,10 @@ from mkailin_assets.stages.ingest import load_mesh_category, load_mesh_vocabular
 )
 def mesh_vocabulary(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     # Downloaded before the database opens: the writer lock is not held during a download.
-    source_path = fetch_mesh_source(settings.mesh_source(), settings.download_dir())
+    config = settings.get_settings()
+    source_path = fetch_mesh_source(config.mesh_source, config.download_dir)
     with duckdb_store.connect() as con:
-        result = load_mesh_vocabulary(con, source_path, settings.mesh_year())
+        result = load_mesh_vocabulary(con, source_path, config.mesh_year)
         checks = mesh_vocabulary_checks(con)
     yield dg.MaterializeResult(
         metadata={

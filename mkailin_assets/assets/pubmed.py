@@ -25,7 +25,8 @@ from mkailin_assets.stages.ingest import fetch_release, load_release
 def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
     file_name = context.partition_key
     # Downloaded before the database opens: the writer lock is not held during a download.
-    fetched = fetch_release(settings.pubmed_source(), file_name, settings.download_dir())
+    config = settings.get_settings()
+    fetched = fetch_release(config.pubmed_source, file_name, config.download_dir)
     with duckdb_store.connect() as con:
         result = load_release(con, fetched)
         checks = pubmed_files_checks(con, file_name)

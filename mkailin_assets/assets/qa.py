@@ -21,7 +21,12 @@ from mkailin_assets.stages.evaluation import distill_evaluation
 
 @dg.asset(
     partitions_def=category_partitions,
-    deps=[dg.AssetDep("raw_abstracts"), dg.AssetDep("mesh_vocabulary")],
+    deps=[
+        dg.AssetDep("raw_abstracts"),
+        dg.AssetDep("mesh_vocabulary"),  # descriptor tags are validated against the whole tree
+        # Retrieval reads the whole corpus, whatever the category.
+        dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping()),
+    ],
     pool="duckdb",
     automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},
@@ -50,6 +55,7 @@ def candidate_qa(
             client,
             category,
             sample=method.sample_per_category,
+            questions_per_agent=method.questions_per_agent,
             method=method.retrieval_method,
             k=method.top_k,
             exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
@@ -72,6 +78,7 @@ def candidate_qa(
             "questions_without_indexable_term": report.no_indexable_term,
             "retrieval_index": dg.MetadataValue.json(report.index),
             "first_errors": dg.MetadataValue.json(report.errors),
+            "rejected_by_reason": dg.MetadataValue.json(report.rejected),
             "preview": preview_table(result.preview),
             **accounting,
         }

@@ -9,7 +9,7 @@ from mkailin_assets.checks.training_checks import TRAINING_SET_CHECKS, training_
 from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.stages.export import read_export, write_export
+from mkailin_assets.stages.export import read_export, record_export_removals, write_export
 from mkailin_assets.stages.training import curate_training
 
 
@@ -37,7 +37,7 @@ def training_set(
         result = curate_training(
             con,
             category,
-            settings.decontamination_sources(),
+            settings.get_settings().decontamination,
             ratios=method.ratios(),
             dedup_threshold=method.dedup_threshold,
             ngram=method.ngram,
@@ -68,7 +68,13 @@ def training_set(
 
 
 @dg.asset(
-    deps=[dg.AssetDep("training_set", partition_mapping=dg.AllPartitionMapping())],
+    # What the card reads besides the records: MeSH coverage (the whole vocabulary) and the
+    # latest benchmark figures of every model.
+    deps=[
+        dg.AssetDep("training_set", partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep("mesh_vocabulary"),
+        dg.AssetDep("benchmark_eval", partition_mapping=dg.AllPartitionMapping()),
+    ],
     pool="duckdb",
     kinds={"parquet", "json"},
     group_name="training",
@@ -85,12 +91,13 @@ def training_export(
     filters = {
         "dedup_threshold": method.dedup_threshold,
         "ngram": method.ngram,
-        "decontamination": settings.decontamination_sources(),
+        "decontamination": settings.get_settings().decontamination,
         "split_ratios": method.ratios(),
     }
     with duckdb_store.connect() as con:
         export = read_export(con, filters, method.dedup_threshold)
-    summary = write_export(export, settings.export_dir())
+        record_export_removals(con, export.removed_at_export)
+    summary = write_export(export, settings.get_settings().export_dir)
     context.log.info(f"exported {summary.records} records to {summary.out_dir}")
     return dg.MaterializeResult(
         metadata={

@@ -12,15 +12,10 @@ MKAILIN_AUTOMATION chooses how a newly loaded PubMed file reaches the category p
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dagster as dg
 
 from mkailin_assets import settings
-
-AutomationMode = Literal["sensor", "eager", "off"]
-AUTOMATION_MODES: tuple[AutomationMode, ...] = ("sensor", "eager", "off")
-DEFAULT_AUTOMATION_MODE: AutomationMode = "sensor"
+from mkailin_assets.settings import AutomationMode
 
 # The category-partitioned stages below raw_abstracts; raw_abstracts itself must not be eager:
 # it depends on *all* pubmed_files partitions, so eager() would refresh all 16 categories for
@@ -30,20 +25,21 @@ AUTOMATION_SENSOR_NAME = "mkailin_automation_sensor"
 
 
 def automation_mode() -> AutomationMode:
-    """The MKAILIN_AUTOMATION setting, validated."""
-    raw = (settings.env("MKAILIN_AUTOMATION", DEFAULT_AUTOMATION_MODE) or "").strip().lower()
-    if raw not in AUTOMATION_MODES:
-        raise ValueError(
-            f"MKAILIN_AUTOMATION={raw!r}; expected one of {', '.join(AUTOMATION_MODES)}"
-        )
-    return raw  # type: ignore[return-value]
+    """The MKAILIN_AUTOMATION setting (validated by the settings model)."""
+    return settings.get_settings().automation
 
 
 def downstream_condition() -> dg.AutomationCondition:
     """Refresh a partition when its parents updated, but never past a failed blocking check.
 
-    Plain eager() would schedule the downstream partition after a failed check in another run."""
-    return dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    Plain eager() would schedule the downstream partition after a failed check in another run.
+    The release files are ignored: candidate_qa reads the whole corpus (retrieval), but a new file
+    reaches a category through raw_abstracts (the affected-categories sensor), not through every
+    category at once."""
+    release_files = dg.AssetSelection.assets("pubmed_files")
+    return (
+        dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    ).ignore(release_files)
 
 
 def sensor_status(running: bool) -> dg.DefaultSensorStatus:

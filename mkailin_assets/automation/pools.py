@@ -8,7 +8,7 @@ instance is set up (scripts/ do it; so must anything that launches runs) closes 
 
 import dagster as dg
 
-from mkailin_assets.definitions import ASSETS
+from mkailin_assets.assets.catalog import ASSETS
 
 
 def declared_pools() -> set[str]:

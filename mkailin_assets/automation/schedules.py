@@ -9,8 +9,6 @@ which of the two (hourly sensor, daily schedule) starts running; both are safe t
 
 from __future__ import annotations
 
-from typing import Literal
-
 import dagster as dg
 
 from mkailin_assets import settings
@@ -21,18 +19,16 @@ from mkailin_assets.automation.sensors import (
     look_for_releases,
 )
 from mkailin_assets.partitions import pubmed_file_partitions
+from mkailin_assets.settings import ReleaseCheckMode
 
-ReleaseCheckMode = Literal["sensor", "schedule"]
 RELEASE_SCHEDULE_NAME = "pubmed_release_daily"
 # NLM posts the day's update files overnight (US Eastern); 07:00 UTC is after that.
 RELEASE_CRON = "0 7 * * *"
 
 
 def release_check_mode() -> ReleaseCheckMode:
-    raw = (settings.env("MKAILIN_RELEASE_CHECK", "sensor") or "").strip().lower()
-    if raw not in ("sensor", "schedule"):
-        raise ValueError(f"MKAILIN_RELEASE_CHECK={raw!r}; expected sensor or schedule")
-    return raw  # type: ignore[return-value]
+    """The MKAILIN_RELEASE_CHECK setting (validated by the settings model)."""
+    return settings.get_settings().release_check
 
 
 def build_release_schedule(

@@ -130,7 +130,7 @@ def look_for_releases(
     limit: int = MAX_FILES_PER_TICK,
 ) -> tuple[ReleaseCheck, list[dg.RunRequest]]:
     """List the source, compare with the registered partitions, build the run requests."""
-    listing = list(list_files(source or settings.pubmed_source()))
+    listing = list(list_files(source or settings.get_settings().pubmed_source))
     registered = instance.get_dynamic_partitions(pubmed_file_partitions.name)
     check = check_releases(listing, registered, cursor, limit)
     requests = [release_run_request(r, check.sequences[r.name]) for r in check.new_files]
@@ -283,12 +283,12 @@ def poll_llm_batches(log: Any) -> tuple[Any, list[str]] | str:
         from mkailin_assets.llm.config import LLMConfig
     except ImportError as error:
         return f"LLM batch mode is not available: {error}"
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+    from mkailin_assets.db import apply_schema, open_connection
 
     config = LLMConfig.from_env()
     try:
         # Sensors run outside the duckdb pool: never wait long for a writer, try next tick.
-        con = open_connection(settings.duckdb_path(), lock_timeout_s=5.0)
+        con = open_connection(settings.get_settings().duckdb_path, lock_timeout_s=5.0)
     except duckdb.IOException as error:
         if _is_lock_error(error):
             return "DuckDB is busy with a writer; polling on the next tick"

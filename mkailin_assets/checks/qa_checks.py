@@ -9,6 +9,7 @@ from __future__ import annotations
 import dagster as dg
 import duckdb
 
+from mkailin_assets.agents.mesh_similarity import snapshot_inputs
 from mkailin_assets.checks.gx_runner import run_query_check
 from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
 
@@ -245,11 +246,9 @@ def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[d
     ]
 
 
-# SQL decides this one: the snapshots the partition's scores name, and what each was built from.
+# The snapshots the partition's scores name, and the MeSH file each was built from.
 _SNAPSHOTS_SQL = """
-SELECT e.ic_snapshot, s.snapshot_id IS NOT NULL AS stored, s.mesh_sha256,
-       s.mesh_sha256 IS NOT DISTINCT FROM (SELECT string_agg(DISTINCT source_sha256, ',')
-                                           FROM mesh_descriptors) AS current_vocabulary
+SELECT e.ic_snapshot, s.snapshot_id IS NOT NULL AS stored, s.mesh_sha256
 FROM (SELECT DISTINCT ic_snapshot FROM evaluated_qa
       WHERE category = ? AND ic_snapshot IS NOT NULL) e
 LEFT JOIN mesh_ic_snapshots s ON s.snapshot_id = e.ic_snapshot
@@ -259,10 +258,11 @@ LEFT JOIN mesh_ic_snapshots s ON s.snapshot_id = e.ic_snapshot
 def one_ic_snapshot(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
     """Scores from two snapshots (or from another MeSH file) would not be comparable."""
     rows = con.execute(_SNAPSHOTS_SQL, [category]).fetchall()
+    current = snapshot_inputs(con).mesh_sha256  # the file the vocabulary holds now
     problems = [
         f"{snapshot}: " + ("not stored" if not stored else "built from another MeSH file")
-        for snapshot, stored, _, current in rows
-        if not (stored and current)
+        for snapshot, stored, sha256 in rows
+        if not (stored and sha256 == current)
     ]
     return dg.AssetCheckResult(
         check_name="one_ic_snapshot",

@@ -15,7 +15,7 @@ import polars as pl
 from mkailin_assets.checks.gx_runner import run_query_check
 from mkailin_assets.checks.verdicts import count_check, no_violations, verdict
 from mkailin_assets.curation.text import normalize_series
-from mkailin_assets.resources.duckdb_store import query_pl
+from mkailin_assets.db import query_pl
 
 RECORD_KINDS = ["sft", "dpo", "evaluator", "pretrain"]
 

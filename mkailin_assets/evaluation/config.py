@@ -7,7 +7,9 @@ client is built, and never stored). Models come from MKAILIN_EVAL_MODELS, e.g.
     [{"name": "gpt-4o-mini", "base_url": "https://.../v1", "model": "gpt-4o-mini",
       "api_key_env": "OPENAI_API_KEY"}]
 
-(or an object keyed by name). The built-in `offline` model needs no endpoint. A partition added
+(or an object keyed by name). The built-in `offline` model needs no endpoint; a model with
+`"backend": "local"` is a GGUF file served on this machine (its `model` a path, else
+MKAILIN_LOCAL_MODEL, else the default SmolLM2 file). A partition added
 from the UI under a name MKAILIN_EVAL_MODELS does not list is that model id at the default
 endpoint (MKAILIN_LLM_BASE_URL with MKAILIN_LLM_API_KEY).
 """
@@ -24,24 +26,17 @@ from mkailin_assets import settings
 from mkailin_assets.llm.config import LLMConfig
 
 OFFLINE_EVAL_MODEL = "offline"
-DEFAULT_PUBMEDQA = settings.REPO_ROOT / "data" / "benchmarks" / "pubmedqa_pqal_labelled.jsonl"
-DEFAULT_TOP_K = 4  # MIRAGE's PubMedQA* and the method's k
+DEFAULT_PUBMEDQA = settings.Settings.model_fields["eval_pubmedqa"].default
 DEFAULT_MAX_TOKENS = 512  # bounds a small model that would otherwise write until its context fills
-
-ENV_MODELS = "MKAILIN_EVAL_MODELS"
-ENV_PUBMEDQA = "MKAILIN_EVAL_PUBMEDQA"
-ENV_TOP_K = "MKAILIN_EVAL_TOP_K"
-ENV_LIMIT = "MKAILIN_EVAL_LIMIT"
-ENV_SPLIT = "MKAILIN_EVAL_SPLIT"
 
 
 class EvalModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    backend: Literal["openai", "offline"] = "openai"
+    backend: Literal["openai", "offline", "local"] = "openai"
     base_url: str | None = None  # None: the LLM resource's endpoint
-    model: str | None = None  # model id at the endpoint; None: the name
+    model: str | None = None  # model id at the endpoint (local: a GGUF path); None: the name
     api_key_env: str | None = None  # None: the LLM resource's key
     max_tokens: int | None = DEFAULT_MAX_TOKENS
 
@@ -59,14 +54,16 @@ OFFLINE = EvalModel(name=OFFLINE_EVAL_MODEL, backend="offline", max_tokens=None)
 
 def configured_models(raw: str | None = None) -> list[EvalModel]:
     """The built-in offline model, then MKAILIN_EVAL_MODELS (a JSON list, or object by name)."""
-    raw = settings.env(ENV_MODELS) if raw is None else raw
+    raw = settings.get_settings().eval_models if raw is None else raw
     models = {OFFLINE.name: OFFLINE}
     if raw:
         data = json.loads(raw)
         if isinstance(data, dict):
             data = [{"name": name, **spec} for name, spec in data.items()]
         if not isinstance(data, list):
-            raise ValueError(f"{ENV_MODELS} must be a JSON list of models or an object by name")
+            raise ValueError(
+                "MKAILIN_EVAL_MODELS must be a JSON list of models or an object by name"
+            )
         for spec in data:
             model = EvalModel.model_validate(spec)
             models[model.name] = model
@@ -92,9 +89,13 @@ def llm_config_for(model: EvalModel, base: LLMConfig) -> LLMConfig:
                 f"model {model.name!r}: environment variable {model.api_key_env} is not set"
             )
         api_key = SecretStr(value)
+    local = base.local
+    if model.backend == "local" and model.model:
+        local = local.model_copy(update={"model_path": model.model})
     return base.model_copy(
         update={
             "backend": model.backend,
+            "local": local,
             "base_url": model.base_url or base.base_url,
             "api_key": api_key,
             "model": model.model_id,
@@ -107,22 +108,18 @@ def llm_config_for(model: EvalModel, base: LLMConfig) -> LLMConfig:
 
 
 def pubmedqa_path() -> str:
-    return settings.env(ENV_PUBMEDQA, str(DEFAULT_PUBMEDQA))
+    return settings.get_settings().eval_pubmedqa
 
 
 def top_k() -> int:
-    return int(settings.env(ENV_TOP_K, str(DEFAULT_TOP_K)))
+    return settings.get_settings().eval_top_k
 
 
 def item_limit() -> int | None:
     """MKAILIN_EVAL_LIMIT: evaluate only the first N items (test split first), e.g. in CI."""
-    value = settings.env(ENV_LIMIT)
-    return int(value) if value else None
+    return settings.get_settings().eval_limit
 
 
 def item_split() -> str:
     """MKAILIN_EVAL_SPLIT: `all` (the 1,000 PQA-L items, default) or `test` (the 500)."""
-    value = settings.env(ENV_SPLIT, "all")
-    if value not in ("all", "test"):
-        raise ValueError(f"{ENV_SPLIT} must be 'all' or 'test', not {value!r}")
-    return value
+    return settings.get_settings().eval_split

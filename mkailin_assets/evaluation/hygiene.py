@@ -25,7 +25,7 @@ HIT_SCHEMA = {"record_id": pl.String, "field": pl.String, "pmid": pl.Int64}
 
 def benchmark_citation_pmids(paths: list[str] | None = None) -> frozenset[int]:
     """Every PMID in the benchmark files (default: MKAILIN_DECONTAMINATION)."""
-    sources = settings.decontamination_sources() if paths is None else paths
+    sources = settings.get_settings().decontamination if paths is None else paths
     return frozenset().union(*(b.pmids for b in load_benchmarks(sources)))
 
 

@@ -6,7 +6,7 @@ Callers (the Dagster assets) use:
     load_mesh_descriptors -> MeshLoadReport, write_mesh_tree_partition (mesh_xml)
 
 Names are imported lazily: the PubMed parser's worker processes import
-`mkailin_assets.ingest.pubmed_xml`, and must not pay for dagster/duckdb imports they never use.
+`mkailin_assets.ingest.pubmed_chunks`, and must not pay for dagster/duckdb imports they never use.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ _EXPORTS = {
     "LoadReport": "pubmed_loader",
     "load_pubmed_file": "pubmed_loader",
     "read_md5_file": "pubmed_loader",
-    "Citation": "pubmed_xml",
-    "iter_pubmed_file": "pubmed_xml",
+    "Citation": "pubmed_records",
+    "iter_pubmed_file": "pubmed_records",
     "LocalReleaseFile": "sources",
     "ReleaseFile": "sources",
     "fetch_mesh_source": "sources",

@@ -7,13 +7,18 @@
  * PubmedArticle shape. Anything else - a book, a DeleteCitation, a record without a PMID, MathML
  * with a namespace prefix, an element twice where the Python parser would take the first or the
  * last, a malformed byte - is handed back to the caller's `fallback`, which parses that record
- * with lxml. So whatever is accepted here yields exactly what pubmed_xml.parse_pubmed_article
+ * with lxml. So whatever is accepted here yields exactly what pubmed_records.parse_pubmed_article
  * yields (tests compare both over real NLM files), and every error comes from lxml.
+ *
+ * The contract with Python lives in pubmed_columns.py: the lists are appended to in the order
+ * of SCAN_COLUMNS below, exported as COLUMNS and checked against pubmed_columns.SCANNER_COLUMNS
+ * before use (pubmed_columns.check_scanner); content_hash is pubmed_columns.content_hash,
+ * called for every record (looked up on each call, so there is no second definition here).
  *
  * scan_chunk(data, line, seq_base, position, columns, fallback) -> (articles, position)
  *   data      bytes holding whole top-level records (a chunk cut by iter_record_chunks)
  *   line      line number of data's first byte in the file
- *   columns   the lists of pubmed_columns.CitationColumns.lists(), appended to in place
+ *   columns   the lists of pubmed_columns.CitationColumns.lists() (order: COLUMNS), appended to
  *   fallback  fallback(start, end, line, position) -> (position, stop); end == -1 means "from
  *             start to the end of data"; stop tells the scan that the rest was handled
  */
@@ -25,8 +30,8 @@
 #define MAX_DEPTH 64
 #define MAX_ATTRS 16
 
-static PyObject *sha256_func;  /* hashlib.sha256 */
-static PyObject *str_empty, *str_newline, *str_space, *str_unassigned, *str_hexdigest;
+static PyObject *columns_module;  /* mkailin_assets.ingest.pubmed_columns */
+static PyObject *str_empty, *str_newline, *str_space, *str_unassigned, *str_content_hash;
 static PyObject *str_strip;
 
 /* ---- growable byte buffer ---------------------------------------------------------------- */
@@ -723,14 +728,29 @@ static int on_end(int ctx, Record *r, Buf *text) {
 }
 
 /* ---- committing a record to the columns ---------------------------------------------------- */
-enum {
-    L_SEQ, L_PMID, L_VERSION, L_TITLE, L_ABSTRACT, L_LANGUAGES, L_JOURNAL, L_PUB_YEAR,
-    L_PUBLICATION_TYPES, L_KEYWORDS, L_DOI, L_DATE_REVISED, L_STATUS, L_CONTENT_HASH,
-    L_SECTION_COUNTS, L_SECTION_LABELS, L_SECTION_CATEGORIES, L_SECTION_TEXTS,
-    L_HEADING_COUNTS, L_HEADING_UIS, L_HEADING_NAMES, L_HEADING_MAJORS, L_HEADING_SEQS,
-    L_QUALIFIER_COUNTS, L_QUALIFIER_UIS, L_QUALIFIER_NAMES, L_QUALIFIER_MAJORS,
-    N_LISTS
-};
+/* The lists of `columns`, in order: one entry gives both the index constant and the name that
+ * COLUMNS exports (checked against pubmed_columns.SCANNER_COLUMNS). */
+#define SCAN_COLUMNS(X)                                                                      \
+    X(SEQ, "seq") X(PMID, "pmid") X(VERSION, "version") X(TITLE, "title")                    \
+    X(ABSTRACT, "abstract") X(LANGUAGES, "languages") X(JOURNAL, "journal")                  \
+    X(PUB_YEAR, "pub_year") X(PUBLICATION_TYPES, "publication_types")                        \
+    X(KEYWORDS, "keywords") X(DOI, "doi") X(DATE_REVISED, "date_revised")                    \
+    X(STATUS, "status") X(CONTENT_HASH, "content_hash")                                      \
+    X(SECTION_COUNTS, "section_counts") X(SECTION_LABELS, "section_labels")                  \
+    X(SECTION_CATEGORIES, "section_categories") X(SECTION_TEXTS, "section_texts")            \
+    X(HEADING_COUNTS, "heading_counts") X(HEADING_UIS, "heading_uis")                        \
+    X(HEADING_NAMES, "heading_names") X(HEADING_MAJORS, "heading_majors")                    \
+    X(HEADING_SEQS, "heading_seqs") X(QUALIFIER_COUNTS, "qualifier_counts")                  \
+    X(QUALIFIER_UIS, "qualifier_uis") X(QUALIFIER_NAMES, "qualifier_names")                  \
+    X(QUALIFIER_MAJORS, "qualifier_majors")
+
+#define COLUMN_INDEX(id, name) L_##id,
+enum { SCAN_COLUMNS(COLUMN_INDEX) N_LISTS };
+#undef COLUMN_INDEX
+
+#define COLUMN_NAME(id, name) name,
+static const char *const column_names[N_LISTS] = {SCAN_COLUMNS(COLUMN_NAME)};
+#undef COLUMN_NAME
 
 static int append(PyObject *list, PyObject *item) {  /* steals item */
     if (!item) return ERROR;
@@ -762,7 +782,7 @@ static PyObject *date_revised(Record *r) {
     return PyDate_FromDate((int)y, (int)m, (int)d);
 }
 
-/* "Label: text" lines joined by newlines, as pubmed_xml._abstract_text. */
+/* "Label: text" lines joined by newlines, as pubmed_records._abstract_text. */
 static PyObject *abstract_text(Record *r) {
     if (!r->sections) Py_RETURN_NONE;
     PyObject *lines = PyList_New(0);
@@ -789,35 +809,30 @@ static PyObject *abstract_text(Record *r) {
     return joined;
 }
 
-static int hash_put(Buf *b, PyObject *text) {
-    Py_ssize_t n;
-    const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
-    return utf8 ? buf_put(b, (const unsigned char *)utf8, n) : ERROR;
-}
-
-/* sha256 of title, abstract, "UI"+Y/N per heading joined by \x1f (pubmed_xml.content_hash). */
-static PyObject *content_hash(Record *r, PyObject *abstract, Buf *scratch) {
-    buf_reset(scratch);
-    if (r->title && hash_put(scratch, r->title) < 0) return NULL;
-    if (buf_put(scratch, (const unsigned char *)"\x1f", 1) < 0) return NULL;
-    if (abstract != Py_None && hash_put(scratch, abstract) < 0) return NULL;
+/* pubmed_columns.content_hash(title, abstract, heading UIs, heading major flags). */
+static PyObject *content_hash(Record *r, PyObject *abstract) {
+    PyObject *digest = NULL, *function = NULL;
+    PyObject *uis = PyList_New(r->n_headings), *majors = PyList_New(r->n_headings);
+    if (!uis || !majors) goto done;
     for (Py_ssize_t k = 0; k < r->n_headings; k++) {
-        if (buf_put(scratch, (const unsigned char *)"\x1f", 1) < 0) return NULL;
-        if (hash_put(scratch, r->headings[k].ui) < 0) return NULL;
-        if (buf_put(scratch, (const unsigned char *)(r->headings[k].major ? "Y" : "N"), 1) < 0)
-            return NULL;
+        PyList_SET_ITEM(uis, k, Py_NewRef(r->headings[k].ui));
+        PyList_SET_ITEM(majors, k, Py_NewRef(r->headings[k].major ? Py_True : Py_False));
     }
-    PyObject *hasher = PyObject_CallFunction(sha256_func, "y#", scratch->data, scratch->len);
-    if (!hasher) return NULL;
-    PyObject *digest = PyObject_CallMethodNoArgs(hasher, str_hexdigest);
-    Py_DECREF(hasher);
+    function = PyObject_GetAttr(columns_module, str_content_hash);
+    if (!function) goto done;
+    PyObject *args[] = {r->title ? r->title : Py_None, abstract, uis, majors};
+    digest = PyObject_Vectorcall(function, args, 4, NULL);
+done:
+    Py_XDECREF(function);
+    Py_XDECREF(uis);
+    Py_XDECREF(majors);
     return digest;
 }
 
-static int commit(Record *r, PyObject **lists, long long seq, Buf *scratch) {
+static int commit(Record *r, PyObject **lists, long long seq) {
     PyObject *abstract = abstract_text(r);
     if (!abstract) return ERROR;
-    PyObject *hash = content_hash(r, abstract, scratch);
+    PyObject *hash = content_hash(r, abstract);
     if (!hash) { Py_DECREF(abstract); return ERROR; }
     PyObject *doi = (r->doi_ids && PyUnicode_GET_LENGTH(r->doi_ids) > 0) ? r->doi_ids : r->doi_eloc;
     long year = !r->seen_pubdate ? -1
@@ -983,7 +998,7 @@ static PyObject *scan_chunk(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     PyObject *lists[N_LISTS];
     Tag tag = {0};
-    Buf text = {0}, scratch = {0};
+    Buf text = {0};
     Record record;
     record_init(&record);
     Py_ssize_t articles = 0;
@@ -1007,7 +1022,7 @@ static PyObject *scan_chunk(PyObject *self, PyObject *args) {
         if (cur.s[cur.i] == '<') {
             r = scan_record(&cur, &record, &tag, &text);
             if (r == OK) {
-                r = commit(&record, lists, seq_base + position, &scratch);
+                r = commit(&record, lists, seq_base + position);
                 if (r == OK) { position++; articles++; }
             }
             record_clear(&record);
@@ -1033,7 +1048,6 @@ done:
     record_clear(&record);
     PyMem_Free(tag.values.data);
     PyMem_Free(text.data);
-    PyMem_Free(scratch.data);
     PyBuffer_Release(&view);
     return result;
 }
@@ -1046,22 +1060,37 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_pubmed_scan", NULL, -1, methods};
 
+/* COLUMNS: the list names in the order scan_chunk appends to them. */
+static PyObject *column_tuple(void) {
+    PyObject *names = PyTuple_New(N_LISTS);
+    if (!names) return NULL;
+    for (int k = 0; k < N_LISTS; k++) {
+        PyObject *name = PyUnicode_FromString(column_names[k]);
+        if (!name) { Py_DECREF(names); return NULL; }
+        PyTuple_SET_ITEM(names, k, name);
+    }
+    return names;
+}
+
 PyMODINIT_FUNC PyInit__pubmed_scan(void) {
     PyDateTime_IMPORT;
     if (!PyDateTimeAPI) return NULL;
-    PyObject *hashlib = PyImport_ImportModule("hashlib");
-    if (!hashlib) return NULL;
-    sha256_func = PyObject_GetAttrString(hashlib, "sha256");
-    Py_DECREF(hashlib);
-    if (!sha256_func) return NULL;
+    columns_module = PyImport_ImportModule("mkailin_assets.ingest.pubmed_columns");
+    if (!columns_module) return NULL;
     str_empty = PyUnicode_FromString("");
     str_newline = PyUnicode_FromString("\n");
     str_space = PyUnicode_FromString(" ");
     str_unassigned = PyUnicode_FromString("UNASSIGNED");
-    str_hexdigest = PyUnicode_InternFromString("hexdigest");
+    str_content_hash = PyUnicode_InternFromString("content_hash");
     str_strip = PyUnicode_InternFromString("strip");
-    if (!str_empty || !str_newline || !str_space || !str_unassigned || !str_hexdigest ||
+    if (!str_empty || !str_newline || !str_space || !str_unassigned || !str_content_hash ||
         !str_strip)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    PyObject *names = column_tuple();
+    int failed = !names || PyModule_AddObjectRef(m, "COLUMNS", names) < 0;
+    Py_XDECREF(names);
+    if (failed) { Py_DECREF(m); return NULL; }
+    return m;
 }

@@ -19,9 +19,9 @@ import duckdb
 import polars as pl
 from lxml import etree
 
+from mkailin_assets.db import transaction
 from mkailin_assets.ingest.errors import MeshFormatError, MeshYearMismatchError
-from mkailin_assets.ingest.pubmed_xml import open_release_file, syntax_reason
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.ingest.pubmed_records import open_release_file, syntax_reason
 
 ROOT_TAG = "DescriptorRecordSet"
 RECORD_TAG = "DescriptorRecord"

@@ -60,7 +60,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     # pyarrow's first pa.array() looks for pandas (to recognise its arrays) and imports it:
     # 0.2 s per worker on the way to the first batch. A worker never sees pandas objects.
     sys.meta_path.insert(0, _WithoutPandas())
-    from mkailin_assets.ingest.pubmed_xml import parse_chunk
+    from mkailin_assets.ingest.pubmed_chunks import parse_chunk
 
     # A worker's objects live for one chunk; the cyclic collector only re-walks them (~20% of
     # the parse time) and finds nothing, so it stays off.

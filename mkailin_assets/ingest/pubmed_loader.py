@@ -25,15 +25,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from mkailin_assets.db import transaction
 from mkailin_assets.ingest.errors import ChecksumMismatchError
+from mkailin_assets.ingest.pubmed_batches import iter_pubmed_batches, parser_description
+from mkailin_assets.ingest.pubmed_chunks import ParsedBatch
 from mkailin_assets.ingest.pubmed_columns import CitationColumns
-from mkailin_assets.ingest.pubmed_xml import (
-    ParsedBatch,
-    QuarantinedRecord,
-    iter_pubmed_batches,
-    parser_description,
-)
-from mkailin_assets.resources.duckdb_store import transaction
+from mkailin_assets.ingest.pubmed_records import QuarantinedRecord
 
 QUARANTINE_ASSET = "pubmed_files"
 # Files smaller than this stream through iterparse in the caller's thread; bigger ones go to

@@ -13,8 +13,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import jsonschema
@@ -22,9 +23,7 @@ import openai
 
 from mkailin_assets.llm.cache import CallRecord, LLMCache, canonical_json
 from mkailin_assets.llm.config import LLMConfig
-
-if TYPE_CHECKING:
-    from mkailin_assets.llm.client import LLMClient, PreparedCall
+from mkailin_assets.llm.types import PreparedCall
 
 CHAT_ENDPOINT = "/v1/chat/completions"
 RUNNING = ("validating", "in_progress", "finalizing", "cancelling")
@@ -52,9 +51,12 @@ def sync_openai(config: LLMConfig) -> openai.OpenAI:
     )
 
 
-def submit_missing(client: LLMClient, calls: list[PreparedCall]) -> tuple[list[str], int]:
-    """Submit the calls not already waiting in a batch; returns (batch ids involved, pending)."""
-    cache: LLMCache = client._cache
+def submit_missing(
+    cache: LLMCache, config: LLMConfig, calls: Sequence[PreparedCall]
+) -> tuple[list[str], int]:
+    """Submit the calls not already waiting in a batch; returns (batch ids involved, pending).
+
+    The caller (the client) owns the cache the batch items are recorded in."""
     waiting = dict(
         cache.cursor.execute(
             "SELECT i.call_id, i.batch_id FROM llm_batch_items i JOIN llm_batches b USING (batch_id)"
@@ -66,7 +68,7 @@ def submit_missing(client: LLMClient, calls: list[PreparedCall]) -> tuple[list[s
     fresh = [call for call in calls if call.key not in waiting]
     if fresh:
         items = [_item_from_call(call) for call in fresh]
-        with sync_openai(client.config) as api:
+        with sync_openai(config) as api:
             batch_ids.append(_submit(api, cache, items))
     return batch_ids, len(calls)
 
@@ -195,7 +197,7 @@ def _collect(
     outputs = _jsonl(api, batch.output_file_id)
     errors = _jsonl(api, batch.error_file_id)
     items = _batch_items(cache, batch.id)
-    already_ok = cache.lookup_ok([item["call_id"] for item in items])
+    already_ok = cache.lookup_final([item["call_id"] for item in items], with_rejected=False)
     retry = []
     for item in items:
         if item["call_id"] in already_ok:

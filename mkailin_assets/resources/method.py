@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 
 import dagster as dg
 from pydantic import Field
 
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+from mkailin_assets.settings import setting_field
 
 
 class MethodConfig(dg.ConfigurableResource):
     """Defaults: docs/method.md#settings; any value can be set by run config or MKAILIN_* env."""
 
-    sample_per_category: int = Field(
-        default_factory=lambda: _env_int("MKAILIN_SAMPLE_PER_CATEGORY", 0),
-        description="Source abstracts per category (deterministic sample by PMID hash); 0 = all",
-    )
-    questions_per_agent: int = Field(
-        default_factory=lambda: _env_int("MKAILIN_QUESTIONS_PER_AGENT", 1)
-    )
-    retrieval_method: str = Field(
-        default_factory=lambda: os.environ.get("MKAILIN_RETRIEVAL", "bm25"),
-        description="bm25 | dense | hybrid",
-    )
+    sample_per_category: int = setting_field("sample_per_category")
+    questions_per_agent: int = setting_field("questions_per_agent")
+    retrieval_method: str = setting_field("retrieval")
     top_k: int = Field(default=4, description="Contexts per question (the authors' k = 4)")
     setsim: str = Field(default="best_match", description="best_match | all_pairs")
     measure: str = Field(default="ic_mean", description="ic_mean | wu_palmer")
-    margin: float = Field(default_factory=lambda: _env_float("MKAILIN_MARGIN", 0.1))
+    margin: float = setting_field("margin")
     band_min: float | None = Field(
         default=None, description="Optional score band filter (off by default)"
     )
@@ -50,10 +33,7 @@ class MethodConfig(dg.ConfigurableResource):
         default=json.dumps({"train": 0.9, "validation": 0.05, "test": 0.05}),
         description="JSON object of split name -> ratio",
     )
-    min_records_per_category: int = Field(
-        default_factory=lambda: _env_int("MKAILIN_MIN_RECORDS", 1),
-        description="training_set check: minimum SFT records in a materialized category",
-    )
+    min_records_per_category: int = setting_field("min_records")
     max_failure_rate: float = Field(
         default=0.3, description="Per-partition LLM item failure rate that fails the asset"
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from mkailin_assets.resources.duckdb_store import sync_partition_from_query, transaction
+from mkailin_assets.db import sync_partition_from_query, transaction
 from mkailin_assets.stages.tables import Preview, fetch_preview
 
 # docs/method.md#categories: a citation belongs to the categories of its major-topic headings; when it has no

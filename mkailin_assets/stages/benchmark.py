@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
+from mkailin_assets.db import insert_frame, query_pl, transaction
 from mkailin_assets.evaluation.config import EvalModel
 from mkailin_assets.evaluation.offline_rule import offline_answer
 from mkailin_assets.evaluation.parsing import parse_answer
@@ -30,8 +31,8 @@ from mkailin_assets.evaluation.pubmedqa import TEST, PubMedQAItem
 from mkailin_assets.evaluation.scoring import CI_METHOD, score
 from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.client import LLMFailureRateExceeded
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import LLMRequest, LLMResult
-from mkailin_assets.resources.duckdb_store import query_pl, transaction
 
 Contexts = dict[int, list[tuple[int, str]]]  # question PMID -> [(context PMID, text)] in rank order
 
@@ -51,6 +52,9 @@ ANSWER_SCHEMA = {
     "call_id": pl.String,
     "created_at": pl.Datetime("us"),
 }
+
+# The built-in `offline` model answers with a deterministic rule (evaluation/offline_rule.py).
+register_offline(ROLE, offline_answer)
 
 
 @dataclass
@@ -116,7 +120,6 @@ def build_requests(
                     response_model=None,
                     prompt_version=PROMPT_VERSION,
                     inputs={"question": item.question, "contexts": list(texts)},
-                    offline=offline_answer,
                 )
             )
     return requests
@@ -279,13 +282,4 @@ def write_benchmark(con: duckdb.DuckDBPyConnection, model: str, run: BenchmarkRu
             ("benchmark_answers", run.answers),
             ("benchmark_results", run.results),
         ):
-            if frame.is_empty():
-                continue
-            columns = ", ".join(frame.columns)
-            con.register("_benchmark_frame", frame)
-            try:
-                con.execute(
-                    f"INSERT INTO {table} ({columns}) SELECT {columns} FROM _benchmark_frame"
-                )
-            finally:
-                con.unregister("_benchmark_frame")
+            insert_frame(con, table, frame)

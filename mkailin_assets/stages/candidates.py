@@ -15,11 +15,13 @@ from mkailin_assets.agents.question_generation import (
     DEFAULT_QUESTION_AGENTS,
     QuestionAgent,
     build_question_requests,
+    question_agents,
     questions_from_results,
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.agents.search_index import query_terms
-from mkailin_assets.resources.duckdb_store import query_pl, sync_partition
+from mkailin_assets.db import query_pl, sync_partition
+from mkailin_assets.llm.client import LLMFailureRateExceeded
 from mkailin_assets.stages.tables import StageResult, frame_preview
 
 
@@ -35,6 +37,7 @@ class CandidateReport:
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)  # rows not kept, per reason
 
 
 # Retrieval methods that need an embedding model (BM25 needs none).
@@ -161,6 +164,18 @@ def reject_termless(frame: pl.DataFrame, method: str) -> tuple[pl.DataFrame, int
     return flagged.drop("_termless"), count
 
 
+def _run_recording_failures(client: Any, requests: list) -> list:
+    """Every result, also when too many failed: the failed rows are written with their reasons
+    and candidate_qa's blocking failure-rate check stops the partition, so the run page shows
+    why (the client's own exception would leave no rows to look at)."""
+    if not requests:
+        return []
+    try:
+        return client.run(requests)
+    except LLMFailureRateExceeded as error:
+        return error.results
+
+
 def build_candidates(
     con: duckdb.DuckDBPyConnection,
     client: Any,
@@ -170,17 +185,27 @@ def build_candidates(
     method: str = "bm25",
     k: int = 4,
     agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
+    questions_per_agent: int | None = None,
     embedding: tuple[Any, str | None] = (None, None),
     exclude_pmids: Iterable[int] | None = None,
 ) -> tuple[pl.DataFrame, CandidateReport]:
     """Generate (cached) questions for the category's abstracts and attach their contexts;
-    `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
+    `exclude_pmids` (benchmark citations) are never retrieved as contexts.
+
+    `questions_per_agent` (None: as each agent says) sets how many questions every agent
+    writes per abstract."""
+    if questions_per_agent is not None:
+        agents = question_agents(questions_per_agent, agents)
     report = CandidateReport()
     sources = select_sources(con, category, sample)
     report.sources = sources.height
     requests = build_question_requests(sources, agents)
-    results = client.run(requests) if requests else []
+    results = _run_recording_failures(client, requests)
     rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
+    for row in rows:
+        reason = row.pop("reject_reason", None)
+        if reason is not None:
+            report.rejected[reason] = report.rejected.get(reason, 0) + 1
     hashes = dict(zip(sources["pmid"].to_list(), sources["content_hash"].to_list(), strict=True))
     now = datetime.now()
     for row in rows:
@@ -191,8 +216,11 @@ def build_candidates(
         row["category"] = category
         row["created_at"] = now
     frame = (
-        pl.DataFrame(rows, infer_schema_length=None).rename(
-            {"descriptor_uis": "question_descriptors"}
+        pl.DataFrame(rows, infer_schema_length=None)
+        .rename({"descriptor_uis": "question_descriptors"})
+        # All rows rejected leaves columns of nulls: give them their types for the joins below.
+        .cast(
+            {"question": pl.String, "error": pl.String, "question_descriptors": pl.List(pl.String)}
         )
         if rows
         else _empty_candidates()
@@ -302,6 +330,7 @@ def distill_candidates(
     method: str,
     k: int,
     exclude_pmids: frozenset[int] | set[int] = frozenset(),
+    questions_per_agent: int | None = None,
 ) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed; PMIDs in
     `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
@@ -314,6 +343,7 @@ def distill_candidates(
         k=k,
         embedding=embedding_for(client, method),
         exclude_pmids=exclude_pmids,
+        questions_per_agent=questions_per_agent,
     )
     changes = write_candidates(con, category, frame)
     return StageResult(

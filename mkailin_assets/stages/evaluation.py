@@ -17,7 +17,7 @@ from mkailin_assets.agents.preferences import (
     cold_start_pairs,
     final_preferences,
 )
-from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
+from mkailin_assets.db import query_pl, sync_partition, transaction
 from mkailin_assets.stages.tables import StageResult, delete_partition, frame_preview
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band

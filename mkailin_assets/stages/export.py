@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import polars as pl
 
 from mkailin_assets.agents.prompts import PROMPTS
 from mkailin_assets.curation.export import export_training_set
-from mkailin_assets.resources.duckdb_store import apply_analysis_views, query_pl
+from mkailin_assets.db import apply_analysis_views, insert_frame, query_pl, transaction
 from mkailin_assets.stages.training import cross_category_duplicates
 
 # A record whose source sits in several categories is exported once, under its first category,
@@ -36,6 +37,7 @@ class TrainingExport:
     training: pl.DataFrame
     filtered: pl.DataFrame
     meta: dict[str, Any]
+    removed_at_export: pl.DataFrame  # question twins across categories (also in `filtered`)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,15 @@ def read_export(
             for r in coverage.iter_rows(named=True)
         },
     }
-    return TrainingExport(training, filtered, meta)
+    return TrainingExport(training, filtered, meta, across)
+
+
+def record_export_removals(con: duckdb.DuckDBPyConnection, removed: pl.DataFrame) -> None:
+    """training_export_filtered holds what the latest export removed (one transaction)."""
+    with transaction(con):
+        con.execute("DELETE FROM training_export_filtered")
+        stamped = removed.with_columns(pl.lit(datetime.now()).alias("exported_at"))
+        insert_frame(con, "training_export_filtered", stamped)
 
 
 def write_export(export: TrainingExport, out_dir: Path) -> ExportSummary:

@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 import duckdb
 import polars as pl
 
-from mkailin_assets.resources.duckdb_store import safe_identifier
+from mkailin_assets.db import safe_identifier
 
 
 @dataclass(frozen=True)

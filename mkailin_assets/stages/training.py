@@ -26,8 +26,8 @@ from mkailin_assets.curation.records import (
     mesh_lookup,
 )
 from mkailin_assets.curation.splits import assign_splits
+from mkailin_assets.db import insert_frame, query_pl, sync_partition, transaction
 from mkailin_assets.evaluation.hygiene import pmids_in
-from mkailin_assets.resources.duckdb_store import query_pl, sync_partition, transaction
 from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 
 TRAINING_COLUMNS = [
@@ -291,14 +291,7 @@ def write_training(
     """training_set and training_filtered change together."""
     with transaction(con):
         delete_partition(con, "training_filtered", category)
-        if filtered.height:
-            con.register("_filtered", filtered)
-            try:
-                con.execute(
-                    f"INSERT INTO training_filtered ({', '.join(filtered.columns)}) SELECT * FROM _filtered"
-                )
-            finally:
-                con.unregister("_filtered")
+        insert_frame(con, "training_filtered", filtered)
         if training.is_empty():
             return {"inserted": 0, "deleted": delete_partition(con, "training_set", category)}
         return sync_partition(

@@ -1,7 +1,12 @@
--- What each filter removed, per category: deduplication, decontamination, flagged answers, quarantine.
+-- What each filter removed, per category: deduplication, decontamination, flagged answers, quarantine,
+-- and what the export removed across categories (filter 'export:...').
 CREATE OR REPLACE VIEW filter_report AS
 SELECT category, filter, count(*) AS removed
 FROM training_filtered
+GROUP BY ALL
+UNION ALL
+SELECT category, 'export:' || filter, count(*)
+FROM training_export_filtered
 GROUP BY ALL
 UNION ALL
 SELECT category, 'answer_flag:' || answer_flag, count(*)

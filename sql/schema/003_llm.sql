@@ -12,7 +12,7 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     response_content  VARCHAR,               -- raw text as returned (kept on failures)
     response_json     JSON,                  -- parsed and validated output
     embedding         FLOAT[],
-    status            VARCHAR NOT NULL,      -- ok | failed
+    status            VARCHAR NOT NULL,      -- ok | failed (sent again) | rejected (final)
     error             VARCHAR,
     finish_reason     VARCHAR,
     prompt_tokens     INTEGER NOT NULL,

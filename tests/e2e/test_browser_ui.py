@@ -1,8 +1,10 @@
-"""The Dagster UI in a real browser: open the asset graph, launch one partition of mesh_tree from
-the materialize dialog, wait for the run to succeed, keep a screenshot."""
+"""The Dagster UI in a real browser: open the asset graph, materialize mesh_vocabulary, launch one
+partition of mesh_tree from the materialize dialog, wait for the runs to succeed, keep
+screenshots."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from pathlib import Path
@@ -37,19 +39,21 @@ def ui_env(tmp_path: Path) -> dict[str, str]:
     return subprocess_env(project)
 
 
-def mesh_tree_runs(server: DagsterDevServer) -> list[dict]:
-    runs = server.graphql(RUNS_QUERY)["runsOrError"]["results"]
-    return [run for run in runs if {"key": "dagster/partition", "value": PARTITION} in run["tags"]]
+def partition_of(run: dict) -> str | None:
+    tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+    return tags.get("dagster/partition")
 
 
-def wait_for_run(server: DagsterDevServer, timeout_s: float = 300.0) -> dict:
+def wait_for_run(server: DagsterDevServer, partition: str | None, timeout_s: float = 300.0) -> dict:
+    """The newest run of that partition (None: an unpartitioned run), once it has finished."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        runs = mesh_tree_runs(server)
+        runs = server.graphql(RUNS_QUERY)["runsOrError"]["results"]
+        runs = [run for run in runs if partition_of(run) == partition]
         if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
             return runs[0]
         time.sleep(2.0)
-    raise TimeoutError(f"no finished run for partition {PARTITION}:\n{server.log_tail()}")
+    raise TimeoutError(f"no finished run for partition {partition}:\n{server.log_tail()}")
 
 
 def dismiss_community_dialog(page) -> None:
@@ -81,6 +85,15 @@ def test_launch_one_partition_from_the_ui(tmp_path):
                 page.get_by_text("ingest", exact=True).first.wait_for()
                 page.screenshot(path=output / "asset-graph.png")
 
+                # The whole vocabulary first (not partitioned): mesh_tree partitions slice it.
+                page.goto(f"{server.url}/assets/mesh_vocabulary", wait_until="networkidle")
+                dismiss_community_dialog(page)
+                # "Materialize" (not "Materialize…": no partition dialog for this asset).
+                materialize = re.compile(r"^\s*Materialize\s*$")
+                page.get_by_role("button").filter(has_text=materialize).first.click()
+                vocabulary = wait_for_run(server, None)
+                assert vocabulary["status"] == "SUCCESS", server.log_tail()
+
                 page.goto(f"{server.url}/assets/mesh_tree", wait_until="networkidle")
                 dismiss_community_dialog(page)
                 page.get_by_role("button", name="Materialize…").first.click()
@@ -94,7 +107,7 @@ def test_launch_one_partition_from_the_ui(tmp_path):
                 page.screenshot(path=output / "launch-dialog.png")
                 page.get_by_role("button", name="Launch 1 run").click()
 
-                run = wait_for_run(server)
+                run = wait_for_run(server, PARTITION)
                 assert run["status"] == "SUCCESS", server.log_tail()
 
                 page.goto(f"{server.url}/runs/{run['runId']}", wait_until="networkidle")

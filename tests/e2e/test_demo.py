@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.db import open_connection
 from mkailin_assets.demo import SUMMARY_COLUMNS
-from mkailin_assets.resources.duckdb_store import open_connection
 
 # The categories the sample covers (data/sample/README.md): every letter but V.
 COVERED = list("ABCDEFGHIJKLMN") + ["Z"]

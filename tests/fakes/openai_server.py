@@ -23,6 +23,12 @@ Constructor arguments:
   object for the requested json_schema (strings, numbers, integers, booleans, arrays, enums,
   nested objects and $refs), or "ok" when no schema was requested.
 - hang_s: how long a "hang" fault sleeps (make it longer than the client's timeout).
+- structured: what the server does with `response_format`. "json_schema" (default; OpenAI,
+  vLLM, llama-server: both json_schema and json_object with a schema are honoured);
+  "json_object" (llama-cpp-python: json_schema is answered with HTTP 500 "Input should be 'text'
+  or 'json_object'", json_object with a schema is honoured); "ignore" (the format is dropped
+  before the responder sees the request: only a schema written in the prompt after "JSON
+  schema:" can shape the answer, as a model following its prompt would).
 - batch_status: the status a batch reports once retrieved ("completed" by default; "expired" to
   test resubmission; "in_progress" keeps it running until the status is changed; lines whose
   faults apply go to the batch's error file).
@@ -49,6 +55,7 @@ import email.policy
 import hashlib
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -110,6 +117,8 @@ def example_for_schema(schema: dict[str, Any], root: dict[str, Any] | None = Non
         for part in schema["$ref"].lstrip("#/").split("/"):
             node = node[part]
         return example_for_schema(node, root)
+    if schema.get("type") == "string" and ("pattern" in schema or "minLength" in schema):
+        return _string_for(schema)
     if "enum" in schema:
         return schema["enum"][0]
     if "const" in schema:
@@ -140,10 +149,35 @@ def example_for_schema(schema: dict[str, Any], root: dict[str, Any] | None = Non
     return "example text"
 
 
+def _string_for(schema: dict[str, Any]) -> str:
+    """A string that meets the schema's pattern and length (the shapes our schemas use)."""
+    pattern = schema.get("pattern")
+    for candidate in ("D000001", "What does this example describe in full?", "example text"):
+        if pattern is not None and not re.search(pattern, candidate):
+            continue
+        if len(candidate) >= schema.get("minLength", 0):
+            return candidate
+    return "x" * schema.get("minLength", 1)
+
+
+def prompt_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON schema written into the latest user message that has one after "JSON schema:"
+    (a repair turn refers back to it), if any."""
+    users = [m.get("content") or "" for m in body.get("messages", []) if m.get("role") == "user"]
+    for content in reversed(users):
+        if "JSON schema:" in content:
+            return json.loads(content.rsplit("JSON schema:", 1)[1].strip())
+    return None
+
+
 def default_responder(body: dict[str, Any]) -> str:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":
         return json.dumps(example_for_schema(fmt["json_schema"]["schema"]))
+    schema = fmt.get("schema") if fmt.get("type") == "json_object" else None
+    schema = schema or prompt_schema(body)
+    if schema is not None:
+        return json.dumps(example_for_schema(schema))
     if fmt.get("type") == "json_object":
         return "{}"
     return "ok"
@@ -172,7 +206,11 @@ class FakeOpenAIServer:
         hang_s: float = 30.0,
         batch_status: str = "completed",
         port: int = 0,
+        structured: str = "json_schema",
     ) -> None:
+        if structured not in ("json_schema", "json_object", "ignore"):
+            raise ValueError(f"structured={structured!r}")
+        self.structured = structured
         self.latency_s = latency_s
         self.latency_jitter_s = latency_jitter_s
         self.responder = responder or default_responder
@@ -294,6 +332,23 @@ class FakeOpenAIServer:
         attempt = self._enter(request, body)
         try:
             await self._latency()
+            fmt_type = (body.get("response_format") or {}).get("type")
+            if self.structured == "json_object" and fmt_type == "json_schema":
+                with self._lock:
+                    self.stats.faults["json_schema_refused"] += 1
+                return JSONResponse(  # what llama-cpp-python 0.3.36 answers
+                    {
+                        "error": {
+                            "message": "[{'type': 'literal_error', 'loc': ('body',"
+                            " 'response_format', 'type'), 'msg': \"Input should be 'text' or"
+                            " 'json_object'\", 'input': 'json_schema'}]",
+                            "type": "internal_server_error",
+                        }
+                    },
+                    status_code=500,
+                )
+            if self.structured == "ignore":
+                body = {key: value for key, value in body.items() if key != "response_format"}
             fault = self._fault_for(CHAT_PATH, body, attempt)
             if fault is not None:
                 with self._lock:

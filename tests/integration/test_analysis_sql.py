@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from mkailin_assets.db import open_connection
 from mkailin_assets.demo import SUMMARY_COLUMNS
-from mkailin_assets.resources.duckdb_store import ANALYSIS_DIR, open_connection
+from mkailin_assets.settings import REPO_ROOT
+from mkailin_assets.sql_files import analysis_files
 from tests.harness import OFFLINE_CATEGORIES, Pipeline, offline_sample_pipeline
+
+ANALYSIS_DIR = REPO_ROOT / "sql" / "analysis"  # the folder users run; the package carries it
 
 VIEW_COLUMNS = {
     "qa_per_category": ["category", "name", "kind", "split", "records", "source_pmids"],
@@ -82,8 +86,8 @@ _VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> Pipeline:
-    """The sample distilled offline, one crafted duplicate question (so a filter removes
-    something), training_set for each category."""
+    """The sample distilled offline, one crafted duplicate question in another category (so the
+    export removes something), training_set for each category, the export."""
     distilled = offline_sample_pipeline(tmp_path_factory.mktemp("analysis"))
     template = distilled.scalar(
         "SELECT candidate_id FROM evaluated_qa WHERE category = 'K' AND is_preferred "
@@ -96,6 +100,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
     )
     for letter in OFFLINE_CATEGORIES:
         distilled.materialize(["training_set"], letter)
+    distilled.materialize(["training_export"])
     distilled.instance.add_dynamic_partitions("benchmark_models", ["offline"])
     distilled.materialize(["benchmark_eval"], "offline")
     return distilled
@@ -123,6 +128,7 @@ def test_every_analysis_file_is_covered():
     views = [v for p in ANALYSIS_DIR.glob("*.sql") for v in _VIEW.findall(p.read_text())]
     assert sorted(views) == sorted(VIEW_COLUMNS)
     assert [f for f in files if not f[:3].isdigit()] == sorted(QUERY_COLUMNS)
+    assert [f.name for f in analysis_files()] == [f for f in files if f[:3].isdigit()]
 
 
 def test_views_return_rows_with_their_columns(pipeline):
@@ -140,7 +146,8 @@ def test_view_figures_agree_with_the_tables(pipeline):
     _, per_category = select_all(pipeline, "SELECT sum(records) FROM qa_per_category")
     assert per_category[0][0] == pipeline.scalar("SELECT count(*) FROM training_set")
     _, filters = select_all(
-        pipeline, "SELECT category, filter, removed FROM filter_report WHERE filter = 'exact_dup'"
+        pipeline,
+        "SELECT category, filter, removed FROM filter_report WHERE filter = 'export:exact_dup'",
     )
     assert filters and all(category == "Z" for category, _, _ in filters)
     _, ledger = select_all(pipeline, "SELECT file_name, deletions FROM release_ledger")

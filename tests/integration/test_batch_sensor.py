@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from mkailin_assets.automation.sensors import batch_run_key, build_llm_batch_poll_sensor
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.llm.client import BatchPending, LLMClient
 from mkailin_assets.llm.config import LLMConfig
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.integration.test_llm_client import make_requests
 

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from mkailin_assets.automation.benchmark_sensor import benchmark_models_sensor
+from mkailin_assets.db import apply_analysis_views, open_connection
 from mkailin_assets.evaluation.scoring import score
-from mkailin_assets.resources.duckdb_store import apply_analysis_views, open_connection
 from tests.harness import (
     BASELINE_FILES,
     check_outcomes,

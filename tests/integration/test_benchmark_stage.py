@@ -12,12 +12,12 @@ import pytest
 
 from mkailin_assets.agents.retrieval import refresh_bm25_index, retrieve
 from mkailin_assets.checks.benchmark_checks import hygiene_hits
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.evaluation.config import EvalModel
 from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids, benchmark_pmid_hits
 from mkailin_assets.evaluation.pubmedqa import PubMedQAItem
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.stages.benchmark import retrieved_contexts, run_benchmark, write_benchmark
 from tests.fakes.openai_server import CHAT_PATH
 from tests.unit.test_retrieval import load_docs, upsert_citation
@@ -197,14 +197,16 @@ def test_hygiene_finds_a_planted_benchmark_pmid_in_each_field(field):
     assert field in hits["field"].to_list()
 
 
-def test_hygiene_check_reads_every_training_row(con):
+def test_hygiene_check_reads_the_category_s_training_rows(con):
     row = clean_row()
     FIELDS["record.rejected_context_pmids"](row)
     con.execute(
         "INSERT INTO training_set VALUES ('K', ?, 'dpo', 'train', 1, [2, 3], 'q', ?, ?, now())",
         [row["record_id"], json.dumps(row["record"]), json.dumps(row["provenance"])],
     )
-    hits = hygiene_hits(con, benchmark_citation_pmids())
+    assert hygiene_hits(con, benchmark_citation_pmids(), "A").is_empty()  # another category
+    hits = hygiene_hits(con, benchmark_citation_pmids(), "K")
+    assert hits.equals(hygiene_hits(con, benchmark_citation_pmids()))  # all: the same one hit
     assert hits.to_dicts() == [
         {
             "record_id": "sft:K:abc",

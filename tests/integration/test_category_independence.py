@@ -84,7 +84,7 @@ def test_one_ic_snapshot_check_fails_on_a_partition_with_two_snapshots(tmp_path:
         [CATEGORY, CATEGORY],
     )
     from mkailin_assets.checks.qa_checks import one_ic_snapshot
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
 
     con = open_connection(pipeline.db_path, read_only=True)
     try:

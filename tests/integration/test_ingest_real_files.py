@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.mesh_xml import load_mesh_descriptors, parse_mesh_file
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-from mkailin_assets.ingest.pubmed_xml import Citation, parse_pubmed_file
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+from mkailin_assets.ingest.pubmed_records import Citation, parse_pubmed_file
 from tests.conftest import BASELINE_FILE, SHARED_DATA, require_shared
 
 SAMPLES = SHARED_DATA / "pubmed" / "samples"
@@ -213,7 +213,7 @@ def test_compiled_scanner_matches_lxml_on_real_files(shared_data):
     """Chunk by chunk, the C fast path (with its lxml fallback) and lxml alone give identical
     Arrow tables, quarantine rows and deletions on the 2021 heads and the efetch samples (the
     2020 baseline is compared through the loader above)."""
-    from mkailin_assets.ingest.pubmed_xml import iter_record_chunks, parse_chunk
+    from mkailin_assets.ingest.pubmed_chunks import iter_record_chunks, parse_chunk
 
     files = _real_release_files()
     assert files

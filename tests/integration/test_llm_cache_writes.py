@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import duckdb
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
 
 def _record(key: str, status: str, content: str | None = None) -> CallRecord:
@@ -49,7 +49,7 @@ def test_new_rows_insert_and_a_stored_key_is_replaced(tmp_path):
     assert rows["b"][:2] == ("ok", "B")
     assert rows["c"][:2] == ("ok", "C")
     assert rows["a"][3] == '{"messages":[{"content":"a","role":"user"}],"model":"m"}'
-    assert set(cache.lookup_ok(["a", "b", "c", "zzz"])) == {"a", "b", "c"}
+    assert set(cache.lookup_final(["a", "b", "c", "zzz"])) == {"a", "b", "c"}
     cache.close()
     con.close()
 

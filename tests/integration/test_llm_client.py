@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from mkailin_assets.db import apply_schema, open_connection, transaction
 from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.batch import poll_batches
 from mkailin_assets.llm.client import BatchPending, LLMClient, LLMFailureRateExceeded
 from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.offline import register_offline
 from mkailin_assets.llm.types import OFFLINE_MODEL, LLMRequest
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection, transaction
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer, Fault
 
 KEY = "sk-test-LEAKCANARY-7f3a9c"
@@ -25,16 +26,20 @@ class Question(BaseModel):
     confidence: float
 
 
+register_offline(
+    "test", lambda inputs: {"question": f"What about {inputs['title']}?", "confidence": 1}
+)
+
+
 def make_requests(n: int, prefix: str = "abstract") -> list[LLMRequest]:
     return [
         LLMRequest(
-            role="question:clinical",
+            role="test:clinical",
             item_id=f"{prefix}-{i}",
             messages=[{"role": "user", "content": f"{prefix} number {i}"}],
             response_model=Question,
             prompt_version="v1",
             inputs={"title": f"{prefix} {i}"},
-            offline=lambda inputs: {"question": f"What about {inputs['title']}?", "confidence": 1},
         )
         for i in range(n)
     ]
@@ -68,6 +73,8 @@ def make_client(con, server, **overrides) -> LLMClient:
         retry_max_delay_s=0.05,
         max_failure_rate=1.0,
         timeout_s=5.0,
+        # These tests script faults from the first request on; probing (auto) has its own tests.
+        structured_output="json_schema",
     )
     values.update(overrides)
     return LLMClient(LLMConfig(**values), con)
@@ -152,7 +159,7 @@ def test_failures_are_recorded_and_a_rerun_resends_only_them(con, server) -> Non
     failed = [r for r in results if not r.ok]
     assert {r.item_id for r in failed} == failing
     for result in failed:
-        assert result.item_id in result.error and "question:clinical" in result.error
+        assert result.item_id in result.error and "test:clinical" in result.error
         assert "HTTP 500" in result.error and "3 attempt" in result.error
     assert len(rows(con, "status = 'failed'")) == 2
     assert client.accounting()["llm.failures"] == 2
@@ -180,7 +187,8 @@ def test_bad_output_is_retried_then_accepted(con, server, kind) -> None:
     results = client.run(make_requests(2))
     assert all(r.ok for r in results)
     assert server.stats.total == 4
-    assert client.accounting()["llm.schema_retries"] == 2
+    retried = "llm.truncated" if kind == "length" else "llm.schema_retries"
+    assert client.accounting()[retried] == 2
 
 
 @pytest.mark.parametrize(
@@ -195,9 +203,29 @@ def test_persistent_bad_output_fails_with_raw_text_kept(con, server, kind, needl
     server.add_fault(Fault(kind, probability=1.0))
     result = make_client(con, server, max_schema_retries=2).run(make_requests(1))[0]
     assert not result.ok and needle in result.error and result.content
-    assert server.stats.total == 3
+    sent = 2 if kind == "length" else 3  # a truncation is retried once, not as a schema error
+    assert server.stats.total == sent
     ((_, status, error, raw, attempts),) = rows(con)
-    assert status == "failed" and needle in error and raw == result.content and attempts == 3
+    assert status == "rejected" and needle in error and raw == result.content and attempts == sent
+
+
+def test_a_rejected_answer_is_final_unless_resending_is_asked(con, server) -> None:
+    """The model's own unusable answer is not bought again on a re-run (its rejection comes
+    from the cache, still failed, with its reason); MKAILIN_LLM_RESEND_REJECTED sends it."""
+    server.add_fault(Fault("schema", probability=1.0))
+    first = make_client(con, server, max_schema_retries=0).run(make_requests(2))
+    assert not any(r.ok for r in first)
+    server.reset_stats()
+    again = make_client(con, server, max_schema_retries=0)
+    results = again.run(make_requests(2))
+    assert server.stats.total == 0
+    assert [r.error for r in results] == [r.error for r in first]
+    assert all(r.cached and not r.ok for r in results)
+    assert again.accounting()["llm.rejections_cached"] == 2
+    server.clear_faults()
+    resent = make_client(con, server, resend_rejected=True).run(make_requests(2))
+    assert server.stats.total == 2 and all(r.ok for r in resent)
+    assert len(rows(con, "status = 'rejected'")) == 0
 
 
 def test_budget_stops_sending_and_a_rerun_resumes(con, server) -> None:
@@ -264,7 +292,7 @@ def test_offline_backend_is_deterministic_cached_and_marked(con, tmp_path) -> No
 
 def test_offline_without_implementation_fails_clearly(con) -> None:
     request = LLMRequest(
-        role="judge", item_id="p1", messages=[], response_model=Question, prompt_version="v1"
+        role="unregistered", item_id="p1", messages=[], response_model=Question, prompt_version="v1"
     )
     client = LLMClient(LLMConfig(backend="offline", max_failure_rate=1.0), con)
     result = client.run([request])[0]
@@ -357,13 +385,17 @@ def test_mixed_faults_at_30_percent_complete_and_rerun_resends_only_failures(con
     results = client.run(make_requests(60))
     failed = {r.item_id for r in results if not r.ok}
     assert failed, "with one retry at a 30% fault rate some items must fail"
-    assert {
-        row[0]
-        for row in con.execute("SELECT item_id FROM llm_calls WHERE status = 'failed'").fetchall()
-    } == failed
+
+    def items(status: str) -> set[str]:
+        query = "SELECT item_id FROM llm_calls WHERE status = ?"
+        return {row[0] for row in con.execute(query, [status]).fetchall()}
+
+    transport, rejected = items("failed"), items("rejected")
+    assert transport | rejected == failed and not transport & rejected
     assert client.accounting()["llm.failures"] == len(failed)
     server.clear_faults()
     server.reset_stats()
     rerun = make_client(con, server).run(make_requests(60))
-    assert all(r.ok for r in rerun)
-    assert server.stats.total == len(failed)
+    # transport failures go out again; rejected answers are final and come from the cache
+    assert {r.item_id for r in rerun if not r.ok} == rejected
+    assert server.stats.total == len(transport)

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from mkailin_assets.resources.duckdb_store import open_connection
+from mkailin_assets.db import open_connection
 from mkailin_assets.resources.llm import LLMResource
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.harness import ephemeral_instance, materialize
@@ -23,7 +23,7 @@ def test_resource_runs_the_client_and_keeps_the_key_out_of_dagster(
         monkeypatch.setenv("MKAILIN_LLM_API_KEY", KEY)
         monkeypatch.setenv("MKAILIN_LLM_BACKEND", "openai")
         monkeypatch.setenv("MKAILIN_LLM_BASE_URL", server.url)
-        monkeypatch.setenv("MKAILIN_LLM_MODEL_QUESTION", "question-model")
+        monkeypatch.setenv("MKAILIN_LLM_MODEL_TEST", "question-model")  # role test:clinical
 
         @dg.asset
         def questions(context, llm: LLMResource) -> dg.MaterializeResult:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.db import open_connection
 from mkailin_assets.llm.cache import CacheWriter
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
-from mkailin_assets.resources.duckdb_store import open_connection
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
 from tests.integration.test_llm_client import make_requests
 
@@ -30,7 +30,7 @@ RUNNER = textwrap.dedent(
     import sys
     from mkailin_assets.llm.client import LLMClient
     from mkailin_assets.llm.config import LLMConfig
-    from mkailin_assets.resources.duckdb_store import open_connection
+    from mkailin_assets.db import open_connection
     from tests.integration.test_llm_client import make_requests
 
     db, url, total = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -10,11 +10,11 @@ import signal
 import psutil
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.errors import PubMedFormatError
 from mkailin_assets.ingest.parse_workers import ParserProcessPool, WorkerCrashed
+from mkailin_assets.ingest.pubmed_chunks import iter_record_chunks
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-from mkailin_assets.ingest.pubmed_xml import iter_record_chunks
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from tests.conftest import BASELINE_FILE, require_shared
 
 SAMPLE_ARTICLE = b"""<PubmedArticle><MedlineCitation Status="MEDLINE"><PMID Version="1">%d</PMID>

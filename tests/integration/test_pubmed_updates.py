@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.errors import ChecksumMismatchError, PubMedFormatError
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ingest"
 BASELINE = FIXTURES / "pubmed" / "baseline" / "pubmed99n0001.xml"
@@ -155,7 +155,7 @@ def test_parallel_load_works_from_a_script_on_stdin(tmp_path):
     repo = Path(__file__).resolve().parent.parent.parent
     script = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "from mkailin_assets.resources.duckdb_store import open_connection, apply_schema\n"
+        "from mkailin_assets.db import open_connection, apply_schema\n"
         "from mkailin_assets.ingest.pubmed_loader import load_pubmed_file\n"
         "con = open_connection(':memory:'); apply_schema(con)\n"
         "r = load_pubmed_file(con, sys.argv[2], workers=2)\n"

@@ -157,7 +157,7 @@ def distilled(ingested, server, tmp_path_factory) -> dict[str, Any]:
 def test_every_qa_check_passed_and_the_server_answered_every_role(distilled):
     for letter, result in distilled["runs"].items():
         outcomes = check_outcomes(result)
-        assert len(outcomes) == 7 and all(outcomes.values()), (letter, outcomes)
+        assert len(outcomes) == 8 and all(outcomes.values()), (letter, outcomes)
     pipeline: Pipeline = distilled["pipeline"]
     calls = dict(
         pipeline.rows("SELECT role, count(*) FROM llm_calls WHERE status = 'ok' GROUP BY role")

@@ -179,8 +179,8 @@ def test_a_new_baseline_with_unchanged_citations_changes_nothing_in_raw_abstract
 ):
     from mkailin_assets.assets.abstracts import raw_abstracts
     from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
+    from mkailin_assets.db import open_connection
     from mkailin_assets.ingest.sources import list_release_files
-    from mkailin_assets.resources.duckdb_store import open_connection
     from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
 
     # The two baseline files only: an update would revise citations the copy below republishes.

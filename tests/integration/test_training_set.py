@@ -16,7 +16,7 @@ import pytest
 
 from mkailin_assets import settings
 from mkailin_assets.checks.training_checks import training_set_checks
-from mkailin_assets.resources.duckdb_store import open_connection
+from mkailin_assets.db import open_connection
 from mkailin_assets.resources.method import MethodConfig
 from tests.harness import (
     OFFLINE_CATEGORIES,
@@ -157,6 +157,16 @@ def test_every_training_check_passed(built):
     pipeline: Pipeline = built["pipeline"]
     kinds = dict(pipeline.rows("SELECT kind, count(*) FROM training_set GROUP BY kind"))
     assert kinds["sft"] > 0 and kinds["pretrain"] > 0
+
+
+def test_the_hygiene_check_of_a_category_run_reads_that_category(built):
+    for letter, result in built["runs"].items():
+        (hygiene,) = [
+            evaluation
+            for evaluation in result.get_asset_check_evaluations()
+            if evaluation.check_name == "no_benchmark_pmid_in_any_field"
+        ]
+        assert hygiene.metadata["category"].value == letter
 
 
 def test_a_category_removes_its_own_duplicates_with_their_twin(built):
@@ -319,7 +329,7 @@ def test_export_loads_with_datasets_and_the_card_documents_it(built):
     assert "## Filters" in card and "| exact_dup | sft |" in card and "| near_dup | sft |" in card
     assert f"decontamination:{BENCHMARK}" in card
     assert "offline-extractive" in card  # the models section
-    for version in ("qgen-mechanistic-v1", "qgen-clinical-v1", "judge-pairwise-v1"):
+    for version in ("qgen-mechanistic-v2", "qgen-clinical-v2", "judge-pairwise-v1"):
         assert version in card
     assert "National Library of Medicine" in card and "## Licence" in card
     assert "## MeSH coverage" in card and "depth 1" in card

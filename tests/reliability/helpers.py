@@ -215,7 +215,7 @@ from tests.harness import ephemeral_instance, materialize
 marker = Path(os.environ.get("RELIABILITY_MARKER", "/nonexistent"))
 if os.environ.get("RELIABILITY_HOLD_MODULE"):
     # Only code that looks `transaction` up in that module's globals at call time is affected
-    # (e.g. duckdb_store._sync_from, not modules that imported the name earlier).
+    # (e.g. db.partitions._sync_from, not modules that imported the name earlier).
     module = importlib.import_module(os.environ["RELIABILITY_HOLD_MODULE"])
     original_transaction = module.transaction
 

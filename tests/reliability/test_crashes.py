@@ -76,7 +76,7 @@ CASES = [
     ),
     (
         "raw_abstracts",
-        "mkailin_assets.assets.abstracts",
+        "mkailin_assets.stages.abstracts",
         ["raw_abstracts"],
         [
             "DELETE FROM raw_abstracts WHERE category = ? AND pmid % 3 = 0",
@@ -85,7 +85,7 @@ CASES = [
     ),
     (
         "candidate_qa",
-        "mkailin_assets.resources.duckdb_store",
+        "mkailin_assets.db.partitions",
         ["candidate_qa"],
         [
             "DELETE FROM candidate_qa WHERE category = ? AND source_pmid % 3 = 0",
@@ -322,7 +322,7 @@ def test_raw_abstracts_partition_and_its_quarantine_change_together(pipeline, tm
         ["raw_abstracts"],
         CATEGORY,
         # The partition and its quarantine rows share the asset module's one transaction.
-        RELIABILITY_HOLD_MODULE="mkailin_assets.assets.abstracts",
+        RELIABILITY_HOLD_MODULE="mkailin_assets.stages.abstracts",
         RELIABILITY_MARKER=str(marker),
     )
     kill_when(child, marker.exists, 120, "raw_abstracts to reach its COMMIT")

@@ -19,11 +19,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.errors import UnsafeFileNameError
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
 from mkailin_assets.ingest.sources import ReleaseFile, fetch_mesh_source, fetch_release_file
 from mkailin_assets.partitions import validate_category
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 from tests.fakes.openai_server import FakeOpenAIServer, Fault, body_hash
 from tests.harness import (
@@ -124,7 +124,7 @@ SQL_METHODS = {
 # Every expression interpolated into SQL text, and why it cannot carry input. A new one fails
 # this test until someone reviews it and adds it here.
 SAFE_INTERPOLATIONS: dict[str, str] = {
-    # safe_identifier() results (duckdb_store) and lists of them
+    # safe_identifier() results (mkailin_assets.db) and lists of them
     "table": "a table name from code, through safe_identifier or a code constant",
     "column_list": "', '.join(safe_identifier(c) ...)",
     "key_list": "', '.join(safe_identifier(k) ...)",
@@ -135,6 +135,8 @@ SAFE_INTERPOLATIONS: dict[str, str] = {
     "select": "f-string of the module constant CATEGORY_MEMBERS_SQL; values in params",
     "sql": "query text from code (fetch_preview and run_query_check callers pass constants)",
     "int(limit)": "an int",
+    "pmids_sql": "a SELECT over a temp table, a string constant at each _fetch_texts call",
+    "'built_at = excluded.built_at,' if built else ''": "one of two constant SQL fragments",
     "limit": "'LIMIT $sample' or '': the value itself is a parameter",
     "tokens": "SQL expression built by sql_tokens_expression from a literal column name",
     "', '.join(_COLUMNS)": "module constant",

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+from mkailin_assets.db import apply_schema, open_connection
 
 
 @pytest.fixture

@@ -55,9 +55,9 @@ QUERIES = pl.DataFrame(
 
 
 def brute_force(con, monkeypatch, **kwargs) -> pl.DataFrame:  # noqa: F811
-    monkeypatch.setenv(ann_index.ENV_MIN_DOCS, str(10**9))
+    monkeypatch.setenv("MKAILIN_ANN_MIN_DOCS", str(10**9))
     result = dense_top_k(con, QUERIES, hashed_embed, MODEL, **kwargs)
-    monkeypatch.setenv(ann_index.ENV_MIN_DOCS, "1")
+    monkeypatch.setenv("MKAILIN_ANN_MIN_DOCS", "1")
     return result
 
 
@@ -70,7 +70,7 @@ def same_ranking(ann: pl.DataFrame, exact: pl.DataFrame) -> None:
 def embedded(con, monkeypatch):  # noqa: F811
     corpus(con)
     refresh_embeddings(con, hashed_embed, MODEL)
-    monkeypatch.setenv(ann_index.ENV_MIN_DOCS, "1")
+    monkeypatch.setenv("MKAILIN_ANN_MIN_DOCS", "1")
     return con
 
 

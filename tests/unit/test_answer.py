@@ -15,6 +15,7 @@ from mkailin_assets.agents.answer import (
     says_insufficient,
     valid_citations,
 )
+from mkailin_assets.llm.offline import offline_output
 from mkailin_assets.llm.types import LLMResult
 from tests.conftest import PUBMEDQA_DIR, require_shared
 
@@ -102,7 +103,7 @@ def _offline(question: str, contexts=CONTEXTS) -> dict:
     request = build_answer_requests(
         [{"candidate_id": "x", "question": question, "contexts": contexts}]
     )[0]
-    payload = request.offline(request.inputs)
+    payload = offline_output(request)
     GroundedAnswer.model_validate(payload)
     return payload
 
@@ -252,7 +253,7 @@ def test_offline_decisions_on_pubmedqa_expert_items():
         for pmid, item in items.items()
     ]
     requests = build_answer_requests(rows)
-    answers = [request.offline(request.inputs) for request in requests]
+    answers = [offline_output(request) for request in requests]
     correct = sum(
         answer["final_decision"] == items[request.item_id]["final_decision"]
         for answer, request in zip(answers, requests, strict=True)

@@ -143,3 +143,15 @@ def test_dataset_card_shows_the_latest_figures_per_model():
         section
     )
     assert "82.0" in section and "55.2%" in section
+
+
+def test_a_local_model_is_a_gguf_file_served_here(monkeypatch, tmp_path):
+    gguf = tmp_path / "Tiny-Model.Q4.gguf"
+    gguf.write_bytes(b"GGUF")
+    models = [{"name": "tiny", "backend": "local", "model": str(gguf)}, {"name": "default-local",
+              "backend": "local"}]  # fmt: skip
+    monkeypatch.setenv("MKAILIN_EVAL_MODELS", json.dumps(models))
+    built = config.llm_config_for(config.resolve_model("tiny"), LLMConfig())
+    assert built.backend == "local" and built.local.model_path == str(gguf)
+    plain = config.llm_config_for(config.resolve_model("default-local"), LLMConfig())
+    assert plain.backend == "local" and plain.local.model_path is None  # MKAILIN_LOCAL_MODEL

@@ -18,6 +18,7 @@ from mkailin_assets.agents.preferences import (
     final_preferences,
     sources_in_band,
 )
+from mkailin_assets.llm.offline import offline_output
 from mkailin_assets.llm.types import OFFLINE_MODEL, LLMResult
 
 SCORES = pl.DataFrame(
@@ -106,7 +107,7 @@ def test_judge_requests_two_per_pair_with_positions_swapped():
     # Offline: the cold-start winner (1:m) in whichever position it holds.
     assert offline_judge(ab.inputs)["better"] == "B" and offline_judge(ba.inputs)["better"] == "A"
     for request in (ab, ba):
-        JudgeVerdict.model_validate(request.offline(request.inputs))
+        JudgeVerdict.model_validate(offline_output(request))
     unlabelled = _pairs_with_text(cold_start_pairs(SCORES).filter(pl.col("source_pmid") == 2))
     assert {offline_judge(r.inputs)["better"] for r in build_judge_requests(unlabelled)} == {"tie"}
 
@@ -215,9 +216,7 @@ def test_offline_verdicts_are_not_counted_as_judge_labels():
     pairs = cold_start_pairs(SCORES)
     requests = build_judge_requests(_pairs_with_text(pairs))
     results = [
-        LLMResult(
-            r.item_id, f"c{i}", OFFLINE_MODEL, True, parsed=JudgeVerdict(**r.offline(r.inputs))
-        )
+        LLMResult(r.item_id, f"c{i}", OFFLINE_MODEL, True, parsed=JudgeVerdict(**offline_output(r)))
         for i, r in enumerate(requests)
     ]
     verdicts = combine_verdicts(requests, results)

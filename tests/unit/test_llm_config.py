@@ -55,8 +55,46 @@ def test_role_lookup_exact_then_prefix_then_default() -> None:
     assert config.role_settings("question:clinical").temperature == 0.9
     assert config.role_settings("question:other").temperature == 0.7
     assert config.role_settings("answer").model == "default"
-    assert config.role_settings("answer").sampling() == {"temperature": 0.0}
+    assert config.role_settings("answer").sampling() == {"temperature": 0.0, "max_tokens": 512}
     assert config.model_for("embeddings") == config.embedding_model
+
+
+def test_generation_is_bounded_per_role_and_the_timeout_follows_it() -> None:
+    config = LLMConfig.from_env(
+        {
+            "MKAILIN_LLM_BACKEND": "openai",
+            "MKAILIN_LLM_ROLES": json.dumps({"judge": {"max_tokens": 40}}),
+            "MKAILIN_LLM_STRUCTURED_OUTPUT": "prompt",
+            "MKAILIN_LLM_MODEL_ANSWER": "m",
+        }
+    )
+    assert config.role_settings("question:clinical").max_tokens == 256
+    assert config.role_settings("judge").max_tokens == 40  # overridable per role
+    assert config.role_settings("embeddings").max_tokens is None
+    assert config.request_timeout_s(40) == 15.0 + 40 / 8.0
+    assert config.request_timeout_s(10_000) == config.timeout_s  # never above the ceiling
+    assert config.request_timeout_s(None) == config.timeout_s
+    assert config.structured_mode_for("answer") == "prompt"
+    forced = LLMConfig(roles={"judge": RoleSettings(structured_output="json_object")})
+    assert forced.structured_mode_for("judge") == "json_object"
+    assert forced.structured_mode_for("answer") == "auto"
+    every = LLMConfig.from_env({"MKAILIN_LLM_MAX_TOKENS": "99"})
+    assert every.role_settings("answer").max_tokens == 99  # the global setting wins
+
+
+def test_local_model_settings_from_env() -> None:
+    config = LLMConfig.from_env(
+        {
+            "MKAILIN_LLM_BACKEND": "local",
+            "MKAILIN_LOCAL_MODEL": "/models/x.gguf",
+            "MKAILIN_LOCAL_THREADS": "3",
+            "MKAILIN_LOCAL_CONTEXT_SIZE": "2048",
+            "MKAILIN_LOCAL_GPU_LAYERS": "-1",
+        }
+    )
+    assert config.backend == "local"
+    assert config.local.model_path == "/models/x.gguf" and config.local.threads == 3
+    assert config.local.context_size == 2048 and config.local.gpu_layers == -1
 
 
 def test_offline_backend_names_its_own_models() -> None:

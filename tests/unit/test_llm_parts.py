@@ -15,7 +15,12 @@ from mkailin_assets.llm.cache import call_key
 from mkailin_assets.llm.client import prepare_chat, validate_content
 from mkailin_assets.llm.concurrency import AdaptiveLimiter, backoff_seconds, retry_after_seconds
 from mkailin_assets.llm.config import LLMConfig
-from mkailin_assets.llm.offline import OfflineError, hashed_embedding, offline_content
+from mkailin_assets.llm.offline import (
+    OfflineError,
+    hashed_embedding,
+    offline_content,
+    register_offline,
+)
 from mkailin_assets.llm.types import LLMRequest
 
 
@@ -143,15 +148,14 @@ def test_validate_content(content, finish, needle) -> None:
 
 
 def test_offline_content_validates_and_fails_clearly() -> None:
-    request = _request(
-        inputs={"text": "x"}, offline=lambda i: {"answer": i["text"], "confidence": 1}
-    )
-    content, parsed = offline_content(request)
+    register_offline("parts", lambda i: {"answer": i["text"], "confidence": 1})
+    register_offline("parts:broken", lambda i: {"answer": 3})
+    content, parsed = offline_content(_request(role="parts:ok", inputs={"text": "x"}))
     assert parsed == Answer(answer="x", confidence=1.0) and '"answer": "x"' in content
     with pytest.raises(OfflineError, match="no offline implementation"):
-        offline_content(_request(offline=None))
+        offline_content(_request(role="unregistered"))
     with pytest.raises(OfflineError, match="violates Answer"):
-        offline_content(_request(offline=lambda i: {"answer": 3}))
+        offline_content(_request(role="parts:broken"))
 
 
 def test_hashed_embedding_is_deterministic_normalised_and_similarity_aware() -> None:

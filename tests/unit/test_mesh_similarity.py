@@ -25,7 +25,7 @@ from mkailin_assets.agents.mesh_similarity import (
     score_candidates,
     score_report,
 )
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+from mkailin_assets.db import apply_schema, open_connection
 from tests.conftest import MESH_2024, require_shared
 
 # Real descriptors (MeSH 2024) and their tree numbers.

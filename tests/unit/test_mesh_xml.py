@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.errors import MeshFormatError, MeshYearMismatchError
 from mkailin_assets.ingest.mesh_xml import (
     load_mesh_descriptors,
@@ -13,7 +14,6 @@ from mkailin_assets.ingest.mesh_xml import (
     write_mesh_tree_partition,
     year_from_name,
 )
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ingest"
 MESH = FIXTURES / "mesh" / "desc2025_fixture.xml"

@@ -15,7 +15,13 @@ from pathlib import Path
 import pytest
 
 from mkailin_assets.ingest.errors import PubMedFormatError
-from mkailin_assets.ingest.pubmed_xml import iter_record_chunks, parse_chunk
+from mkailin_assets.ingest.pubmed_chunks import iter_record_chunks, parse_chunk
+from mkailin_assets.ingest.pubmed_columns import (
+    SCANNER_COLUMNS,
+    CitationColumns,
+    ScannerMismatchError,
+    check_scanner,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_FILES = sorted((REPO / "data" / "sample" / "pubmed").rglob("*.xml.gz"))
@@ -301,8 +307,56 @@ def test_random_damage_fails_or_parses_alike():
     assert agreed_ok > 20 and agreed_error > 20  # both kinds of outcome were exercised
 
 
+def test_the_scanner_and_python_share_one_column_list():
+    """The scanner exports the order it appends in; it is the Python side's list exactly."""
+    scanner = pytest.importorskip("mkailin_assets.ingest._pubmed_scan")
+    assert scanner.COLUMNS == SCANNER_COLUMNS
+    assert len(CitationColumns().lists()) == len(SCANNER_COLUMNS)
+
+
+def test_a_scanner_built_for_other_columns_is_refused_loudly(monkeypatch):
+    scanner = pytest.importorskip("mkailin_assets.ingest._pubmed_scan")
+    swapped = (SCANNER_COLUMNS[1], SCANNER_COLUMNS[0], *SCANNER_COLUMNS[2:])
+    monkeypatch.setattr(scanner, "COLUMNS", swapped)
+    chunk = FIELD_CASES["mesh headings"].encode()
+    with pytest.raises(ScannerMismatchError, match="rebuild it"):
+        parse_chunk(chunk, 1, 0, "x.xml")  # no silent fall back to lxml
+    monkeypatch.delattr(scanner, "COLUMNS")  # a build from before the contract
+    with pytest.raises(ScannerMismatchError, match="unknown columns"):
+        check_scanner(scanner)
+
+
+def test_content_hash_has_one_definition_both_parsers_call(monkeypatch):
+    """The lxml parser uses pubmed_columns.content_hash itself; the scanner calls it by name."""
+    pytest.importorskip("mkailin_assets.ingest._pubmed_scan")
+    from mkailin_assets.ingest import pubmed_columns, pubmed_records
+
+    assert pubmed_records.content_hash is pubmed_columns.content_hash
+    chunk = FIELD_CASES["mesh headings"].encode()
+    expected = parse_chunk(chunk, 1, 0, "x.xml", fast=False).tables["citations"]
+    calls = []
+
+    def recording(title, abstract, uis, majors):
+        calls.append((title, abstract, list(uis), list(majors)))
+        return "recorded"
+
+    monkeypatch.setattr(pubmed_columns, "content_hash", recording)
+    fast = parse_chunk(chunk, 1, 0, "x.xml", fast=True).tables["citations"]
+    assert fast.column("content_hash").to_pylist() == ["recorded"]
+    citation = expected.to_pylist()[0]
+    headings = citation["mesh_headings"]
+    assert calls == [
+        (
+            citation["title"],
+            citation["abstract"],
+            [h["descriptor_ui"] for h in headings],
+            [h["major_topic"] for h in headings],
+        )
+    ]
+
+
 def test_the_scanner_can_be_switched_off(monkeypatch):
-    from mkailin_assets.ingest import _pubmed_scan, pubmed_xml
+    from mkailin_assets.ingest import _pubmed_scan, pubmed_batches
 
     def must_not_run(*args):
         raise AssertionError("the compiled scanner ran although MKAILIN_PUBMED_SCANNER=off")
@@ -311,17 +365,17 @@ def test_the_scanner_can_be_switched_off(monkeypatch):
     monkeypatch.setattr(_pubmed_scan, "scan_chunk", must_not_run)
     monkeypatch.setenv("MKAILIN_PUBMED_SCANNER", "off")
     assert parse_chunk(chunk, 1, 0, "x.xml").articles_read == 1
-    assert pubmed_xml.parser_description(2) == "lxml, 2 worker processes"
-    assert pubmed_xml.parser_description(0) == "lxml iterparse"
+    assert pubmed_batches.parser_description(2) == "lxml, 2 worker processes"
+    assert pubmed_batches.parser_description(0) == "lxml iterparse"
     monkeypatch.setenv("MKAILIN_PUBMED_SCANNER", "auto")
-    assert pubmed_xml.parser_description(2).startswith("compiled scanner with lxml fallback")
+    assert pubmed_batches.parser_description(2).startswith("compiled scanner with lxml fallback")
     with pytest.raises(AssertionError, match="compiled scanner ran"):
         parse_chunk(chunk, 1, 0, "x.xml")
 
 
 def test_a_load_reports_the_parser_it_used(tmp_path):
+    from mkailin_assets.db import apply_schema, open_connection
     from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
-    from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
 
     con = open_connection(tmp_path / "t.duckdb")
     apply_schema(con)

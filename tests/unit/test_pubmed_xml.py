@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from mkailin_assets.ingest.errors import PubMedFormatError
-from mkailin_assets.ingest.pubmed_xml import (
+from mkailin_assets.ingest.pubmed_batches import iter_pubmed_batches
+from mkailin_assets.ingest.pubmed_chunks import iter_record_chunks, parse_chunk
+from mkailin_assets.ingest.pubmed_columns import content_hash
+from mkailin_assets.ingest.pubmed_records import (
     Citation,
     Deletion,
     QuarantinedRecord,
-    content_hash,
-    iter_pubmed_batches,
-    iter_record_chunks,
-    parse_chunk,
     parse_pubmed_file,
 )
 
@@ -123,13 +123,14 @@ def test_version_and_deletions():
 
 
 def test_content_hash_tracks_title_abstract_and_major_mesh():
-    mesh = [{"descriptor_ui": "D1", "major_topic": False}]
-    base = content_hash("t", "a", mesh)
-    assert base == content_hash("t", "a", [{"descriptor_ui": "D1", "major_topic": False}])
-    assert base != content_hash("t2", "a", mesh)
-    assert base != content_hash("t", "a2", mesh)
-    assert base != content_hash("t", "a", [{"descriptor_ui": "D1", "major_topic": True}])
-    assert base != content_hash("t", "a", [])
+    base = content_hash("t", "a", ["D1"], [False])
+    # The stored hashes of every loaded citation depend on this exact formula.
+    assert base == hashlib.sha256(b"t\x1fa\x1fD1N").hexdigest()
+    assert content_hash(None, None, [], []) == hashlib.sha256(b"\x1f").hexdigest()
+    assert base != content_hash("t2", "a", ["D1"], [False])
+    assert base != content_hash("t", "a2", ["D1"], [False])
+    assert base != content_hash("t", "a", ["D1"], [True])
+    assert base != content_hash("t", "a", [], [])
 
 
 def test_chunked_parser_matches_streaming_parser(tmp_path):

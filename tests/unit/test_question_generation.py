@@ -6,11 +6,13 @@ import json
 
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
 from mkailin_assets.agents import offline_text as ot
 from mkailin_assets.agents.prompts import PROMPTS
 from mkailin_assets.agents.question_generation import (
     DEFAULT_QUESTION_AGENTS,
+    GeneratedQuestion,
     QuestionAgent,
     QuestionSet,
     build_question_requests,
@@ -18,6 +20,7 @@ from mkailin_assets.agents.question_generation import (
     questions_from_results,
     validate_descriptors,
 )
+from mkailin_assets.llm.offline import offline_output
 from mkailin_assets.llm.types import OFFLINE_MODEL, LLMResult
 
 # Written in the style of real PubMed records: structured (OBJECTIVE/CONCLUSIONS) and unstructured.
@@ -75,7 +78,7 @@ def _offline_questions(abstracts: pl.DataFrame = ABSTRACTS) -> dict[str, list[di
     requests = build_question_requests(abstracts, DEFAULT_QUESTION_AGENTS)
     out = {}
     for request in requests:
-        payload = request.offline(request.inputs)
+        payload = offline_output(request)
         QuestionSet.model_validate(payload)  # schema-valid, as the client will check
         out[request.item_id] = payload["questions"]
     return out
@@ -87,8 +90,8 @@ def test_requests_one_per_abstract_and_agent_with_versions_and_delimited_abstrac
     assert len(requests) == 2 * ABSTRACTS.height
     mechanistic, clinical = requests[0], requests[1]
     assert mechanistic.role == "question:mechanistic" and clinical.role == "question:clinical"
-    assert mechanistic.prompt_version == "qgen-mechanistic-v1" in PROMPTS
-    assert clinical.prompt_version == "qgen-clinical-v1" in PROMPTS
+    assert mechanistic.prompt_version == "qgen-mechanistic-v2" in PROMPTS
+    assert clinical.prompt_version == "qgen-clinical-v2" in PROMPTS
     # Two distinct agents: different prompts on the same abstract.
     assert mechanistic.messages[1]["content"] != clinical.messages[1]["content"]
     system, user = mechanistic.messages
@@ -155,7 +158,7 @@ def test_offline_is_deterministic_and_requests_serialise():
 
 
 def test_several_questions_per_abstract_are_distinct():
-    agent = QuestionAgent("clinical", "clinical", "qgen-clinical-v1", 0.7, questions_per_abstract=3)
+    agent = QuestionAgent("clinical", "clinical", "qgen-clinical-v2", 0.7, questions_per_abstract=3)
     request = build_question_requests(ABSTRACTS.head(1), [agent])[0]
     questions = [q["question"] for q in offline_questions(request.inputs)["questions"]]
     assert 2 <= len(questions) <= 3
@@ -194,7 +197,14 @@ def test_validate_descriptors_keeps_own_known_uis_and_counts_the_rest():
 
 
 def _result(item_id: str, payload: dict | None, ok: bool = True, error: str | None = None):
-    parsed = QuestionSet.model_validate(payload) if payload is not None else None
+    # Built without validation: the row builder must hold even when a schema let something by.
+    parsed = (
+        QuestionSet.model_construct(
+            questions=[GeneratedQuestion.model_construct(**q) for q in payload["questions"]]
+        )
+        if payload is not None
+        else None
+    )
     return LLMResult(
         item_id=item_id, call_id=f"call-{item_id}", model="m", ok=ok, parsed=parsed, error=error
     )
@@ -234,18 +244,59 @@ def test_questions_from_results_rows_validation_and_failures():
     assert ok["source_pmid"] == 1001 and ok["agent"] == "mechanistic" and ok["question_index"] == 0
     assert (
         ok["llm_call_id"] == "call-1001:mechanistic"
-        and ok["prompt_version"] == "qgen-mechanistic-v1"
+        and ok["prompt_version"] == "qgen-mechanistic-v2"
     )
     assert rows[1]["error"] == "timeout after 3 retries" and rows[1]["question"] is None
     assert rows[2]["error"] == "not a question"
     assert rows[3]["error"] == "no questions in the response"
+    assert [r["reject_reason"] for r in rows] == [
+        None,
+        "llm call failed",
+        "not a question",
+        "empty",
+    ]
     with pytest.raises(ValueError):
         questions_from_results(requests, results[:2])
 
 
+def test_weak_model_output_is_rejected_by_the_schema_or_with_a_reason():
+    for bad in ("1", "", "?", "Exercise lowers pressure."):
+        with pytest.raises(ValidationError):
+            GeneratedQuestion(question=bad, descriptor_uis=[])
+    with pytest.raises(ValidationError):
+        GeneratedQuestion(question="Does aspirin reduce pain?", descriptor_uis=["1"])
+    requests = build_question_requests(ABSTRACTS.head(1))
+    copied = [
+        "Does X affect Y in Z?",
+        "Is answerable from the biomedical literature?",  # the prompt's own words
+        "Does aspirin lower the risk of a second stroke in older adults?",
+    ]
+    results = [
+        _result(r.item_id, {"questions": [{"question": q, "descriptor_uis": []}]})
+        for r, q in zip(requests, copied[:2], strict=True)
+    ]
+    rows = questions_from_results(requests, results)
+    assert [r["reject_reason"] for r in rows] == ["copied prompt", "copied prompt"]
+    ok = questions_from_results(
+        requests[:1],
+        [
+            _result(
+                requests[0].item_id, {"questions": [{"question": copied[2], "descriptor_uis": []}]}
+            )
+        ],
+    )
+    assert ok[0]["status"] == "ok" and ok[0]["reject_reason"] is None
+
+
+def test_prompts_carry_no_placeholder_example_to_copy():
+    for request in build_question_requests(ABSTRACTS.head(1)):
+        text = " ".join(m["content"] for m in request.messages)
+        assert "Does X" not in text and "'Does" not in text
+
+
 def test_offline_results_through_the_row_builder():
     requests = build_question_requests(ABSTRACTS)
-    results = [_result(r.item_id, r.offline(r.inputs)) for r in requests]
+    results = [_result(r.item_id, offline_output(r)) for r in requests]
     for result in results:
         result.model = OFFLINE_MODEL
     rows = questions_from_results(
@@ -308,7 +359,7 @@ def test_sections_in_both_layouts_ingest_lines_and_inline_labels():
 @pytest.mark.slow
 def test_offline_questions_on_the_real_baseline_file(baseline_file):
     """The first 500 real citations with an abstract and MeSH: every one yields two questions."""
-    from mkailin_assets.ingest.pubmed_xml import Citation, iter_pubmed_file
+    from mkailin_assets.ingest.pubmed_records import Citation, iter_pubmed_file
 
     citations = []
     for item in iter_pubmed_file(baseline_file):

@@ -17,7 +17,7 @@ from mkailin_assets.curation.records import (
     pretrain_text,
 )
 from mkailin_assets.curation.splits import assign_splits
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection, replace_partition
+from mkailin_assets.db import apply_schema, open_connection, replace_partition
 
 NOW = datetime(2026, 1, 1)
 CITATIONS = {

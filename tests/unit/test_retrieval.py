@@ -23,7 +23,7 @@ from mkailin_assets.agents.retrieval import (
 )
 from mkailin_assets.agents.search_index import NoIndexableTermError
 from mkailin_assets.agents.tokenize import STOPWORDS, sql_tokens_expression, tokenize
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+from mkailin_assets.db import apply_schema, open_connection
 
 DOCS = {
     1: ("Interleukin-6 in sepsis", "Interleukin-6 levels rise in septic shock patients."),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mkailin_assets.resources.duckdb_store import schema_files
+from mkailin_assets.db import schema_files
 
 
 def test_every_schema_file_has_its_own_version_number():

@@ -12,7 +12,7 @@ import tantivy
 
 from mkailin_assets.agents import search_index
 from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index
-from mkailin_assets.resources.duckdb_store import apply_schema, open_connection
+from mkailin_assets.db import apply_schema, open_connection
 from tests.unit.test_retrieval import DOCS, load_docs, queries, upsert_citation
 
 QUESTIONS = ("sepsis lactate", "insulin obesity", "asthma children", "zebrafish sepsis model")

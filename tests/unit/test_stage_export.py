@@ -14,27 +14,30 @@ from mkailin_assets.stages.export import read_export, write_export
 FILTERS = {"dedup_threshold": 0.8, "ngram": 13}
 
 
-def _record(con: duckdb.DuckDBPyConnection, category: str, candidate: str, split: str) -> None:
+def _record(
+    con: duckdb.DuckDBPyConnection, category: str, candidate: str, split: str, question: str
+) -> None:
     con.execute(
-        """INSERT INTO training_set VALUES (?, ?, 'sft', ?, 1, [2], 'Why?', ?, ?, now())""",
+        """INSERT INTO training_set VALUES (?, ?, 'sft', ?, 1, [2], ?, ?, ?, now())""",
         [
             category,
             f"sft:{category}:{candidate}",
             split,
-            json.dumps({"question": "Why?", "answer": "Because."}),
+            question,
+            json.dumps({"question": question, "answer": "Because."}),
             json.dumps({"source_pmid": 1}),
         ],
     )
 
 
 def test_records_in_several_categories_are_exported_once(schema_con, tmp_path):
-    _record(schema_con, "K", "c1", "train")
-    _record(schema_con, "H", "c1", "train")
-    _record(schema_con, "K", "c2", "test")
+    _record(schema_con, "K", "c1", "train", "Why does the drug work?")
+    _record(schema_con, "H", "c1", "train", "Why does the drug work?")
+    _record(schema_con, "K", "c2", "test", "How long does the effect last?")
     schema_con.execute(
         "INSERT INTO training_filtered VALUES ('K', 'sft:K:c3', 'sft', 'exact_dup', 'r', 'c1', now())"
     )
-    export = read_export(schema_con, FILTERS)
+    export = read_export(schema_con, FILTERS, dedup_threshold=0.8)
     assert export.training["record_id"].to_list() == ["sft:H:c1", "sft:K:c2"]
     provenance = [json.loads(p) for p in export.training["provenance"]]
     assert [p["categories"] for p in provenance] == [["H", "K"], ["K"]]
@@ -49,8 +52,20 @@ def test_records_in_several_categories_are_exported_once(schema_con, tmp_path):
     assert summary.files == len(written) == 6  # parquet + jsonl per split, card, manifest
 
 
+def test_a_question_twin_in_another_category_is_removed_at_export(schema_con):
+    _record(schema_con, "K", "c1", "train", "Why does the drug work?")
+    _record(schema_con, "H", "c7", "train", "why does the DRUG work?")
+    export = read_export(schema_con, FILTERS, dedup_threshold=0.8)
+    assert export.training["record_id"].to_list() == ["sft:K:c1"]
+    removed = export.filtered.select("category", "record_id", "filter", "twin_id").rows()
+    assert removed == [("H", "sft:H:c7", "exact_dup", "c1")]
+    assert "category K" in export.filtered["reason"][0]
+
+
 def test_an_empty_training_set_exports_an_empty_summary(schema_con, tmp_path):
-    summary = write_export(read_export(schema_con, FILTERS), tmp_path / "exports")
+    summary = write_export(
+        read_export(schema_con, FILTERS, dedup_threshold=0.8), tmp_path / "exports"
+    )
     assert (summary.records, summary.by_category, summary.kinds) == (0, {}, [])
 
 

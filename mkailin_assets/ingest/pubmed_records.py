@@ -1,26 +1,20 @@
-"""Streaming parser for NLM PubMed XML release files (baseline and update files).
+"""The PubMed record parser: NLM PubMed XML records into Citations, Deletions and quarantine.
 
-This module is the reference parser. Big files are cut into chunks of whole records
-(`iter_record_chunks`) and parsed by `parse_chunk`, which hands ordinary PubmedArticle records to
-the compiled scanner (`_pubmed_scan.c`) and everything else to the functions below; both give
-the same rows.
-
-We read what we know and ignore the rest: one `iterparse` pass over PubmedArticle,
-PubmedBookArticle and DeleteCitation, clearing each element (and its preceding siblings) once
-read, so memory stays bounded whatever the file size. Records that cannot be keyed (no PMID, a
-non-numeric PMID) come out as `QuarantinedRecord`s, never silently dropped.
+This module is the reference parser (lxml). We read what we know and ignore the rest: one
+`iterparse` pass over PubmedArticle, PubmedBookArticle and DeleteCitation, clearing each element
+(and its preceding siblings) once read, so memory stays bounded whatever the file size. Records
+that cannot be keyed (no PMID, a non-numeric PMID) come out as `QuarantinedRecord`s, never
+silently dropped. Big files are cut into chunks (`pubmed_chunks`) and parsed in worker
+processes (`pubmed_batches`); a chunk's records that the compiled scanner does not read come here.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import os
 import re
-import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -28,7 +22,7 @@ from typing import IO, Any
 from lxml import etree
 
 from mkailin_assets.ingest.errors import PubMedFormatError
-from mkailin_assets.ingest.pubmed_columns import CitationColumns
+from mkailin_assets.ingest.pubmed_columns import content_hash
 
 ROOT_TAG = "PubmedArticleSet"
 ARTICLE_TAGS = ("PubmedArticle", "PubmedBookArticle")
@@ -205,13 +199,6 @@ def _mesh_headings(heading_list: Any) -> list[dict[str, Any]]:
     return headings
 
 
-def content_hash(title: str | None, abstract: str | None, mesh: list[dict[str, Any]]) -> str:
-    """sha256 over what downstream assets derive from: title, abstract, MeSH UIs and major flags."""
-    parts = [title or "", abstract or ""]
-    parts.extend(h["descriptor_ui"] + ("Y" if h["major_topic"] else "N") for h in mesh)
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
 def _excerpt(element: Any) -> str:
     return etree.tostring(element, encoding="unicode", with_tail=False)[:_EXCERPT_CHARS]
 
@@ -321,7 +308,12 @@ def parse_pubmed_article(element: Any) -> Citation | QuarantinedRecord:
         doi=doi,
         date_revised=date_revised,
         status=citation.get("Status"),
-        content_hash=content_hash(title, abstract, mesh),
+        content_hash=content_hash(
+            title,
+            abstract,
+            [heading["descriptor_ui"] for heading in mesh],
+            [heading["major_topic"] for heading in mesh],
+        ),
         line=element.sourceline,
     )
 
@@ -363,7 +355,7 @@ def parse_book_article(element: Any) -> Citation | QuarantinedRecord:
         doi=doi,
         date_revised=_date_of(document.find("DateRevised")),
         status=None,
-        content_hash=content_hash(title, abstract, mesh),
+        content_hash=content_hash(title, abstract, (), ()),
         line=element.sourceline,
     )
 
@@ -388,7 +380,7 @@ def parse_delete_citation(element: Any) -> list[Deletion | QuarantinedRecord]:
     return items
 
 
-def _check_root(path: Path, name: str) -> None:
+def check_root(path: Path, name: str) -> None:
     """Read just the first start tag: refuse non-PubMed XML before parsing a byte more."""
     try:
         with open_release_file(path) as stream:
@@ -401,7 +393,7 @@ def _check_root(path: Path, name: str) -> None:
                     )
                 return
     except etree.XMLSyntaxError as error:
-        raise PubMedFormatError(name, syntax_reason(error), _error_line(error)) from error
+        raise PubMedFormatError(name, syntax_reason(error), error_line(error)) from error
     except (EOFError, OSError, zlib.error) as error:
         raise PubMedFormatError(
             name, f"unreadable (corrupt or truncated gzip?): {error}"
@@ -416,7 +408,7 @@ def syntax_reason(error: etree.XMLSyntaxError) -> str:
     return f"malformed XML: {message}"
 
 
-def _error_line(error: etree.XMLSyntaxError) -> int | None:
+def error_line(error: etree.XMLSyntaxError) -> int | None:
     return error.lineno if getattr(error, "lineno", None) else None
 
 
@@ -427,7 +419,7 @@ def iter_pubmed_file(path: str | Path, *, file_name: str | None = None) -> Itera
     malformed XML, an empty file, or a root element other than PubmedArticleSet."""
     path = Path(path)
     name = file_name or path.name
-    _check_root(path, name)
+    check_root(path, name)
     last_line: int | None = None
     try:
         with open_release_file(path) as raw_stream:
@@ -457,7 +449,7 @@ def iter_pubmed_file(path: str | Path, *, file_name: str | None = None) -> Itera
                         del parent[0]
     except etree.XMLSyntaxError as error:
         raise PubMedFormatError(
-            name, syntax_reason(error), _error_line(error) or last_line
+            name, syntax_reason(error), error_line(error) or last_line
         ) from error
     except (EOFError, OSError, zlib.error) as error:
         where = f" after the record at line {last_line}" if last_line else ""
@@ -479,273 +471,3 @@ class _BufferedStream:
 def parse_pubmed_file(path: str | Path) -> list[ParsedItem]:
     """Whole-file convenience for tests and small files; loaders should stream instead."""
     return list(iter_pubmed_file(path))
-
-
-# ---------------------------------------------------------------------------------------------
-# Column batches: the loader's fast path. Nested fields travel as flat child tables (sections,
-# headings, qualifiers keyed by the record's sequence number) because building nested Python
-# objects into frames is slow; DuckDB nests them again set-wise.
-
-# Flat columns of the citations stage table; abstract_sections and mesh_headings follow as nested
-# Arrow lists built from offsets (no per-row Python objects), matching the citations table.
-CITATION_COLUMNS = (
-    "seq", "pmid", "version", "title", "abstract", "languages", "journal", "pub_year",
-    "publication_types", "keywords", "doi", "date_revised", "status", "content_hash",
-)  # fmt: skip
-HEADING_COLUMNS = ("seq", "descriptor_ui", "major_topic")
-# Sequence numbers order records within a file: chunk index * stride + position in the chunk.
-SEQ_STRIDE = 10_000_000
-DEFAULT_CHUNK_BYTES = 4 << 20
-_RECORD_ENDS = (b"</PubmedArticle>", b"</PubmedBookArticle>", b"</DeleteCitation>")
-_ROOT_START = re.compile(rb"<PubmedArticleSet(?:\s[^>]*)?(/?)>")
-_ROOT_END = b"</PubmedArticleSet>"
-_CHUNK_LINE = re.compile(r",? line \d+(?:, column \d+)?")
-
-
-@dataclass(slots=True)
-class ParsedBatch:
-    """Parsed records of one batch; `freeze()` turns citations into Arrow stage tables."""
-
-    columns: CitationColumns = field(default_factory=CitationColumns)
-    deleted_pmids: list[int] = field(default_factory=list)
-    quarantined: list[QuarantinedRecord] = field(default_factory=list)
-    articles_read: int = 0
-    tables: dict[str, Any] | None = None
-
-    def __len__(self) -> int:
-        return self.articles_read
-
-    def add(self, seq: int, item: ParsedItem) -> None:
-        if isinstance(item, Citation):
-            self.articles_read += 1
-            self.columns.add_citation(seq, item)
-        elif isinstance(item, Deletion):
-            self.deleted_pmids.extend(item.pmids)
-        else:
-            if not item.reason.startswith("DeleteCitation"):
-                self.articles_read += 1
-            self.quarantined.append(item)
-
-    def freeze(self) -> ParsedBatch:
-        """Build the Arrow tables (C++ conversion, done in the worker) and drop the lists."""
-        if self.tables is None:
-            self.tables = self.columns.tables()
-            self.columns = CitationColumns()
-        return self
-
-
-def iter_pubmed_batches(
-    path: str | Path,
-    *,
-    file_name: str | None = None,
-    batch_size: int = 5_000,
-    workers: int = 0,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> Iterator[ParsedBatch]:
-    """Yield ParsedBatches in file order.
-
-    workers=0 streams with iterparse in the calling thread. workers>0 cuts the decompressed
-    stream into chunks of whole top-level records and parses them in that many worker
-    processes (the records are independent; see parse_workers); at most 2 chunks per worker
-    are in flight, so memory stays bounded by the chunk size. Both raise PubMedFormatError like
-    iter_pubmed_file."""
-    path = Path(path)
-    name = file_name or path.name
-    if workers <= 0:
-        batch = ParsedBatch()
-        for seq, item in enumerate(iter_pubmed_file(path, file_name=name)):
-            batch.add(seq, item)
-            if batch.articles_read >= batch_size:
-                yield batch
-                batch = ParsedBatch()
-        if batch.articles_read or batch.deleted_pmids or batch.quarantined:
-            yield batch
-        return
-    yield from _iter_parallel_batches(path, name, workers, chunk_bytes)
-
-
-def _iter_parallel_batches(
-    path: Path, name: str, workers: int, chunk_bytes: int
-) -> Iterator[ParsedBatch]:
-    from mkailin_assets.ingest.parse_workers import ParserProcessPool
-
-    _check_root(path, name)
-    # Processes, not threads: extraction holds the GIL (the C scanner builds Python objects, the
-    # lxml fallback is Python), so threads would not overlap. The caller keeps cutting chunks
-    # while the workers parse.
-    pending: list[Any] = []
-    with ParserProcessPool(workers, name) as pool:
-        try:
-            for index, (chunk, first_line) in enumerate(
-                iter_record_chunks(path, name, chunk_bytes)
-            ):
-                pending.append(pool.submit(chunk, first_line, index))
-                while len(pending) > 2 * workers:
-                    yield pending.pop(0).result()
-            while pending:
-                yield pending.pop(0).result()
-        finally:
-            for future in pending:
-                future.cancel()
-
-
-def iter_record_chunks(path: Path, name: str, chunk_bytes: int) -> Iterator[tuple[bytes, int]]:
-    """Cut the decompressed file into runs of whole top-level records: (bytes, first line).
-
-    The prolog and the root's tags are cut away; what lies between records is kept, so a
-    malformed file still fails when its chunk is parsed. NLM files are UTF-8 without CDATA."""
-    buffer = b""
-    line = 1
-    in_root = False
-    try:
-        with open_release_file(path) as stream:
-            while True:
-                data = stream.read(chunk_bytes)
-                buffer += data
-                if not in_root:
-                    match = _ROOT_START.search(buffer)
-                    if match is None:
-                        if not data:
-                            raise PubMedFormatError(name, f"no <{ROOT_TAG}> start tag", line)
-                        continue
-                    line += buffer.count(b"\n", 0, match.end())
-                    if match.group(1):  # <PubmedArticleSet/>: an empty set
-                        return
-                    buffer = buffer[match.end() :]
-                    in_root = True
-                cut = _last_record_end(buffer)
-                if cut > 0 and (len(buffer) >= chunk_bytes or not data):
-                    chunk, buffer = buffer[:cut], buffer[cut:]
-                    yield chunk, line
-                    line += chunk.count(b"\n")
-                if not data:
-                    break
-    except (EOFError, OSError, zlib.error) as error:
-        raise PubMedFormatError(
-            name, f"unreadable (corrupt or truncated gzip?) near line {line}: {error}", line
-        ) from error
-    tail = buffer.rstrip()
-    if not tail.endswith(_ROOT_END):
-        raise PubMedFormatError(name, f"truncated: no closing </{ROOT_TAG}>", line)
-    rest = tail[: -len(_ROOT_END)]
-    if rest.strip():
-        yield rest, line  # whatever sits there is parsed (and fails) like any record
-
-
-def _last_record_end(buffer: bytes) -> int:
-    """End of the last whole top-level record in the buffer, or -1.
-
-    The rarer closing tags are only looked for after the last </PubmedArticle>: an earlier one
-    cannot be the last end, and a miss over the whole buffer would cost a full backward scan."""
-    article_end = buffer.rfind(_RECORD_ENDS[0])
-    after = max(article_end, 0)
-    ends = [article_end + len(_RECORD_ENDS[0]) if article_end >= 0 else -1]
-    for tag in _RECORD_ENDS[1:]:
-        position = buffer.rfind(tag, after)
-        ends.append(position + len(tag) if position >= 0 else -1)
-    return max(ends)
-
-
-def parse_chunk(
-    chunk: bytes, first_line: int, index: int, name: str, *, fast: bool | None = None
-) -> ParsedBatch:
-    """Parse one run of whole records (in a worker process); lines are made file-relative.
-
-    With the compiled scanner (`_pubmed_scan`, fast=None uses it when built) ordinary
-    PubmedArticle records are read in C and every other record goes through lxml here; without
-    it the whole chunk goes through lxml. Both give the same rows (tested on real files)."""
-    batch = ParsedBatch()
-    base = index * SEQ_STRIDE
-    scanner = _fast_scanner() if fast is not False else None
-    if fast and scanner is None:
-        raise RuntimeError(
-            f"the compiled PubMed scanner is not available (not built, or {SCANNER_SETTING}=off)"
-        )
-    if scanner is None:
-        _parse_with_lxml(batch, chunk, first_line, base, 0, name)
-        return batch.freeze()
-
-    def fallback(start: int, end: int, line: int, position: int) -> tuple[int, bool]:
-        if end >= 0:
-            try:
-                return _parse_with_lxml(batch, chunk[start:end], line, base, position, name), False
-            except PubMedFormatError:
-                pass  # the record's end was misjudged (e.g. a comment holding a closing tag)
-        return _parse_with_lxml(batch, chunk[start:], line, base, position, name), True
-
-    articles, _ = scanner.scan_chunk(chunk, first_line, base, 0, batch.columns.lists(), fallback)
-    batch.articles_read += articles
-    return batch.freeze()
-
-
-def _parse_with_lxml(
-    batch: ParsedBatch, data: bytes, first_line: int, base: int, position: int, name: str
-) -> int:
-    """Records in `data` (whole top-level elements) into the batch; returns the next position."""
-    wrapped = b"<" + ROOT_TAG.encode() + b">" + data + _ROOT_END
-    offset = first_line - 1
-    try:
-        # A chunk is bounded (a few MB), so one tree per chunk keeps memory bounded too, and
-        # fromstring builds it ~40% cheaper than iterparse's event machinery.
-        root = etree.fromstring(wrapped, _chunk_parser())
-    except etree.XMLSyntaxError as error:
-        line = _error_line(error)
-        # libxml2's own "line N" refers to the chunk, not the file: drop it, keep ours.
-        reason = _CHUNK_LINE.sub("", syntax_reason(error))
-        raise PubMedFormatError(name, reason, line + offset if line else None) from None
-    # Only the record elements (lxml's tag filter skips comments, processing instructions and
-    # unknown elements); the tree is dropped whole afterwards, so nothing is cleared per record.
-    for element in root.iterchildren(*_RECORD_TAGS):
-        for item in _parse_element(element):
-            if item.line is not None:
-                item.line += offset
-            batch.add(base + position, item)
-            position += 1
-    return position
-
-
-SCANNER_SETTING = "MKAILIN_PUBMED_SCANNER"
-
-
-def _fast_scanner() -> Any:
-    """The compiled scanner module, or None when it was not built (no C compiler at install) or
-    MKAILIN_PUBMED_SCANNER=off asks for lxml alone."""
-    if os.environ.get(SCANNER_SETTING, "auto").strip().lower() in ("off", "0", "false", "lxml"):
-        return None
-    try:
-        from mkailin_assets.ingest import _pubmed_scan
-    except ImportError:
-        return None
-    return _pubmed_scan
-
-
-def parser_description(workers: int) -> str:
-    """Which parser a load with this many worker processes uses (reported in the metadata)."""
-    if workers <= 0:
-        return "lxml iterparse"
-    scanner = "compiled scanner with lxml fallback" if _fast_scanner() else "lxml"
-    return f"{scanner}, {workers} worker process{'es' if workers > 1 else ''}"
-
-
-_RECORD_TAGS = frozenset((*ARTICLE_TAGS, DELETE_TAG))
-_PARSERS = threading.local()
-
-
-def _chunk_parser() -> Any:
-    """One parser per thread: an lxml parser must not be shared between threads."""
-    parser = getattr(_PARSERS, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            huge_tree=True, resolve_entities=False, no_network=True, collect_ids=False
-        )
-        _PARSERS.parser = parser
-    return parser
-
-
-def _parse_element(element: Any) -> list[ParsedItem]:
-    tag = element.tag
-    if tag == "PubmedArticle":
-        return [parse_pubmed_article(element)]
-    if tag == "PubmedBookArticle":
-        return [parse_book_article(element)]
-    return list(parse_delete_citation(element))

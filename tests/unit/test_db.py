@@ -1,8 +1,8 @@
-"""Connections from duckdb_store carry the project's settings."""
+"""Connections from mkailin_assets.db carry the project's settings."""
 
 from __future__ import annotations
 
-from mkailin_assets.resources.duckdb_store import open_connection
+from mkailin_assets.db import open_connection
 
 
 def test_connections_are_quiet_bounded_and_never_fetch_extensions(tmp_path, monkeypatch):

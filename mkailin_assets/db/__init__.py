@@ -1,0 +1,40 @@
+"""The project's DuckDB database: connections, transactions, the schema, partition writes.
+
+Plain functions of a DuckDB connection, used by every layer (ingest, agents, stages, assets,
+checks, the LLM cache). `resources/duckdb_store.py` wraps them as the Dagster resource.
+
+    open_connection, transaction, query_pl, safe_identifier         (connection)
+    apply_schema, schema_files, apply_analysis_views, analysis_files  (schema)
+    replace_partition, sync_partition, sync_partition_from_query      (partitions)
+"""
+
+from mkailin_assets.db.connection import open_connection, query_pl, safe_identifier, transaction
+from mkailin_assets.db.partitions import (
+    insert_frame,
+    replace_partition,
+    sync_partition,
+    sync_partition_from_query,
+)
+from mkailin_assets.db.schema import (
+    ANALYSIS_DIR,
+    analysis_files,
+    apply_analysis_views,
+    apply_schema,
+    schema_files,
+)
+
+__all__ = [
+    "ANALYSIS_DIR",
+    "analysis_files",
+    "apply_analysis_views",
+    "apply_schema",
+    "insert_frame",
+    "open_connection",
+    "query_pl",
+    "replace_partition",
+    "safe_identifier",
+    "schema_files",
+    "sync_partition",
+    "sync_partition_from_query",
+    "transaction",
+]
