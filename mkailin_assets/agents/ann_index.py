@@ -183,6 +183,12 @@ def _rebuild(con: duckdb.DuckDBPyConnection, model: str, path: Path, reason: str
     return {"action": "rebuilt", "reason": reason, "documents": len(index)}
 
 
+# Vectors of model $m the index does not hold yet (new, or re-embedded after a text change).
+_FRESH_SQL = """SELECT e.pmid, e.vector FROM embeddings e WHERE e.model = $m
+                AND NOT EXISTS (SELECT 1 FROM ann_index_docs d WHERE d.model = $m
+                                AND d.pmid = e.pmid AND d.content_hash = e.content_hash)"""
+
+
 def refresh(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, Any]:
     """Bring the model's ANN index in step with `embeddings`: only changed vectors move."""
     started = time.perf_counter()
@@ -199,10 +205,7 @@ def refresh(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, Any]:
                  AND e.pmid = d.pmid AND e.content_hash = d.content_hash)""",
         {"m": model},
     ).fetchall()
-    fresh_sql = """SELECT e.pmid, e.vector FROM embeddings e WHERE e.model = $m
-                   AND NOT EXISTS (SELECT 1 FROM ann_index_docs d WHERE d.model = $m
-                                   AND d.pmid = e.pmid AND d.content_hash = e.content_hash)"""
-    (fresh,) = con.execute(f"SELECT count(*) FROM ({fresh_sql})", {"m": model}).fetchall()[0]
+    (fresh,) = con.execute(f"SELECT count(*) FROM ({_FRESH_SQL})", {"m": model}).fetchall()[0]
     report = {"action": "incremental", "reason": None, "removed_or_changed": len(stale),
               "added": int(fresh)}  # fmt: skip
     if stale or fresh:
@@ -211,7 +214,7 @@ def refresh(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, Any]:
         index = _open(path)
         if stale:
             index.remove(np.asarray([row[0] for row in stale], dtype=np.uint64))
-        for keys, matrix in _batches(con, fresh_sql, {"m": model}):
+        for keys, matrix in _batches(con, _FRESH_SQL, {"m": model}):
             index.add(keys, matrix)
         _write(index, path, state.index_uid)
         with transaction(con):

@@ -50,10 +50,18 @@ INDEX_NAME = "bm25"
 TOKENIZER = "mkailin"
 _WRITER_HEAP = 256_000_000  # bytes over all writer threads; tantivy flushes a segment when full
 
-INDEXABLE_SQL = """
-    SELECT pmid, content_hash FROM citations
-    WHERE coalesce(title, '') <> '' OR coalesce(abstract, '') <> ''
+INDEXABLE = "coalesce(title, '') <> '' OR coalesce(abstract, '') <> ''"
+INDEXABLE_SQL = f"SELECT pmid, content_hash FROM citations WHERE {INDEXABLE}"
+# One document per citation, its body built in SQL (no per-row work in Python).
+_DOCUMENT_COLUMNS = "pmid::UBIGINT AS pmid, concat_ws(' ', title, abstract) AS body"
+# A plain scan in table order: no join and no sort of the texts (at ~1M abstracts a sort of the
+# payload spills past DuckDB's memory limit); the order is fixed, so a rebuild is reproducible.
+_ALL_DOCUMENTS_SQL = f"SELECT {_DOCUMENT_COLUMNS} FROM citations WHERE {INDEXABLE}"
+_FRESH_DOCUMENTS_SQL = f"""
+    SELECT {_DOCUMENT_COLUMNS} FROM citations
+    WHERE pmid IN (SELECT pmid FROM _mk_index_fresh) ORDER BY pmid
 """
+_BATCH_ROWS = 65_536
 
 
 class RetrievalIndexError(RuntimeError):
@@ -190,22 +198,20 @@ def _disk_error(path: Path, error: BaseException) -> RetrievalIndexError:
     )
 
 
-def _fetch_texts(con: duckdb.DuckDBPyConnection, pmids_sql: str, batch: int = 50_000):
-    """(pmid, content_hash, text) batches for the PMIDs `pmids_sql` selects, in PMID order."""
-    cursor = con.execute(
-        f"""SELECT c.pmid, c.content_hash, concat_ws(' ', c.title, c.abstract)
-            FROM citations c WHERE c.pmid IN ({pmids_sql}) ORDER BY c.pmid"""
-    )
-    while rows := cursor.fetchmany(batch):
-        yield rows
-
-
-def _add_documents(writer: tantivy.IndexWriter, rows: list[tuple[int, str, str]]) -> None:
-    for pmid, _, text in rows:
-        document = tantivy.Document()
-        document.add_unsigned("pmid", int(pmid))
-        document.add_text("body", text)
-        writer.add_document(document)
+def _add_documents(
+    con: duckdb.DuckDBPyConnection, writer: tantivy.IndexWriter, schema: tantivy.Schema, sql: str
+) -> int:
+    """Add the (pmid, body) rows `sql` selects, read as Arrow batches; returns how many."""
+    added = 0
+    make, add = tantivy.Document.from_dict, writer.add_document
+    # The reader holds the connection until drained or closed (docs/STACK.md).
+    with con.sql(sql).to_arrow_reader(_BATCH_ROWS) as reader:
+        for batch in reader:
+            pmids, bodies = batch.column(0).to_pylist(), batch.column(1).to_pylist()
+            for pmid, body in zip(pmids, bodies, strict=True):
+                add(make({"pmid": pmid, "body": body}, schema))
+            added += len(pmids)
+    return added
 
 
 def _write_marker(path: Path, uid: str) -> None:
@@ -222,21 +228,21 @@ def rebuild(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> dict[str
     uid = uuid.uuid4().hex
     building = path.with_name(f"{path.name}.building-{uid[:8]}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _mk_index_wanted AS {INDEXABLE_SQL}")
     try:
         building.mkdir()
         index = tantivy.Index(_schema(), path=str(building), reuse=False)
         index.register_tokenizer(TOKENIZER, _analyzer())
         writer = index.writer(heap_size=_WRITER_HEAP, num_threads=2)
-        for rows in _fetch_texts(con, "SELECT pmid FROM _mk_index_wanted"):
-            _add_documents(writer, rows)
+        # One snapshot of `citations` for the documents and the watermark: they cannot differ.
+        with transaction(con):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _mk_index_wanted AS {INDEXABLE_SQL}")
+            documents = _add_documents(con, writer, index.schema, _ALL_DOCUMENTS_SQL)
         writer.commit()
         writer.wait_merging_threads()
         _write_marker(building, uid)
     except (OSError, ValueError, RuntimeError) as error:
         shutil.rmtree(building, ignore_errors=True)
         raise _disk_error(path, error) from error
-    documents = con.execute("SELECT count(*) FROM _mk_index_wanted").fetchall()[0][0]
     with transaction(con):
         con.execute("DELETE FROM retrieval_index_docs")
         con.execute(
@@ -408,8 +414,7 @@ def _apply_changes(con: duckdb.DuckDBPyConnection, path: Path, state: State) -> 
                 tantivy.Query.term_query(index.schema, "pmid", int(pmid))
             )
             deletions += 1
-        for rows in _fetch_texts(con, "SELECT pmid FROM _mk_index_fresh"):
-            _add_documents(writer, rows)
+        _add_documents(con, writer, index.schema, _FRESH_DOCUMENTS_SQL)
         _commit(writer)
     except BaseException as error:
         _release(writer)

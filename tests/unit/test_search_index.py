@@ -92,7 +92,7 @@ def test_refresh_killed_before_the_index_commit_leaves_the_previous_index(con, m
     before = top(con)
     change_corpus(con)
 
-    def killed(writer, rows):
+    def killed(*args):
         raise KeyboardInterrupt  # the process dies half-way through adding documents
 
     monkeypatch.setattr(search_index, "_add_documents", killed)
