@@ -204,7 +204,7 @@ def _add_documents(
     """Add the (pmid, body) rows `sql` selects, read as Arrow batches; returns how many."""
     added = 0
     make, add = tantivy.Document.from_dict, writer.add_document
-    # The reader holds the connection until drained or closed (docs/STACK.md).
+    # The reader holds the connection until it is drained or closed.
     with con.sql(sql).to_arrow_reader(_BATCH_ROWS) as reader:
         for batch in reader:
             pmids, bodies = batch.column(0).to_pylist(), batch.column(1).to_pylist()
