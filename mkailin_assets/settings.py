@@ -113,12 +113,22 @@ class Settings(BaseSettings):
         description="the BM25 index directory; unset = `<duckdb file>.bm25` beside the database",
     )
     bm25_pool: int = Field(
-        default=40,
+        default=12,
         ge=1,
         description="candidates the index collects per question before exact BM25 re-scoring "
-        "(at least 4k)",
+        "(at least 3k)",
     )
     retrieval_threads: int = Field(default=2, ge=1, description="searcher threads for retrieval")
+    ann_min_docs: int = Field(
+        default=50_000,
+        ge=1,
+        description="stored vectors of a model from which dense retrieval searches an ANN index "
+        "(usearch) instead of scanning every vector",
+    )
+    ann_index_dir: Path | None = Field(
+        default=None,
+        description="where the ANN index files live; unset = beside the BM25 index",
+    )
 
     # ---- evaluation (benchmark_eval) ---------------------------------------------------------
     eval_models: str | None = Field(

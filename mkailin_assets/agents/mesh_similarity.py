@@ -81,23 +81,44 @@ _IC_COUNTS_SQL = f"""
 """
 
 
-# What a snapshot was computed from: the MeSH file the vocabulary holds and the loaded releases.
+# What a snapshot was computed from: the MeSH file the vocabulary holds, the loaded releases, and
+# one pass over the headings and the tree (far cheaper than the ancestor expansion of the counts;
+# any change to a heading, a citation or the tree changes it).
 _SNAPSHOT_INPUTS_SQL = """
 SELECT (SELECT string_agg(DISTINCT source_sha256, ',') FROM mesh_descriptors) AS mesh_sha256,
        (SELECT max(mesh_year) FROM mesh_descriptors) AS mesh_year,
        (SELECT count(*) FROM pubmed_files)::INTEGER AS corpus_files,
        (SELECT 'files-' || sha256(coalesce(string_agg(file_name || ':' || sha256, ','
                                                       ORDER BY file_name), ''))[:16]
-        FROM pubmed_files) AS corpus_fingerprint
+        FROM pubmed_files) AS corpus_fingerprint,
+       (SELECT count(*) || ':' || coalesce(sum(hash(cm.pmid, cm.descriptor_ui)), 0)
+        FROM citation_mesh cm WHERE cm.pmid IN (SELECT pmid FROM citations))
+       || '|' ||
+       (SELECT count(*) || ':' || coalesce(sum(hash(tree_number, descriptor_ui)), 0)
+        FROM mesh_vocabulary) AS content
 """
 
 
 @dataclass(frozen=True)
 class SnapshotInputs:
+    """The inputs of an IC snapshot: recorded on its row, hashed into its id, and (as `digest`)
+    the key under which a later run finds it again without recounting."""
+
     mesh_sha256: str | None
     mesh_year: int | None
     corpus_files: int
     corpus_fingerprint: str
+    content: str  # headings and tree, see _SNAPSHOT_INPUTS_SQL
+
+    @property
+    def key(self) -> str:
+        """The part hashed into the snapshot id (with N and the counts)."""
+        return f"{self.mesh_sha256}|{self.corpus_fingerprint}"
+
+    @property
+    def digest(self) -> str:
+        """Everything the counts depend on, as one string (column inputs_digest)."""
+        return f"{self.key}|{self.content}"
 
 
 def snapshot_inputs(con: duckdb.DuckDBPyConnection) -> SnapshotInputs:
@@ -107,9 +128,16 @@ def snapshot_inputs(con: duckdb.DuckDBPyConnection) -> SnapshotInputs:
 def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
     """Compute p, IC and normalised ic of every descriptor from the corpus; store and return the
     snapshot id (a hash of N, the counts, the MeSH file and the corpus). An identical snapshot is
-    reused, not rewritten."""
+    reused, not rewritten; a stored snapshot counted from the same inputs (SnapshotInputs.digest)
+    is returned without recounting, so a per-category run does not count the whole corpus again."""
     inputs = snapshot_inputs(con)
-    inputs_key = f"{inputs.mesh_sha256}|{inputs.corpus_fingerprint}"  # a parameter, not SQL text
+    stored = con.execute(
+        "SELECT snapshot_id FROM mesh_ic_snapshots WHERE inputs_digest = ?"
+        " ORDER BY created_at DESC, snapshot_id LIMIT 1",
+        [inputs.digest],
+    ).fetchall()
+    if stored:
+        return stored[0][0]
     con.execute(_IC_COUNTS_SQL)
     try:
         n_with_mesh, snapshot_id, descriptors = con.execute(
@@ -122,13 +150,18 @@ def build_ic_snapshot(con: duckdb.DuckDBPyConnection) -> str:
                    count(c.descriptor_ui)
             FROM n LEFT JOIN _mesh_ic_counts c ON true GROUP BY n.n
             """,
-            {"inputs": inputs_key},
+            {"inputs": inputs.key},  # a parameter, not SQL text
         ).fetchall()[0]
         exists = con.execute(
             "SELECT count(*) FROM mesh_ic_snapshots WHERE snapshot_id = ?", [snapshot_id]
         ).fetchall()[0][0]
         if not exists:
             _store_snapshot(con, snapshot_id, int(n_with_mesh), int(descriptors), inputs)
+        else:
+            con.execute(
+                "UPDATE mesh_ic_snapshots SET inputs_digest = ? WHERE snapshot_id = ?",
+                [inputs.digest, snapshot_id],
+            )
     finally:
         con.execute("DROP TABLE IF EXISTS _mesh_ic_counts")
     return snapshot_id
@@ -144,12 +177,14 @@ def _store_snapshot(
     with transaction(con):
         con.execute(
             """INSERT INTO mesh_ic_snapshots (snapshot_id, citations_with_mesh, ic_max, descriptors,
-                   created_at, mesh_sha256, mesh_year, corpus_files, corpus_fingerprint)
-               VALUES ($id, $n, ln($n + 1), $d, now(), $sha, $year, $files, $corpus)""",
+                   created_at, mesh_sha256, mesh_year, corpus_files, corpus_fingerprint,
+                   inputs_digest)
+               VALUES ($id, $n, ln($n + 1), $d, now(), $sha, $year, $files, $corpus, $digest)""",
             {
                 "id": snapshot_id, "n": n_with_mesh, "d": descriptors,
                 "sha": inputs.mesh_sha256, "year": inputs.mesh_year,
                 "files": inputs.corpus_files, "corpus": inputs.corpus_fingerprint,
+                "digest": inputs.digest,
             },
         )  # fmt: skip
         # With no citation carrying MeSH, IC_max is 0: every ic is 0 (no information).

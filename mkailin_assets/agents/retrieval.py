@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from mkailin_assets.agents import search_index
+from mkailin_assets.agents import ann_index, search_index
 from mkailin_assets.agents.tokenize import sql_tokens_expression, stopword_frame
 from mkailin_assets.db import transaction
 
@@ -357,8 +357,11 @@ def dense_top_k(
 ) -> pl.DataFrame:
     """Top-k citations per query by cosine similarity to the stored vectors of `model_name`.
 
-    Returns (query_id, rank, pmid, score); a query whose embedding failed gets no rows."""
+    Returns (query_id, rank, pmid, score); a query whose embedding failed gets no rows. From
+    MKAILIN_ANN_MIN_DOCS stored vectors on, an ANN index answers instead of a full scan."""
     frame = _query_frame(queries)
+    if not frame.is_empty() and ann_index.use_ann(con, model_name):
+        return _dense_ann_top_k(con, frame, embed, model_name, k, exclude_pmids)
     docs = con.sql(
         "SELECT pmid, vector FROM embeddings WHERE model = $model ORDER BY pmid",
         params={"model": model_name},
@@ -383,6 +386,39 @@ def dense_top_k(
             (query_id, rank, int(pmids[i]), float(s))
             for rank, (i, s) in enumerate(zip(chosen, best, strict=True), start=1)
         )
+    return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
+
+
+def _dense_ann_top_k(
+    con: duckdb.DuckDBPyConnection,
+    frame: pl.DataFrame,
+    embed: EmbedFn,
+    model_name: str,
+    k: int,
+    exclude_pmids: pl.DataFrame | Iterable[int] | None,
+) -> pl.DataFrame:
+    """dense_top_k through the model's ANN index, brought in step with `embeddings` first."""
+    ann_index.refresh(con, model_name)
+    query_vectors = embed(frame["query_id"].to_list(), frame["text"].to_list())
+    excluded = _exclusion_frame(frame, exclude_pmids).group_by("query_id").agg("pmid")
+    excluded_by_query = {q: set(p) for q, p in excluded.iter_rows()}
+    kept = [
+        (query_id, np.asarray(vector, dtype=np.float32))
+        for query_id, vector in zip(frame["query_id"], query_vectors, strict=True)
+        if vector is not None
+    ]
+    found = ann_index.search(
+        con,
+        model_name,
+        [vector for _, vector in kept],
+        k,
+        [excluded_by_query.get(query_id, set()) for query_id, _ in kept],
+    )
+    rows = [
+        (query_id, rank, hit.pmid, hit.score)
+        for (query_id, _), hits in zip(kept, found, strict=True)
+        for rank, hit in enumerate(hits, start=1)
+    ]
     return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
 
 

@@ -6,6 +6,7 @@ reads the pools they declare. Both import this list, so neither imports the othe
 
 from mkailin_assets.assets.abstracts import raw_abstracts
 from mkailin_assets.assets.benchmark import benchmark_eval
+from mkailin_assets.assets.corpus import mesh_ic, retrieval_index
 from mkailin_assets.assets.mesh import mesh_tree, mesh_vocabulary
 from mkailin_assets.assets.pubmed import pubmed_files
 from mkailin_assets.assets.qa import candidate_qa, evaluated_qa
@@ -17,6 +18,8 @@ ASSETS = [
     mesh_tree,
     pubmed_files,
     raw_abstracts,
+    retrieval_index,
+    mesh_ic,
     candidate_qa,
     evaluated_qa,
     training_set,

@@ -56,15 +56,20 @@ def select_sources(con: duckdb.DuckDBPyConnection, category: str, sample: int) -
     params: dict[str, Any] = {"category": category}
     if sample > 0:
         params["sample"] = sample
+    # The sample's PMIDs first: descriptor names are then looked up for the sample only, not for
+    # the whole category (which grows with the corpus).
     return query_pl(
         con,
-        f"""SELECT r.pmid, r.title, r.abstract, r.descriptor_uis, r.major_descriptor_uis,
+        f"""WITH picked AS MATERIALIZED (
+                SELECT pmid FROM raw_abstracts WHERE category = $category
+                ORDER BY hash(pmid), pmid {limit})
+            SELECT r.pmid, r.title, r.abstract, r.descriptor_uis, r.major_descriptor_uis,
                    (SELECT list(coalesce(d.name, '') ORDER BY u.i)
                     FROM unnest(r.descriptor_uis) WITH ORDINALITY AS u(ui, i)
                     LEFT JOIN mesh_descriptors d ON d.descriptor_ui = u.ui) AS descriptor_names,
                    r.content_hash
-            FROM raw_abstracts r WHERE r.category = $category
-            ORDER BY hash(r.pmid), r.pmid {limit}""",
+            FROM raw_abstracts r JOIN picked USING (pmid) WHERE r.category = $category
+            ORDER BY hash(r.pmid), r.pmid""",
         params,
     )
 

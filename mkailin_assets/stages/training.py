@@ -131,11 +131,15 @@ def _category_inputs(
             {"c": category},
         )
     )
+    # Only the PMIDs the records carry: the category's whole membership grows with the corpus.
     mesh = mesh_lookup(
         query_pl(
             con,
-            "SELECT pmid, descriptor_uis, tree_numbers FROM raw_abstracts WHERE category = ?",
-            [category],
+            """SELECT pmid, descriptor_uis, tree_numbers FROM raw_abstracts
+               WHERE category = $c AND pmid IN (
+                   SELECT source_pmid FROM evaluated_qa WHERE category = $c
+                   UNION SELECT unnest(context_pmids) FROM evaluated_qa WHERE category = $c)""",
+            {"c": category},
         )
     )
     return evaluated, pairs, citations, mesh

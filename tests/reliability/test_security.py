@@ -135,7 +135,6 @@ SAFE_INTERPOLATIONS: dict[str, str] = {
     "select": "f-string of the module constant CATEGORY_MEMBERS_SQL; values in params",
     "sql": "query text from code (fetch_preview and run_query_check callers pass constants)",
     "int(limit)": "an int",
-    "pmids_sql": "a SELECT over a temp table, a string constant at each _fetch_texts call",
     "'built_at = excluded.built_at,' if built else ''": "one of two constant SQL fragments",
     "limit": "'LIMIT $sample' or '': the value itself is a parameter",
     "tokens": "SQL expression built by sql_tokens_expression from a literal column name",

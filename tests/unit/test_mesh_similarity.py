@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 from lxml import etree
 
+from mkailin_assets.agents import mesh_similarity
 from mkailin_assets.agents.mesh_similarity import (
     build_ic_snapshot,
     descriptor_similarity,
@@ -280,6 +281,21 @@ def test_wu_palmer_candidate_scores_need_no_snapshot(con):
     assert by_id["A"] == pytest.approx((0.75 * 0.8 + 0.5 / 2) / 2)
     assert scores["ic_snapshot"].null_count() == scores.height
     assert con.execute("SELECT count(*) FROM mesh_ic_snapshots").fetchall()[0][0] == 0
+
+
+def test_ic_snapshot_with_the_same_inputs_is_reused_without_recounting(con, monkeypatch):
+    first = build_ic_snapshot(con)
+    # Counting again would now fail: the stored snapshot must be found by its inputs' digest.
+    monkeypatch.setattr(mesh_similarity, "_IC_COUNTS_SQL", "SELECT no_such_column")
+    assert build_ic_snapshot(con) == first
+    add_citations(con, {9: [P388]})  # a new heading changes the digest: counted again
+    with pytest.raises(duckdb.BinderException):
+        build_ic_snapshot(con)
+    monkeypatch.undo()
+    second = build_ic_snapshot(con)
+    assert second != first
+    digests = con.execute("SELECT count(DISTINCT inputs_digest) FROM mesh_ic_snapshots").fetchall()
+    assert digests == [(2,)]
 
 
 def test_scores_use_the_given_snapshot(con):

@@ -92,7 +92,7 @@ def test_refresh_killed_before_the_index_commit_leaves_the_previous_index(con, m
     before = top(con)
     change_corpus(con)
 
-    def killed(writer, rows):
+    def killed(*args):
         raise KeyboardInterrupt  # the process dies half-way through adding documents
 
     monkeypatch.setattr(search_index, "_add_documents", killed)
@@ -193,3 +193,16 @@ def test_question_without_indexable_term_is_an_error(con):
         bm25_top_k(con, queries("sepsis", "?? -- of the (and) :"), k=4)
     # query syntax characters are never interpreted: they are not tokens
     assert bm25_top_k(con, queries('sepsis:"lactate" +(AND) -asthma'), k=1)["pmid"][0] == 3
+
+
+def test_refresh_of_unchanged_citations_skips_the_diff(con, monkeypatch):
+    load_docs(con)
+    refresh_bm25_index(con)
+    # The corpus-wide diff would now fail: an unchanged digest must not reach it.
+    monkeypatch.setattr(search_index, "_diff", lambda _: pytest.fail("diffed unchanged citations"))
+    again = refresh_bm25_index(con)
+    assert again["unchanged"] is True and again["documents"] == 6
+    monkeypatch.undo()
+    upsert_citation(con, 7, "Zebrafish sepsis model", "A new zebrafish model.")
+    changed = refresh_bm25_index(con)
+    assert "unchanged" not in changed and (changed["indexed_new"], changed["documents"]) == (1, 7)
