@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import BASELINE_FILES
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"
 STAGES = ["mesh_vocabulary", "mesh_tree", "pubmed_files", "retrieval_index", "mesh_ic",
@@ -20,7 +22,7 @@ STAGES = ["mesh_vocabulary", "mesh_tree", "pubmed_files", "retrieval_index", "me
 def run_scale(copies: int, tmp_path: Path) -> dict:
     completed = subprocess.run(
         [sys.executable, "benchmarks/scale.py", "--copies", str(copies), "--perturb",
-         "--baseline", str(SAMPLE / "pubmed" / "baseline" / "pubmed26n0001.xml.gz"),
+         "--baseline", str(SAMPLE / "pubmed" / "baseline" / BASELINE_FILES[0]),
          "--mesh", str(SAMPLE / "mesh" / "desc_sample.xml"), "--category", "H",
          "--sample", "3", "--queries", "20", "--workdir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=900, check=True,
