@@ -183,7 +183,7 @@ def bm25_top_k(
     excluded = _exclusion_frame(frame, exclude_pmids).group_by("query_id").agg("pmid")
     by_query = {q: set(p) for q, p in excluded.iter_rows()}
     index = search_index.open_searchable(con)
-    rows = search_index.search(index, frame, k, k1=k1, b=b, excluded=by_query)
+    rows = search_index.search(con, index, frame, k, k1=k1, b=b, excluded=by_query)
     return pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row").sort("query_id", "rank")
 
 

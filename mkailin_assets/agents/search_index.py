@@ -14,6 +14,8 @@ another version or for another database, or out of step with the watermark is re
 Scoring: tantivy's BM25 has k1 = 1.2 fixed and one-byte (lossy) document lengths, so tantivy
 only collects a candidate pool (3k, at least MKAILIN_BM25_POOL); the pool is re-scored
 exactly with Lucene BM25 (k1 = 1.5, b = 0.75, as bm25s and docs/method.md#context-retrieval), ties by PMID.
+The index stores no text (a quarter of the build's CPU and four fifths of its size went to the
+document store): the pool's texts are read from `citations` by primary key.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from mkailin_assets.db import transaction
 
 LOG = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the body is no longer stored in the index
 MARKER_FILE = "mkailin-index.json"
 INDEX_NAME = "bm25"
 TOKENIZER = "mkailin"
@@ -53,7 +55,8 @@ _WRITER_HEAP = 256_000_000  # bytes over all writer threads; tantivy flushes a s
 INDEXABLE = "coalesce(title, '') <> '' OR coalesce(abstract, '') <> ''"
 INDEXABLE_SQL = f"SELECT pmid, content_hash FROM citations WHERE {INDEXABLE}"
 # One document per citation, its body built in SQL (no per-row work in Python).
-_DOCUMENT_COLUMNS = "pmid::UBIGINT AS pmid, concat_ws(' ', title, abstract) AS body"
+_BODY_SQL = "concat_ws(' ', title, abstract)"
+_DOCUMENT_COLUMNS = f"pmid::UBIGINT AS pmid, {_BODY_SQL} AS body"
 # A plain scan in table order: no join and no sort of the texts (at ~1M abstracts a sort of the
 # payload spills past DuckDB's memory limit); the order is fixed, so a rebuild is reproducible.
 _ALL_DOCUMENTS_SQL = f"SELECT {_DOCUMENT_COLUMNS} FROM citations WHERE {INDEXABLE}"
@@ -62,6 +65,8 @@ _FRESH_DOCUMENTS_SQL = f"""
     WHERE pmid IN (SELECT pmid FROM _mk_index_fresh) ORDER BY pmid
 """
 _BATCH_ROWS = 65_536
+# PMIDs per primary-key lookup of the pool's texts (an IN list of literals uses the ART index).
+_TEXT_LOOKUP_CHUNK = 2_048
 
 
 class RetrievalIndexError(RuntimeError):
@@ -123,7 +128,9 @@ def _analyzer() -> tantivy.TextAnalyzer:
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_unsigned_field("pmid", indexed=True, stored=False, fast=True)
-    builder.add_text_field("body", stored=True, tokenizer_name=TOKENIZER, index_option="freq")
+    # Term frequencies only (BM25 needs no positions), and not stored: re-scoring reads the
+    # pool's texts from DuckDB.
+    builder.add_text_field("body", stored=False, tokenizer_name=TOKENIZER, index_option="freq")
     return builder.build()
 
 
@@ -509,11 +516,12 @@ def _average_length(index: tantivy.Index, searcher: tantivy.Searcher) -> float:
             hits = found
             break
     else:
-        # Any document's first token gives a term query to explain.
-        text = searcher.doc(hits[0][1])["body"][0]
-        term = _analyzer().analyze(text)[0]
-        query = tantivy.Query.term_query(index.schema, "body", term)
-        hits = searcher.search(query, 1, count=False).hits
+        # Any term of the dictionary with a live document gives a term query to explain.
+        for term, _ in searcher.terms_with_prefix("body", "", limit=64):
+            query = tantivy.Query.term_query(index.schema, "body", term)
+            hits = searcher.search(query, 1, count=False).hits
+            if hits:
+                break
     explanation = json.loads(query.explain(searcher, hits[0][1]).to_json())
     return _find_avgdl(explanation)
 
@@ -536,8 +544,8 @@ _LOCAL = threading.local()
 
 
 def _thread_analyzer() -> tantivy.TextAnalyzer:
-    """The index's own analyzer, one per thread: re-scoring tokenizes the pool's stored texts in
-    Rust (about half the cost of the Python tokenizer) with the very tokens tantivy indexed, so
+    """The index's own analyzer, one per thread: re-scoring tokenizes the pool's texts in Rust
+    (about half the cost of the Python tokenizer) with the very tokens tantivy indexed, so
     document lengths agree with tantivy's average length."""
     analyzer = getattr(_LOCAL, "analyzer", None)
     if analyzer is None:
@@ -545,37 +553,64 @@ def _thread_analyzer() -> tantivy.TextAnalyzer:
     return analyzer
 
 
-def _search_one(
-    index: Searchable, terms: list[str], k: int, pool: int, k1: float, b: float, exclude: set[int]
-) -> list[tuple[int, float]]:
-    """Exact Lucene BM25 top-k (score desc, pmid asc) over tantivy's top-`pool` candidates."""
-    qtf = Counter(terms)
+def _candidates(index: Searchable, terms: list[str], pool: int, exclude: set[int]) -> list[int]:
+    """PMIDs of tantivy's top-`pool` documents for the terms (an OR query), minus `exclude`."""
     clauses = [
-        (tantivy.Occur.Should, tantivy.Query.term_query(index.schema, "body", term)) for term in qtf
+        (tantivy.Occur.Should, tantivy.Query.term_query(index.schema, "body", term))
+        for term in dict.fromkeys(terms)
     ]
     hits = index.searcher.search(
         tantivy.Query.boolean_query(clauses), pool + len(exclude), count=False
     ).hits
     if not hits:
         return []
-    addresses = [address for _, address in hits]
-    pmids = index.searcher.fast_field_values("pmid", addresses)
+    pmids = index.searcher.fast_field_values("pmid", [address for _, address in hits])
+    return [int(pmid) for pmid in pmids if pmid not in exclude]
+
+
+def pool_texts(con: duckdb.DuckDBPyConnection, pmids: set[int]) -> dict[int, str]:
+    """The indexed body (title and abstract) of each PMID, read from `citations` by primary key."""
+    ordered = sorted(pmids)
+    texts: dict[int, str] = {}
+    for start in range(0, len(ordered), _TEXT_LOOKUP_CHUNK):
+        # Literal integers (from tantivy's u64 fast field), so DuckDB probes its ART index.
+        listed = ", ".join(str(int(p)) for p in ordered[start : start + _TEXT_LOOKUP_CHUNK])
+        rows = con.execute(
+            f"SELECT pmid, {_BODY_SQL} FROM citations WHERE pmid IN ({listed})"
+        ).fetchall()
+        texts.update(rows)
+    return texts
+
+
+def _rescore(
+    index: Searchable,
+    terms: list[str],
+    candidates: list[int],
+    texts: dict[int, str],
+    k: int,
+    k1: float,
+    b: float,
+) -> list[tuple[int, float]]:
+    """Exact Lucene BM25 top-k (score desc, pmid asc) of the candidates, from their texts."""
+    qtf = Counter(terms)
     weights = {term: count * index.idf(term) for term, count in qtf.items()}
     analyzer = _thread_analyzer()
     scored: list[tuple[float, int]] = []
-    for pmid, address in zip(pmids, addresses, strict=True):
-        if pmid in exclude:
+    for pmid in candidates:
+        text = texts.get(pmid)
+        if text is None:  # deleted from citations since the last refresh
             continue
-        tokens = analyzer.analyze(index.searcher.doc(address)["body"][0])
+        tokens = analyzer.analyze(text)
         norm = k1 * (1 - b + b * len(tokens) / index.avgdl)
         counts = Counter(token for token in tokens if token in weights)
         score = sum(weights[t] * tf / (tf + norm) for t, tf in counts.items())
-        scored.append((-score, int(pmid)))
+        scored.append((-score, pmid))
     scored.sort()
     return [(pmid, -neg) for neg, pmid in scored[:k]]
 
 
 def search(
+    con: duckdb.DuckDBPyConnection,
     index: Searchable,
     queries: pl.DataFrame,
     k: int,
@@ -584,10 +619,16 @@ def search(
     excluded: dict[str, set[int]] | None = None,
     n_threads: int | None = None,
 ) -> list[tuple[str, int, int, float]]:
-    """(query_id, rank, pmid, score) rows; raises NoIndexableTermError for a term-less query."""
+    """(query_id, rank, pmid, score) rows; raises NoIndexableTermError for a term-less query.
+
+    Three passes: tantivy's candidate pools (threads; tantivy releases the GIL), one read of all
+    the pools' texts from DuckDB, then exact re-scoring (threads)."""
     excluded = excluded or {}
-    items = list(zip(queries["query_id"].to_list(), queries["text"].to_list(), strict=True))
-    terms = {query_id: query_terms(text) for query_id, text in items}
+    query_ids = queries["query_id"].to_list()
+    terms = {
+        query_id: query_terms(text)
+        for query_id, text in zip(query_ids, queries["text"], strict=True)
+    }
     empty = [query_id for query_id, found in terms.items() if not found]
     if empty:
         raise NoIndexableTermError(
@@ -596,13 +637,22 @@ def search(
         )
     pool = pool_size(k)
 
-    def run(item: tuple[str, str]) -> list[tuple[str, int, int, float]]:
-        query_id = item[0]
-        top = _search_one(index, terms[query_id], k, pool, k1, b, excluded.get(query_id, set()))
-        return [(query_id, rank, pmid, score) for rank, (pmid, score) in enumerate(top, start=1)]
+    def collect(query_id: str) -> list[int]:
+        return _candidates(index, terms[query_id], pool, excluded.get(query_id, set()))
+
+    def score(item: tuple[str, list[int]]) -> list[tuple[str, int, int, float]]:
+        query_id, candidates = item
+        top = _rescore(index, terms[query_id], candidates, texts, k, k1, b)
+        return [(query_id, rank, pmid, value) for rank, (pmid, value) in enumerate(top, start=1)]
 
     workers = n_threads or threads()
-    if workers == 1 or len(items) < 2:
-        return [row for item in items for row in run(item)]
-    with ThreadPoolExecutor(workers) as pool_executor:
-        return [row for rows in pool_executor.map(run, items) for row in rows]
+    if workers == 1 or len(query_ids) < 2:
+        pools = [collect(query_id) for query_id in query_ids]
+        texts = pool_texts(con, {pmid for found in pools for pmid in found})
+        return [row for item in zip(query_ids, pools, strict=True) for row in score(item)]
+    with ThreadPoolExecutor(workers) as executor:
+        pools = list(executor.map(collect, query_ids))
+        texts = pool_texts(con, {pmid for found in pools for pmid in found})
+        return [
+            row for rows in executor.map(score, zip(query_ids, pools, strict=True)) for row in rows
+        ]
