@@ -149,6 +149,7 @@ def evaluated(llama_server, tmp_path_factory):
         MKAILIN_LLM_MAX_FAILURE_RATE="1.0",
         MKAILIN_LLM_MAX_CONCURRENCY="1",
     )
+    pipeline.materialize(["mesh_vocabulary"])  # the first-run order: MeSH first
     pipeline.load_files(BASELINE_FILES)  # the corpus PubMedQA* retrieves from
     pipeline.instance.add_dynamic_partitions("benchmark_models", ["smollm2"])
     first = pipeline.materialize(["benchmark_eval"], "smollm2", raise_on_error=False)
