@@ -107,7 +107,11 @@ def fake_server_process(latency_s: float = 0.0, seed: int = 0) -> Iterator[str]:
         yield url
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # a loaded machine: do not let tear-down fail the test
+            server.kill()
+            server.wait()
 
 
 def server_stats(url: str) -> dict[str, Any]:
