@@ -12,7 +12,12 @@ from mkailin_assets.evaluation.pubmedqa import load_items
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
-from mkailin_assets.stages.benchmark import previous_results, run_benchmark, write_benchmark
+from mkailin_assets.stages.benchmark import (
+    SCORED,
+    previous_results,
+    run_benchmark,
+    write_benchmark,
+)
 
 benchmark_models = dg.DynamicPartitionsDefinition(name="benchmark_models")
 
@@ -123,7 +128,7 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
             "stopped": run.stopped or "",
             "retrieval": dg.MetadataValue.json(run.retrieval),
             "unparseable": int(
-                run.answers.filter(pl.col("status") == "answered")["answer"].is_null().sum()
+                run.answers.filter(pl.col("status").is_in(SCORED))["answer"].is_null().sum()
             ),
             **_float_metadata(run.results),
             **accounting,

@@ -692,6 +692,7 @@ class LLMClient:
             content=record.response_content,
             error=record.error,
             cached=call.key in cached,
+            rejected=record.status == "rejected",
             prompt_tokens=record.prompt_tokens,
             completion_tokens=record.completion_tokens,
             cost_usd=record.cost_usd,

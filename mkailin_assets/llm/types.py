@@ -37,6 +37,9 @@ class LLMResult:
     content: str | None = None  # raw text as returned (kept on failures too)
     error: str | None = None
     cached: bool = False
+    # The model answered but the answer was rejected for good (invalid after its retries, cut at
+    # max_tokens twice): `content` is the model's final word, not a transport failure.
+    rejected: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0

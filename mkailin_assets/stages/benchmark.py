@@ -147,6 +147,9 @@ def _padded(results: list[Any], n: int) -> list[LLMResult | None]:
     return [*results, *([None] * (n - len(results)))][:n]
 
 
+SCORED = ("answered", "rejected")  # the model's own final text: scored, never dropped
+
+
 def answer_rows(
     run_id: str,
     model: str,
@@ -162,8 +165,8 @@ def answer_rows(
         for item in items:
             result = results[at]
             at += 1
-            answered = result is not None and result.ok
-            parsed = parse_answer(result.content) if answered else None
+            status = _status(result)
+            parsed = parse_answer(result.content) if status in SCORED else None
             context_pmids = (
                 [p for p, _ in contexts.get(item.pmid, [])] if setting == RETRIEVED else []
             )
@@ -180,7 +183,7 @@ def answer_rows(
                     "parse": parsed.how if parsed else "no answer",
                     "raw_text": result.content if result is not None else None,
                     "context_pmids": context_pmids,
-                    "status": _status(result),
+                    "status": status,
                     "call_id": result.call_id if result is not None else None,
                     "created_at": now,
                 }
@@ -189,9 +192,14 @@ def answer_rows(
 
 
 def _status(result: LLMResult | None) -> str:
+    """answered; rejected (the model's final answer failed validation, e.g. cut at max_tokens:
+    scored from its text, a missing label counts as wrong); failed (no answer: transport);
+    not_sent (budget)."""
     if result is None or (not result.ok and "not sent" in (result.error or "")):
         return "not_sent"
-    return "answered" if result.ok else "failed"
+    if result.ok:
+        return "answered"
+    return "rejected" if result.rejected and result.content else "failed"
 
 
 def result_rows(
@@ -207,7 +215,7 @@ def result_rows(
             asked = group if split == "all" else group.filter(pl.col("split") == TEST)
             if asked.is_empty():
                 continue
-            answered = asked.filter(pl.col("status") == "answered")
+            answered = asked.filter(pl.col("status").is_in(SCORED))
             figures = score(answered["gold"].to_list(), answered["answer"].to_list())
             rows.append(
                 {

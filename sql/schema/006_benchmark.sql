@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS benchmark_answers (
     parse           VARCHAR NOT NULL,        -- how it was parsed (json, marker, ...) or why not
     raw_text        VARCHAR,                 -- the model's text as returned
     context_pmids   BIGINT[] NOT NULL,       -- retrieved contexts (PubMedQA*), rank order
-    status          VARCHAR NOT NULL,        -- answered | failed | not_sent
+    status          VARCHAR NOT NULL,        -- answered | rejected (scored from its text) | failed | not_sent
     call_id         VARCHAR,                 -- llm_calls key
     created_at      TIMESTAMP NOT NULL,
     PRIMARY KEY (model, setting, pmid)

@@ -19,7 +19,7 @@ from mkailin_assets.evaluation.pubmedqa import PubMedQAItem
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.stages.benchmark import retrieved_contexts, run_benchmark, write_benchmark
-from tests.fakes.openai_server import CHAT_PATH
+from tests.fakes.openai_server import CHAT_PATH, Fault
 from tests.unit.test_retrieval import load_docs, upsert_citation
 
 QUESTION = "Does interleukin-6 predict mortality in septic shock?"
@@ -109,6 +109,23 @@ def test_rerun_sends_no_request_and_figures_match(con, fake_openai):
     assert not again.partial
     retrieved = again.answers.filter(pl.col("setting") == "retrieved")
     assert all(101 not in p for p in retrieved.filter(pl.col("pmid") == 101)["context_pmids"])
+
+
+def test_an_answer_cut_at_max_tokens_is_scored_from_its_text_not_dropped(con, fake_openai):
+    """The model's final word, even truncated, is real output: parsed ("Yes, ..." is yes; a cut
+    before any label is unparseable, i.e. wrong), counted in n, and the figures are not partial."""
+    fake_openai.responder = lambda body: "Yes, the trial shows a clear benefit in every arm."
+    fake_openai.add_fault(Fault("length", probability=1.0))
+    run = run_benchmark(con, _client(con, fake_openai), MODEL, ITEMS, run_id="cut", k=2)
+    assert set(run.answers["status"]) == {"rejected"}
+    assert set(run.answers["answer"]) == {"yes"}  # "Yes, the trial sho" still says yes
+    assert run.results["n"].to_list() == run.results["n_expected"].to_list()
+    assert not run.partial
+    fake_openai.clear_faults()
+    fake_openai.reset_stats()
+    again = run_benchmark(con, _client(con, fake_openai), MODEL, ITEMS, run_id="cut2", k=2)
+    assert fake_openai.stats.total == 0  # a rejected answer is final: nothing sent again
+    assert again.answers["answer"].to_list() == run.answers["answer"].to_list()
 
 
 def test_budget_stop_leaves_partial_results_marked_partial(con, fake_openai):
