@@ -132,6 +132,7 @@ SAFE_INTERPOLATIONS: dict[str, str] = {
     "columns": "safe_identifier'd frame columns, or the cache's constant _COLUMNS",
     "source": "a temp table name chosen in code (_sync_frame, _sync_query)",
     "select_sql": "a SELECT from code; its values travel in params",
+    "listed": "comma-joined int() of PMIDs from tantivy's u64 field (pool_texts): integers only",
     "select": "f-string of the module constant CATEGORY_MEMBERS_SQL; values in params",
     "sql": "query text from code (fetch_preview and run_query_check callers pass constants)",
     "int(limit)": "an int",

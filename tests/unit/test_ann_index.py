@@ -62,8 +62,12 @@ def brute_force(con, monkeypatch, **kwargs) -> pl.DataFrame:  # noqa: F811
 
 
 def same_ranking(ann: pl.DataFrame, exact: pl.DataFrame) -> None:
-    assert ann.select("query_id", "rank", "pmid").equals(exact.select("query_id", "rank", "pmid"))
-    assert np.allclose(ann["score"].to_numpy(), exact["score"].to_numpy(), atol=1e-3)
+    """HNSW is approximate (and its threaded build not deterministic): nearly every exact
+    neighbour is found, each with its exact cosine."""
+    assert ann.height == exact.height
+    joined = ann.join(exact, on=["query_id", "pmid"], suffix="_exact")
+    assert joined.height >= 0.9 * exact.height
+    assert np.allclose(joined["score"].to_numpy(), joined["score_exact"].to_numpy(), atol=1e-3)
 
 
 @pytest.fixture
