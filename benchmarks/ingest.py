@@ -14,19 +14,17 @@ sampled every 20 ms; ours uses parser worker processes). Ends with one JSON line
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
+from child_process import run_measured  # benchmarks/, the script's own folder
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = REPO_ROOT.parent / "shared" / "data" / "pubmed" / "pubmed20n0014.xml.gz"
@@ -119,42 +117,11 @@ def child(kind: str, path: Path, workers: int | None) -> None:
                       "phases": phases}))  # fmt: skip
 
 
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):  # a worker may exit between list and read
-            total += member.memory_info().rss
-    return total
-
-
 def run(kind: str, path: Path, workers: int | None) -> dict:
     environment = {**os.environ, "MKAILIN_PUBMED_SCANNER": "auto", **OUR_LOADS.get(kind, {})}
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--child", kind, str(path), str(workers)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO_ROOT,
-        env=environment,
-    )
-    watched = psutil.Process(process.pid)
-    peak = [0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            try:
-                peak[0] = max(peak[0], _tree_rss(watched))
-            except psutil.Error:
-                break
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"{kind} failed with exit code {process.returncode}")
-    figures = json.loads(output.strip().splitlines()[-1])
-    figures["tree_peak_mib"] = peak[0] / (1 << 20)
+    command = [sys.executable, __file__, "--child", kind, str(path), str(workers)]
+    figures, peak = run_measured(command, kind, REPO_ROOT, environment)
+    figures["tree_peak_mib"] = peak / (1 << 20)
     figures["articles_per_s"] = figures["articles"] / figures["seconds"]
     return figures
 

@@ -20,27 +20,24 @@ threads) is the steadier figure on a shared machine.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import psutil
+from child_process import run_measured  # benchmarks/, the script's own folder
+from retrieval import PMID_STRIDE, sample_queries
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared" / "data"
 BASELINE_FILE = SHARED / "pubmed" / "pubmed20n0014.xml.gz"
 MESH_FILE = SHARED / "mesh" / "mesh2024-trees.xml.gz"
-PMID_STRIDE = 100_000_000  # 2020 PMIDs stay below 4e7, so copies never collide
 STAGES = ("mesh_vocabulary", "mesh_tree", "pubmed_files", "retrieval_index", "mesh_ic",
           "raw_abstracts", "candidate_qa", "evaluated_qa", "training_set")  # fmt: skip
 UNPARTITIONED = ("mesh_vocabulary", "retrieval_index", "mesh_ic")
@@ -140,14 +137,10 @@ def retrieval_child(n_queries: int) -> dict[str, Any]:
     from mkailin_assets.agents.retrieval import bm25_top_k, refresh_bm25_index
     from mkailin_assets.db import open_connection
 
-    con = open_connection(settings.get_settings().duckdb_path)
+    db_path = settings.get_settings().duckdb_path
+    queries = sample_queries(db_path, n_queries)
+    con = open_connection(db_path)
     refresh = refresh_bm25_index(con)
-    queries = con.sql(
-        f"""SELECT pmid::VARCHAR AS query_id, title AS text FROM citations
-            WHERE abstract IS NOT NULL AND title IS NOT NULL AND pmid < {PMID_STRIDE}
-            ORDER BY hash(pmid), pmid LIMIT $n""",
-        params={"n": n_queries},
-    ).pl()
     bm25_top_k(con, queries.head(20), k=4)  # open the searcher
     started, cpu = time.perf_counter(), cpu_s()
     hits = bm25_top_k(con, queries, k=4)
@@ -173,35 +166,11 @@ def retrieval_child(n_queries: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the parent
 
 
-def _tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):  # a worker may exit between list and read
-            total += member.memory_info().rss
-    return total
-
-
 def run_stage(stage: str, args: argparse.Namespace, env: dict[str, str], files: list[str]) -> dict:
     command = [sys.executable, __file__, "--child", stage, "--category", args.category,
                "--queries", str(args.queries), "--files", ",".join(files)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT, env=env)
-    watched = psutil.Process(process.pid)
-    peak = [0]
-
-    def sample() -> None:
-        while process.poll() is None:
-            with contextlib.suppress(psutil.Error):
-                peak[0] = max(peak[0], _tree_rss(watched))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    output, _ = process.communicate()
-    sampler.join()
-    if process.returncode != 0:
-        raise SystemExit(f"stage {stage} failed with exit code {process.returncode}")
-    figures = json.loads(output.strip().splitlines()[-1])
-    figures["peak_rss_mb"] = peak[0] / 2**20
+    figures, peak = run_measured(command, f"stage {stage}", REPO_ROOT, env)
+    figures["peak_rss_mb"] = peak / 2**20
     return figures
 
 

@@ -638,7 +638,8 @@ class LLMClient:
         if record.error is not None:
             record.error = self._redact(record.error)
             # The model's own answer was unusable: final. Anything else (transport): sent again.
-            record.status = "rejected" if record.status == "rejected" else "failed"
+            if record.status != "rejected":
+                record.status = "failed"
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1
