@@ -104,13 +104,21 @@ def stage_child(stage: str, category: str, files: list[str], queries: int) -> di
             keys = [category]
         started, cpu = time.perf_counter(), cpu_s()
         metadata: dict[str, Any] = {}
+        per_key: list[tuple[float, float]] = []  # (wall, CPU) seconds of each partition's run
         for key in keys:
+            key_started, key_cpu = time.perf_counter(), cpu_s()
             result = dg.materialize(
                 ASSETS, selection=[stage], partition_key=key, instance=instance,
                 resources=resources,
             )  # fmt: skip
+            per_key.append((time.perf_counter() - key_started, cpu_s() - key_cpu))
             metadata = _metadata(result, stage)
         seconds, cpu = time.perf_counter() - started, cpu_s() - cpu
+    if len(per_key) > 1:  # does a file cost more as the corpus grows? first against last
+        metadata |= {
+            "first_file_s": round(per_key[0][0], 2), "first_file_cpu_s": round(per_key[0][1], 2),
+            "last_file_s": round(per_key[-1][0], 2), "last_file_cpu_s": round(per_key[-1][1], 2),
+        }  # fmt: skip
     return {"seconds": seconds, "cpu_s": cpu, "metadata": {"cpu_s": round(cpu, 2), **metadata}}
 
 
@@ -226,6 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "seconds": round(f["seconds"], 2),
                 "cpu_s": round(f["cpu_s"], 2),
                 "peak_rss_mb": round(f["peak_rss_mb"], 1),
+                **{k: v for k, v in f["metadata"].items() if k.startswith(("first_", "last_"))},
             }
             for name, f in stages.items()
         },

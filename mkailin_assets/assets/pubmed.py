@@ -47,10 +47,11 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             "seconds": round(report.seconds, 2),
             "parser": report.parser or "none (already loaded)",
             **{f"seconds_{phase}": round(v, 2) for phase, v in report.phase_seconds.items()},
-            "citations_total": totals.citations,
-            "citations_with_abstract": totals.with_abstract,
-            "citations_with_mesh": totals.with_mesh,
-            "citations_with_mesh_but_no_category": totals.with_mesh_but_no_category,
+            "citations_total": totals.corpus_citations,
+            "file_citations": totals.citations,
+            "file_citations_with_abstract": totals.with_abstract,
+            "file_citations_with_mesh": totals.with_mesh,
+            "file_citations_with_mesh_but_no_category": totals.with_mesh_but_no_category,
         }
     )
     yield from checks

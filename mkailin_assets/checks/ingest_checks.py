@@ -153,22 +153,25 @@ def ledger_reconciles(con: duckdb.DuckDBPyConnection, file_name: str) -> dg.Asse
     return verdict("ledger_reconciles", read == accounted and bool(md5_ok), metadata)
 
 
+# The file's citations only: a check per loaded file must not read the whole corpus.
 UNPLACED_CITATIONS_SQL = """
 SELECT count(*) FROM citations c
-WHERE len(c.mesh_headings) > 0 AND NOT EXISTS (
+WHERE c.source_file = ? AND len(c.mesh_headings) > 0 AND NOT EXISTS (
     SELECT 1 FROM citation_mesh cm JOIN mesh_vocabulary t USING (descriptor_ui)
     WHERE cm.pmid = c.pmid)
 """
 
 
-def citations_placed_in_categories(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    """Citations with MeSH that sit in no category are never refreshed.
+def citations_placed_in_categories(
+    con: duckdb.DuckDBPyConnection, file_name: str
+) -> dg.AssetCheckResult:
+    """The file's citations with MeSH that sit in no category are never refreshed.
 
     Before the vocabulary is loaded that is every one of them (the first-start trap): an ERROR,
     which blocks. With a vocabulary, some headings missing from it (another MeSH year, a partial
     vocabulary) is a WARN: shown as a failed check in the UI, while the placed citations flow."""
     vocabulary = sql_count(con, "SELECT count(*) FROM mesh_vocabulary", [])
-    unplaced = sql_count(con, UNPLACED_CITATIONS_SQL, [])
+    unplaced = sql_count(con, UNPLACED_CITATIONS_SQL, [file_name])
     reason = (
         "no MeSH vocabulary loaded: materialize mesh_vocabulary, then refresh the categories"
         if vocabulary == 0
@@ -192,7 +195,7 @@ def pubmed_files_checks(
     return [
         citations_valid(con, file_name),
         ledger_reconciles(con, file_name),
-        citations_placed_in_categories(con),
+        citations_placed_in_categories(con, file_name),
     ]
 
 

@@ -143,12 +143,12 @@ def test_split_shares_and_minimum_records():
     assert minimum_records(3, 3).passed and not minimum_records(2, 3).passed
 
 
-def _citation(con, pmid: int, descriptor_ui: str) -> None:
+def _citation(con, pmid: int, descriptor_ui: str, source_file: str = "f") -> None:
     con.execute(
         """INSERT INTO citations (pmid, version, mesh_headings, source_file, content_hash, loaded_at)
            VALUES (?, 1, [{'descriptor_ui': ?, 'name': 'n', 'major_topic': true, 'qualifiers': []}],
-                   'f', 'h', now())""",
-        [pmid, descriptor_ui],
+                   ?, 'h', now())""",
+        [pmid, descriptor_ui, source_file],
     )
     con.execute("INSERT INTO citation_mesh VALUES (?, ?, true)", [pmid, descriptor_ui])
 
@@ -156,13 +156,17 @@ def _citation(con, pmid: int, descriptor_ui: str) -> None:
 def test_citations_outside_every_category_block_only_while_no_vocabulary_is_loaded(con):
     _citation(con, 1, "D000001")
     _citation(con, 2, "D999999")
-    before = citations_placed_in_categories(con)  # the first-start trap: blocks (ERROR)
+    before = citations_placed_in_categories(con, "f")  # the first-start trap: blocks (ERROR)
     assert not before.passed and before.severity == dg.AssetCheckSeverity.ERROR
     assert before.metadata["violations"].value == 2
     assert "no MeSH vocabulary loaded" in before.metadata["if_failed"].value
     con.execute("INSERT INTO mesh_vocabulary VALUES ('A', 'A01', 'D000001', 'x', 1, NULL, 2024)")
-    gap = citations_placed_in_categories(con)  # a heading unknown to the vocabulary: WARN
+    gap = citations_placed_in_categories(con, "f")  # a heading unknown to the vocabulary: WARN
     assert not gap.passed and gap.severity == dg.AssetCheckSeverity.WARN
     assert gap.metadata["violations"].value == 1
     con.execute("INSERT INTO mesh_vocabulary VALUES ('B', 'B01', 'D999999', 'y', 1, NULL, 2024)")
-    assert citations_placed_in_categories(con).passed
+    assert citations_placed_in_categories(con, "f").passed
+    # Each file answers for its own citations (the check reads no other file's rows).
+    _citation(con, 3, "D777777", source_file="g")
+    assert citations_placed_in_categories(con, "f").passed
+    assert citations_placed_in_categories(con, "g").metadata["violations"].value == 1

@@ -19,7 +19,7 @@ from mkailin_assets.stages.ingest import (
     load_release,
 )
 
-FIRST, UPDATE = "pubmed00n0001.xml.gz", "pubmed00n0003.xml.gz"
+FIRST, SECOND, UPDATE = "pubmed00n0001.xml.gz", "pubmed00n0002.xml.gz", "pubmed00n0003.xml.gz"
 
 
 @pytest.fixture
@@ -88,10 +88,20 @@ def test_a_release_reports_the_categories_it_touched_and_the_totals(con, tmp_pat
     assert set(result.affected_categories) == _categories_by_hand(con, pmids)
     assert result.affected_categories == sorted(result.affected_categories)
     citations, with_abstract = con.execute(
-        "SELECT count(*), count(abstract) FROM citations"
+        "SELECT count(*), count(abstract) FROM citations WHERE source_file = ?", [FIRST]
     ).fetchall()[0]
     assert (result.totals.citations, result.totals.with_abstract) == (citations, with_abstract)
     assert result.totals.with_mesh_but_no_category <= result.totals.with_mesh <= citations
+    # The totals are the file's own: a second file adds to the corpus count only.
+    second = load_release(con, fetch_release(str(settings.SAMPLE_PUBMED_SOURCE), SECOND, tmp_path))
+    (corpus,) = con.execute("SELECT count(*) FROM citations").fetchall()[0]
+    assert second.totals.corpus_citations == corpus > second.totals.citations
+    assert (
+        second.totals.citations
+        == con.execute("SELECT count(*) FROM citations WHERE source_file = ?", [SECOND]).fetchall()[
+            0
+        ][0]
+    )
 
 
 def _members_by_hand(con: duckdb.DuckDBPyConnection) -> dict[str, set[int]]:
