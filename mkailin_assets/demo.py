@@ -231,7 +231,8 @@ def summary(db_path: str) -> str:
     lines.append(f"DuckDB file: {db_path}   exports: {export_dir}")
     snapshot = snapshot_path(db_path)
     lines.append(
-        f"Query it (safe while runs write: the read snapshot, refreshed after every write): "
+        f"Query it (safe while runs write: the read snapshot, refreshed after every write up "
+        f"to {settings.get_settings().read_snapshot_inline_max_mb} MB, past that once runs end): "
         f".venv/bin/python -c \"import duckdb; print(duckdb.connect('{snapshot}', "
         "read_only=True).sql('FROM qa_per_category'))\"  (views: sql/analysis/)"
     )

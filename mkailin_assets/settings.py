@@ -183,8 +183,15 @@ class Settings(BaseSettings):
     )
     read_snapshot: bool = Field(
         default=True,
-        description="after every write, copy the DuckDB file to `<name>.read.duckdb` for readers "
-        "while runs write; `off` for a very large file",
+        description="copy the DuckDB file to `<name>.read.duckdb` for readers while runs write; "
+        "`off` for a very large file",
+    )
+    read_snapshot_inline_max_mb: int = Field(
+        default=256,
+        ge=0,
+        description="a file up to this size is copied after every write, inside the writing step; "
+        "a larger one by `read_snapshot_sensor` once no run is queued or running (a stage never "
+        "pays for a corpus-sized copy)",
     )
 
     # ---- the method (defaults of the `method` resource) --------------------------------------

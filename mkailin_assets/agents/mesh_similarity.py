@@ -355,7 +355,7 @@ _DOC_SIMILARITY = {
 }
 
 _SCORE_TEMP_TABLES = (
-    "_mesh_docs", "_mesh_sets", "_mesh_set_sizes", "_mesh_doc_keys", "_mesh_doc_pairs",
+    "_mesh_has", "_mesh_docs", "_mesh_sets", "_mesh_set_sizes", "_mesh_doc_keys", "_mesh_doc_pairs",
     "_mesh_distinct_pairs", "_mesh_pair_sims", "_mesh_doc_sims",
 )  # fmt: skip
 
@@ -363,13 +363,21 @@ _SCORE_TEMP_TABLES = (
 def _score_statements(setsim: SetSim, measure: Measure) -> list[str]:
     """Temp-table steps from _mesh_candidates to _mesh_doc_sims(s, c, sim)."""
     return [
+        # The MeSH of the batch's PMIDs (sources and contexts), read in one pass: citation_mesh
+        # is probed with this small set, never the reverse (`x IN (SELECT pmid FROM
+        # citation_mesh)` hashes every PMID of the corpus: 1.2 s at 1.9M citations for 80
+        # questions).
+        """CREATE OR REPLACE TEMP TABLE _mesh_has AS
+        SELECT DISTINCT pmid, descriptor_ui AS ui FROM citation_mesh
+        WHERE pmid IN (SELECT source_pmid FROM _mesh_candidates
+                       UNION SELECT unnest(context_pmids) FROM _mesh_candidates)""",
         # (source, context) document pairs where both sides have MeSH
         """CREATE OR REPLACE TEMP TABLE _mesh_docs AS
         SELECT DISTINCT pc.s, pc.c FROM (
             SELECT source_pmid AS s, unnest(context_pmids) AS c FROM _mesh_candidates) pc
-        WHERE pc.s IN (SELECT pmid FROM citation_mesh) AND pc.c IN (SELECT pmid FROM citation_mesh)""",
+        WHERE pc.s IN (SELECT pmid FROM _mesh_has) AND pc.c IN (SELECT pmid FROM _mesh_has)""",
         """CREATE OR REPLACE TEMP TABLE _mesh_sets AS
-        SELECT DISTINCT pmid, descriptor_ui AS ui FROM citation_mesh
+        SELECT pmid, ui FROM _mesh_has
         WHERE pmid IN (SELECT s FROM _mesh_docs UNION SELECT c FROM _mesh_docs)""",
         """CREATE OR REPLACE TEMP TABLE _mesh_set_sizes AS
         SELECT pmid, count(*)::DOUBLE AS n FROM _mesh_sets GROUP BY pmid""",
@@ -403,8 +411,8 @@ _CANDIDATE_SCORES_SQL = """
     per_candidate AS (
         SELECT x.candidate_id,
                avg(d.sim) AS mesh_score,
-               count(*) FILTER (x.context IN (SELECT pmid FROM citation_mesh)) AS with_mesh,
-               count(*) FILTER (x.context NOT IN (SELECT pmid FROM citation_mesh)) AS without_mesh
+               count(*) FILTER (x.context IN (SELECT pmid FROM _mesh_has)) AS with_mesh,
+               count(*) FILTER (x.context NOT IN (SELECT pmid FROM _mesh_has)) AS without_mesh
         FROM contexts x LEFT JOIN _mesh_doc_sims d ON d.s = x.source_pmid AND d.c = x.context
         GROUP BY x.candidate_id
     )

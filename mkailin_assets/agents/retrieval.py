@@ -19,7 +19,7 @@ import polars as pl
 
 from mkailin_assets.agents import ann_index, search_index
 from mkailin_assets.agents.tokenize import sql_tokens_expression, stopword_frame
-from mkailin_assets.db import transaction
+from mkailin_assets.db import present_pmids, transaction
 
 # embed(item_ids, texts) -> one vector per text, or None where the embedding failed.
 EmbedFn = Callable[[list[str], list[str]], list[list[float] | None]]
@@ -521,18 +521,7 @@ def _top_k_excluding(
 
 
 def _present_count(con: duckdb.DuckDBPyConnection, pmids: set[int]) -> int:
-    if not pmids:
-        return 0
-    frame = pl.DataFrame({"pmid": sorted(pmids)}, schema={"pmid": pl.Int64})
-    con.register("_excluded_pmids", frame)
-    try:
-        return int(
-            con.execute(
-                "SELECT count(*) FROM citations WHERE pmid IN (SELECT pmid FROM _excluded_pmids)"
-            ).fetchall()[0][0]
-        )
-    finally:
-        con.unregister("_excluded_pmids")
+    return len(present_pmids(con, pmids))
 
 
 def _drop_and_rerank(hits: pl.DataFrame, excluded: set[int], k: int) -> pl.DataFrame:

@@ -43,6 +43,7 @@ import tantivy
 from mkailin_assets import settings
 from mkailin_assets.agents.tokenize import STOPWORDS, tokenize
 from mkailin_assets.db import transaction
+from mkailin_assets.db.lookups import pmid_literal_chunks
 
 LOG = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ _FRESH_DOCUMENTS_SQL = f"""
     WHERE pmid IN (SELECT pmid FROM _mk_index_fresh) ORDER BY pmid
 """
 _BATCH_ROWS = 65_536
-# PMIDs per primary-key lookup of the pool's texts (an IN list of literals uses the ART index).
-_TEXT_LOOKUP_CHUNK = 2_048
 
 
 class RetrievalIndexError(RuntimeError):
@@ -569,12 +568,10 @@ def _candidates(index: Searchable, terms: list[str], pool: int, exclude: set[int
 
 
 def pool_texts(con: duckdb.DuckDBPyConnection, pmids: set[int]) -> dict[int, str]:
-    """The indexed body (title and abstract) of each PMID, read from `citations` by primary key."""
-    ordered = sorted(pmids)
+    """The indexed body (title and abstract) of each PMID, read from `citations` by PMID (a
+    literal list: its cost follows the pool, not the corpus; see db/lookups.py)."""
     texts: dict[int, str] = {}
-    for start in range(0, len(ordered), _TEXT_LOOKUP_CHUNK):
-        # Literal integers (from tantivy's u64 fast field), so DuckDB probes its ART index.
-        listed = ", ".join(str(int(p)) for p in ordered[start : start + _TEXT_LOOKUP_CHUNK])
+    for listed in pmid_literal_chunks(pmids):
         rows = con.execute(
             f"SELECT pmid, {_BODY_SQL} FROM citations WHERE pmid IN ({listed})"
         ).fetchall()

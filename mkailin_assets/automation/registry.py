@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mkailin_assets.automation.conditions import automation_condition_sensor, automation_mode
+from mkailin_assets.automation.read_snapshot import build_read_snapshot_sensor
 from mkailin_assets.automation.schedules import build_release_schedule, release_check_mode
 from mkailin_assets.automation.sensors import (
     build_affected_categories_sensor,
@@ -24,6 +25,7 @@ def automation_definitions() -> dict[str, list[Any]]:
             build_affected_categories_sensor(mode),
             build_llm_batch_poll_sensor(mode),
             automation_condition_sensor(mode),
+            build_read_snapshot_sensor(),
         ],
         "schedules": [build_release_schedule(running=release_by_schedule)],
     }

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dagster as dg
 import duckdb
+import polars as pl
 
 from mkailin_assets.agents.mesh_similarity import snapshot_inputs
-from mkailin_assets.checks.gx_runner import run_query_check
+from mkailin_assets.checks.gx_runner import run_check, run_query_check
 from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
+from mkailin_assets.db import present_pmids, query_pl
 
 CANDIDATE_QA_CHECKS = [
     dg.AssetCheckSpec(
@@ -109,14 +111,25 @@ def question_descriptors_in_tree(
 
 
 def contexts_exist(con: duckdb.DuckDBPyConnection, category: str, k: int) -> dg.AssetCheckResult:
-    return run_query_check(
+    candidates = query_pl(
         con,
-        "contexts_exist",
-        """SELECT q.candidate_id, len(q.context_pmids) AS contexts,
-                  (SELECT count(*) FROM unnest(q.context_pmids) AS u(p)
-                   WHERE u.p NOT IN (SELECT pmid FROM citations)) AS missing_contexts
-           FROM candidate_qa q WHERE q.category = ? AND q.status = 'ok'""",
+        """SELECT candidate_id, context_pmids FROM candidate_qa
+           WHERE category = ? AND status = 'ok'""",
         [category],
+    )
+    # Existence by PMID lookup: `NOT IN (SELECT pmid FROM citations)` hashes the whole corpus.
+    present = pl.Series(
+        sorted(present_pmids(con, candidates["context_pmids"].explode().drop_nulls())),
+        dtype=pl.Int64,
+    ).implode()
+    frame = candidates.select(
+        "candidate_id",
+        contexts=pl.col("context_pmids").list.len(),
+        missing_contexts=pl.col("context_pmids").list.eval(~pl.element().is_in(present)).list.sum(),
+    )
+    return run_check(
+        "contexts_exist",
+        frame,
         [
             (
                 "ExpectColumnValuesToBeBetween",

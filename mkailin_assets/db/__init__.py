@@ -7,9 +7,11 @@ checks, the LLM cache). `resources/duckdb_store.py` wraps them as the Dagster re
     apply_schema, schema_files, apply_analysis_views, analysis_files  (schema)
     replace_partition, sync_partition, sync_partition_from_query      (partitions)
     publish_snapshot, snapshot_path                                   (the read snapshot)
+    citation_rows, present_pmids                          (a few citations by primary key)
 """
 
 from mkailin_assets.db.connection import open_connection, query_pl, safe_identifier, transaction
+from mkailin_assets.db.lookups import citation_rows, present_pmids
 from mkailin_assets.db.partitions import (
     insert_frame,
     replace_partition,
@@ -28,10 +30,12 @@ from mkailin_assets.db.snapshot import publish_snapshot, snapshot_path
 __all__ = [
     "ANALYSIS_DIR",
     "analysis_files",
+    "citation_rows",
     "apply_analysis_views",
     "apply_schema",
     "insert_frame",
     "open_connection",
+    "present_pmids",
     "publish_snapshot",
     "query_pl",
     "replace_partition",

@@ -34,7 +34,7 @@ def safe_identifier(name: str) -> str:
     return name
 
 
-def _is_lock_conflict(error: duckdb.Error) -> bool:
+def is_lock_conflict(error: duckdb.Error) -> bool:
     text = str(error)
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
@@ -51,7 +51,7 @@ def open_connection(
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=_connection_config())
         except duckdb.IOException as error:
-            if not _is_lock_conflict(error) or time.monotonic() >= deadline:
+            if not is_lock_conflict(error) or time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 2.0)

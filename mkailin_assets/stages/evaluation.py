@@ -17,7 +17,7 @@ from mkailin_assets.agents.preferences import (
     cold_start_pairs,
     final_preferences,
 )
-from mkailin_assets.db import query_pl, sync_partition, transaction
+from mkailin_assets.db import citation_rows, query_pl, sync_partition, transaction
 from mkailin_assets.stages.tables import StageResult, delete_partition, frame_preview
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
@@ -55,23 +55,35 @@ WHERE category = ? AND status = 'ok' AND len(context_pmids) > 0
 ORDER BY candidate_id
 """
 
-# Each candidate's contexts in rank order, with the text the judge and the answer agent read.
-CONTEXTS_SQL = """
-SELECT q.candidate_id,
-       list({'pmid': c.pmid, 'title': coalesce(c.title, ''), 'abstract': coalesce(c.abstract, '')}
-            ORDER BY u.rank) AS contexts
-FROM candidate_qa q,
-     unnest(q.context_pmids) WITH ORDINALITY AS u(pmid, rank)
-JOIN citations c ON c.pmid = u.pmid
-WHERE q.category = ? AND q.status = 'ok'
-GROUP BY q.candidate_id
-"""
+TEXT_SCHEMA = {"pmid": pl.Int64, "title": pl.String, "abstract": pl.String}
 
-SOURCES_SQL = """
-SELECT DISTINCT q.source_pmid, c.title AS source_title, c.abstract AS source_abstract
-FROM candidate_qa q JOIN citations c ON c.pmid = q.source_pmid
-WHERE q.category = ?
-"""
+
+def candidate_contexts(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame) -> pl.DataFrame:
+    """Each candidate's contexts in rank order, with the text the judge and the answer agent read
+    (candidate_id, contexts: list of {pmid, title, abstract}); a context deleted since is left
+    out. The texts are read by primary key: a join against citations reads the whole corpus."""
+    ranked = (
+        candidates.select("candidate_id", pmid="context_pmids")
+        .explode("pmid")
+        .drop_nulls("pmid")
+        .with_columns(rank=pl.int_range(pl.len()).over("candidate_id"))
+    )
+    texts = citation_rows(con, ranked["pmid"].unique(), TEXT_SCHEMA).with_columns(
+        pl.col("title", "abstract").fill_null("")
+    )
+    return (
+        ranked.join(texts, on="pmid")
+        .sort("candidate_id", "rank")
+        .group_by("candidate_id", maintain_order=True)
+        .agg(contexts=pl.struct("pmid", "title", "abstract"))
+    )
+
+
+def candidate_sources(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame) -> pl.DataFrame:
+    """source_pmid, source_title, source_abstract of the candidates' sources (by primary key)."""
+    return citation_rows(con, candidates["source_pmid"].unique(), TEXT_SCHEMA).rename(
+        {"pmid": "source_pmid", "title": "source_title", "abstract": "source_abstract"}
+    )
 
 
 def judge_inputs(
@@ -136,10 +148,10 @@ def evaluate_category(
     score_frame = scored.select("source_pmid", "candidate_id", "mesh_score")
     pairs = cold_start_pairs(score_frame, margin=margin, band=band)
     report.pairs = pairs.height
-    contexts = query_pl(con, CONTEXTS_SQL, [category])
+    contexts = candidate_contexts(con, candidates)
     verdicts = None
     if judge_enabled and not pairs.is_empty():
-        sources = query_pl(con, SOURCES_SQL, [category])
+        sources = candidate_sources(con, candidates)
         requests = build_judge_requests(judge_inputs(pairs, candidates, contexts, sources))
         verdicts = combine_verdicts(requests, client.run(requests))
         report.judge = judge_agreement(verdicts, pairs)

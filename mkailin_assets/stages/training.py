@@ -26,7 +26,7 @@ from mkailin_assets.curation.records import (
     mesh_lookup,
 )
 from mkailin_assets.curation.splits import assign_splits
-from mkailin_assets.db import insert_frame, query_pl, sync_partition, transaction
+from mkailin_assets.db import citation_rows, insert_frame, query_pl, sync_partition, transaction
 from mkailin_assets.evaluation.hygiene import pmids_in
 from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 
@@ -122,13 +122,13 @@ def _category_inputs(
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict, dict]:
     evaluated = query_pl(con, "SELECT * FROM evaluated_qa WHERE category = ?", [category])
     pairs = query_pl(con, "SELECT * FROM preference_pairs WHERE category = ?", [category])
+    # By PMID: a join against citations would read the whole corpus for a fixed sample.
+    record_pmids = pl.concat(
+        [evaluated["source_pmid"], evaluated["context_pmids"].explode().drop_nulls()]
+    )
     citations = citations_lookup(
-        query_pl(
-            con,
-            """SELECT pmid, title, abstract FROM citations WHERE pmid IN (
-                   SELECT source_pmid FROM evaluated_qa WHERE category = $c
-                   UNION SELECT unnest(context_pmids) FROM evaluated_qa WHERE category = $c)""",
-            {"c": category},
+        citation_rows(
+            con, record_pmids, {"pmid": pl.Int64, "title": pl.String, "abstract": pl.String}
         )
     )
     # Only the PMIDs the records carry: the category's whole membership grows with the corpus.

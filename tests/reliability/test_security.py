@@ -129,10 +129,11 @@ SAFE_INTERPOLATIONS: dict[str, str] = {
     "column_list": "', '.join(safe_identifier(c) ...)",
     "key_list": "', '.join(safe_identifier(k) ...)",
     "compared": "columns already passed through safe_identifier",
-    "columns": "safe_identifier'd frame columns, or the cache's constant _COLUMNS",
+    "columns": "safe_identifier'd frame columns, the cache's constant _COLUMNS, or values of the "
+    "constant _CITATION_COLUMNS (db/lookups.py)",
     "source": "a temp table name chosen in code (_sync_frame, _sync_query)",
     "select_sql": "a SELECT from code; its values travel in params",
-    "listed": "comma-joined int() of PMIDs from tantivy's u64 field (pool_texts): integers only",
+    "listed": "comma-joined int() of PMIDs (db/lookups.pmid_literal_chunks): integers only",
     "select": "f-string of the module constant CATEGORY_MEMBERS_SQL; values in params",
     "sql": "query text from code (fetch_preview and run_query_check callers pass constants)",
     "int(limit)": "an int",
