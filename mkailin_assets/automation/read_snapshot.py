@@ -16,18 +16,14 @@ import duckdb
 
 from mkailin_assets import settings
 from mkailin_assets.automation.conditions import sensor_status
+from mkailin_assets.automation.releases import IN_FLIGHT
 from mkailin_assets.db import open_connection, publish_snapshot
 from mkailin_assets.db.connection import is_lock_conflict
 from mkailin_assets.db.snapshot import read_snapshot_enabled, snapshot_is_stale
 
 SENSOR_NAME = "read_snapshot_sensor"
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
+# A run being cancelled may still hold the writer.
+BUSY = [*IN_FLIGHT, dg.DagsterRunStatus.CANCELING]
 
 
 def refresh_when_idle(db_path: str | Path, runs_in_flight: int, lock_timeout_s: float = 5.0):
@@ -65,7 +61,7 @@ def build_read_snapshot_sensor(minimum_interval_seconds: int = 60) -> dg.SensorD
         ),
     )
     def read_snapshot_sensor(context: dg.SensorEvaluationContext):
-        busy = context.instance.get_runs_count(dg.RunsFilter(statuses=IN_FLIGHT))
+        busy = context.instance.get_runs_count(dg.RunsFilter(statuses=BUSY))
         outcome = refresh_when_idle(settings.get_settings().duckdb_path, busy)
         if isinstance(outcome, str):
             return dg.SkipReason(outcome)

@@ -41,12 +41,7 @@ RELEASE_KIND_TAG = "mkailin/release_kind"
 # plus the year's updates); the cursor carries the rest to the next tick.
 MAX_FILES_PER_TICK = 200
 _RELEASE_YEAR = re.compile(r"^pubmed(\d{2})n\d{4}")
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
+IN_FLIGHT = releases.IN_FLIGHT
 
 
 class ReleaseFileLike(Protocol):
