@@ -494,7 +494,7 @@ def _top_k_excluding(
     """Top k without the excluded PMIDs, whatever the engine: ask for k + a few more, drop the
     excluded, and ask again for k + every excluded PMID the corpus holds only for the queries
     that came up short (most queries meet no excluded PMID at all)."""
-    present = _present_count(con, excluded)
+    present = len(present_pmids(con, excluded))
     if present == 0:
         return search(queries, k=k)
     extra = min(present, max(k, 8))
@@ -518,10 +518,6 @@ def _top_k_excluding(
                 ]
             )
     return kept.sort("query_id", "rank")
-
-
-def _present_count(con: duckdb.DuckDBPyConnection, pmids: set[int]) -> int:
-    return len(present_pmids(con, pmids))
 
 
 def _drop_and_rerank(hits: pl.DataFrame, excluded: set[int], k: int) -> pl.DataFrame:

@@ -26,7 +26,9 @@ SENSOR_NAME = "read_snapshot_sensor"
 BUSY = [*IN_FLIGHT, dg.DagsterRunStatus.CANCELING]
 
 
-def refresh_when_idle(db_path: str | Path, runs_in_flight: int, lock_timeout_s: float = 5.0):
+def refresh_when_idle(
+    db_path: str | Path, runs_in_flight: int, lock_timeout_s: float = 5.0
+) -> Path | str:
     """Copy the database to its snapshot if it changed and nothing runs; returns the snapshot's
     path when copied, else the reason it was not (a string)."""
     if not read_snapshot_enabled():

@@ -41,7 +41,6 @@ RELEASE_KIND_TAG = "mkailin/release_kind"
 # plus the year's updates); the cursor carries the rest to the next tick.
 MAX_FILES_PER_TICK = 200
 _RELEASE_YEAR = re.compile(r"^pubmed(\d{2})n\d{4}")
-IN_FLIGHT = releases.IN_FLIGHT
 
 
 class ReleaseFileLike(Protocol):
@@ -304,7 +303,9 @@ def affected_since(
 
 
 def release_runs_in_flight(instance: dg.DagsterInstance) -> int:
-    return instance.get_runs_count(dg.RunsFilter(job_name=PUBMED_FILE_JOB, statuses=IN_FLIGHT))
+    return instance.get_runs_count(
+        dg.RunsFilter(job_name=PUBMED_FILE_JOB, statuses=releases.IN_FLIGHT)
+    )
 
 
 def category_run_requests(categories: Sequence[str], storage_id: int) -> list[dg.RunRequest]:

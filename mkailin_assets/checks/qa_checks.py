@@ -13,7 +13,7 @@ import polars as pl
 from mkailin_assets.agents.mesh_similarity import snapshot_inputs
 from mkailin_assets.checks.gx_runner import run_check, run_query_check
 from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
-from mkailin_assets.db import present_pmids, query_pl
+from mkailin_assets.db import missing_pmids, query_pl
 
 CANDIDATE_QA_CHECKS = [
     dg.AssetCheckSpec(
@@ -118,14 +118,14 @@ def contexts_exist(con: duckdb.DuckDBPyConnection, category: str, k: int) -> dg.
         [category],
     )
     # Existence by PMID lookup: `NOT IN (SELECT pmid FROM citations)` hashes the whole corpus.
-    present = pl.Series(
-        sorted(present_pmids(con, candidates["context_pmids"].explode().drop_nulls())),
+    gone = pl.Series(
+        sorted(missing_pmids(con, candidates["context_pmids"].explode().drop_nulls())),
         dtype=pl.Int64,
     ).implode()
     frame = candidates.select(
         "candidate_id",
         contexts=pl.col("context_pmids").list.len(),
-        missing_contexts=pl.col("context_pmids").list.eval(~pl.element().is_in(present)).list.sum(),
+        missing_contexts=pl.col("context_pmids").list.eval(pl.element().is_in(gone)).list.sum(),
     )
     return run_check(
         "contexts_exist",

@@ -7,11 +7,11 @@ checks, the LLM cache). `resources/duckdb_store.py` wraps them as the Dagster re
     apply_schema, schema_files, apply_analysis_views, analysis_files  (schema)
     replace_partition, sync_partition, sync_partition_from_query      (partitions)
     publish_snapshot, snapshot_path                                   (the read snapshot)
-    citation_rows, present_pmids                          (a few citations by primary key)
+    citation_rows, present_pmids, missing_pmids           (a few citations by PMID list)
 """
 
 from mkailin_assets.db.connection import open_connection, query_pl, safe_identifier, transaction
-from mkailin_assets.db.lookups import citation_rows, present_pmids
+from mkailin_assets.db.lookups import TEXT_SCHEMA, citation_rows, missing_pmids, present_pmids
 from mkailin_assets.db.partitions import (
     insert_frame,
     replace_partition,
@@ -29,11 +29,13 @@ from mkailin_assets.db.snapshot import publish_snapshot, snapshot_path
 
 __all__ = [
     "ANALYSIS_DIR",
+    "TEXT_SCHEMA",
     "analysis_files",
-    "citation_rows",
     "apply_analysis_views",
     "apply_schema",
+    "citation_rows",
     "insert_frame",
+    "missing_pmids",
     "open_connection",
     "present_pmids",
     "publish_snapshot",

@@ -45,6 +45,9 @@ def citation_rows(
     return pl.concat(frames).cast(schema)  # type: ignore[arg-type]
 
 
+TEXT_SCHEMA = {"pmid": pl.Int64, "title": pl.String, "abstract": pl.String}
+
+
 def present_pmids(con: duckdb.DuckDBPyConnection, pmids: Iterable[int]) -> set[int]:
     """Which of these PMIDs `citations` holds."""
     present: set[int] = set()
@@ -52,6 +55,12 @@ def present_pmids(con: duckdb.DuckDBPyConnection, pmids: Iterable[int]) -> set[i
         rows = con.execute(f"SELECT pmid FROM citations WHERE pmid IN ({listed})").fetchall()
         present.update(int(row[0]) for row in rows)
     return present
+
+
+def missing_pmids(con: duckdb.DuckDBPyConnection, pmids: Iterable[int]) -> set[int]:
+    """Which of these PMIDs `citations` does not hold (deleted since, or never loaded)."""
+    wanted = {int(p) for p in pmids}
+    return wanted - present_pmids(con, wanted)
 
 
 # The columns callers may ask for, each a constant: the SQL text holds no caller's string.

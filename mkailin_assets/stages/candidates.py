@@ -20,7 +20,7 @@ from mkailin_assets.agents.question_generation import (
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.agents.search_index import query_terms
-from mkailin_assets.db import present_pmids, query_pl, sync_partition
+from mkailin_assets.db import missing_pmids, query_pl, sync_partition
 from mkailin_assets.llm.client import LLMFailureRateExceeded
 from mkailin_assets.stages.tables import StageResult, frame_preview
 
@@ -94,9 +94,8 @@ def reusable_contexts(
            WHERE q.category = ? AND q.status = 'ok'""",
         [category],
     )
-    # Which contexts still exist, looked up by PMID (a join would read every citation).
-    present = present_pmids(con, reused["context_pmids"].explode().drop_nulls())
-    gone = {p for pmids in reused["context_pmids"] for p in pmids} - present
+    # Contexts deleted since, looked up by PMID (a join would read every citation).
+    gone = missing_pmids(con, reused["context_pmids"].explode().drop_nulls())
     listed = pl.Series(sorted(gone | set(exclude_pmids)), dtype=pl.Int64).implode()
     return reused.filter(~pl.col("context_pmids").list.eval(pl.element().is_in(listed)).list.any())
 

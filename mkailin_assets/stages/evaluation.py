@@ -17,7 +17,7 @@ from mkailin_assets.agents.preferences import (
     cold_start_pairs,
     final_preferences,
 )
-from mkailin_assets.db import citation_rows, query_pl, sync_partition, transaction
+from mkailin_assets.db import TEXT_SCHEMA, citation_rows, query_pl, sync_partition, transaction
 from mkailin_assets.stages.tables import StageResult, delete_partition, frame_preview
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
@@ -55,13 +55,11 @@ WHERE category = ? AND status = 'ok' AND len(context_pmids) > 0
 ORDER BY candidate_id
 """
 
-TEXT_SCHEMA = {"pmid": pl.Int64, "title": pl.String, "abstract": pl.String}
-
 
 def candidate_contexts(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame) -> pl.DataFrame:
     """Each candidate's contexts in rank order, with the text the judge and the answer agent read
     (candidate_id, contexts: list of {pmid, title, abstract}); a context deleted since is left
-    out. The texts are read by primary key: a join against citations reads the whole corpus."""
+    out. The texts are read by PMID list: a join against citations reads the whole corpus."""
     ranked = (
         candidates.select("candidate_id", pmid="context_pmids")
         .explode("pmid")
@@ -80,7 +78,7 @@ def candidate_contexts(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame)
 
 
 def candidate_sources(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame) -> pl.DataFrame:
-    """source_pmid, source_title, source_abstract of the candidates' sources (by primary key)."""
+    """source_pmid, source_title, source_abstract of the candidates' sources (by PMID list)."""
     return citation_rows(con, candidates["source_pmid"].unique(), TEXT_SCHEMA).rename(
         {"pmid": "source_pmid", "title": "source_title", "abstract": "source_abstract"}
     )

@@ -26,7 +26,14 @@ from mkailin_assets.curation.records import (
     mesh_lookup,
 )
 from mkailin_assets.curation.splits import assign_splits
-from mkailin_assets.db import citation_rows, insert_frame, query_pl, sync_partition, transaction
+from mkailin_assets.db import (
+    TEXT_SCHEMA,
+    citation_rows,
+    insert_frame,
+    query_pl,
+    sync_partition,
+    transaction,
+)
 from mkailin_assets.evaluation.hygiene import pmids_in
 from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 
@@ -126,11 +133,7 @@ def _category_inputs(
     record_pmids = pl.concat(
         [evaluated["source_pmid"], evaluated["context_pmids"].explode().drop_nulls()]
     )
-    citations = citations_lookup(
-        citation_rows(
-            con, record_pmids, {"pmid": pl.Int64, "title": pl.String, "abstract": pl.String}
-        )
-    )
+    citations = citations_lookup(citation_rows(con, record_pmids, TEXT_SCHEMA))
     # Only the PMIDs the records carry: the category's whole membership grows with the corpus.
     mesh = mesh_lookup(
         query_pl(
