@@ -664,6 +664,7 @@ class LLMClient:
         started = time.perf_counter()
         wire = structured.wire_body(call.body, mode)
         transport_failures = schema_failures = truncations = timeouts = 0
+        forgiven = False
         while True:
             outcome = first or await self._attempt(
                 api, limiter, call, self._sender(api, wire), transport_failures
@@ -674,7 +675,9 @@ class LLMClient:
             response, error, retry_in = outcome
             record.attempts += 1
             if response is None:
-                queued = bool(error and QUEUED_MARK in error)
+                # A timeout beside its siblings is forgiven once: it may have been queueing.
+                queued = bool(error and QUEUED_MARK in error) and not forgiven
+                forgiven = forgiven or queued
                 transport_failures += 0 if queued else 1
                 if error and error.startswith("APITimeoutError"):
                     timeouts += 0 if queued else 1
