@@ -272,18 +272,9 @@ def _bm25_batch(
 # --------------------------------------------------------------------------- dense
 
 
-def refresh_embeddings(
-    con: duckdb.DuckDBPyConnection,
-    embed: EmbedFn,
-    model_name: str,
-    batch_size: int = 256,
-) -> dict[str, Any]:
-    """Embed citations that are new or changed for `model_name`; drop vectors of deleted ones.
-
-    `embed` is called outside the write transaction (it is slow); failed items (None) are not
-    stored and are retried on the next refresh. Returns counts."""
-    started = time.perf_counter()
-    todo = con.sql(
+def embedding_todo(con: duckdb.DuckDBPyConnection, model_name: str) -> pl.DataFrame:
+    """Citations new or changed for `model_name` (pmid, content_hash, text): what to embed."""
+    return con.sql(
         f"""
         SELECT w.pmid, w.content_hash, w.text FROM ({_INDEXABLE_SQL}) w
         WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model = $model
@@ -292,6 +283,12 @@ def refresh_embeddings(
         """,
         params={"model": model_name},
     ).pl()
+
+
+def embed_todo(
+    todo: pl.DataFrame, embed: EmbedFn, batch_size: int = 256
+) -> list[list[float] | None]:
+    """The vectors of `embed_todo`'s rows, in order (None where an item failed). No DuckDB."""
     vectors: list[list[float] | None] = []
     for start in range(0, todo.height, batch_size):
         chunk = todo.slice(start, batch_size)
@@ -299,6 +296,16 @@ def refresh_embeddings(
         if len(got) != chunk.height:
             raise ValueError(f"embed returned {len(got)} vectors for {chunk.height} texts")
         vectors.extend(got)
+    return vectors
+
+
+def store_embeddings(
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    todo: pl.DataFrame,
+    vectors: list[list[float] | None],
+) -> dict[str, int]:
+    """Store the vectors that came back; drop vectors of deleted or changed citations."""
     embedded = todo.select("pmid", "content_hash").with_columns(
         pl.Series("vector", vectors, dtype=pl.List(pl.Float32))
     )
@@ -315,18 +322,34 @@ def refresh_embeddings(
         con.register("_embedded", stored)
         try:
             con.execute(
-                "INSERT INTO embeddings SELECT pmid, $model, content_hash, vector, now() FROM _embedded",
+                "INSERT INTO embeddings SELECT pmid, $model, content_hash, vector, now() FROM _embedded"
+                " ON CONFLICT DO NOTHING",
                 {"model": model_name},
             )
         finally:
             con.unregister("_embedded")
     return {
-        "model": model_name,
         "embedded": stored.height,
         "failed": embedded.height - stored.height,
         "removed": int(removed),
-        "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def refresh_embeddings(
+    con: duckdb.DuckDBPyConnection,
+    embed: EmbedFn,
+    model_name: str,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Embed citations that are new or changed for `model_name`; drop vectors of deleted ones.
+
+    Failed items (None) are not stored and are retried on the next refresh. Returns counts.
+    (Phased stages call the three parts themselves, the embedding calls holding no file.)"""
+    started = time.perf_counter()
+    todo = embedding_todo(con, model_name)
+    vectors = embed_todo(todo, embed, batch_size)
+    counts = store_embeddings(con, model_name, todo, vectors)
+    return {"model": model_name, **counts, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _unit_rows(matrix: np.ndarray) -> np.ndarray:

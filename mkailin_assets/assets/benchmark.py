@@ -1,5 +1,6 @@
 """benchmark_eval: PubMedQA and PubMedQA* figures of any model, one partition per model."""
 
+import time
 from typing import Any
 
 import dagster as dg
@@ -12,12 +13,8 @@ from mkailin_assets.evaluation.pubmedqa import load_items
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
-from mkailin_assets.stages.benchmark import (
-    SCORED,
-    previous_results,
-    run_benchmark,
-    write_benchmark,
-)
+from mkailin_assets.resources.writer import WriterGate
+from mkailin_assets.stages.benchmark import SCORED, run_benchmark_phased
 
 benchmark_models = dg.DynamicPartitionsDefinition(name="benchmark_models")
 
@@ -85,7 +82,7 @@ def _float_metadata(current: pl.DataFrame) -> dict[str, float]:
 @dg.asset(
     partitions_def=benchmark_models,
     deps=[dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping())],
-    pool="duckdb",
+    # No pool for the whole step: the writer is claimed around the read and write phases only.
     kinds={"duckdb", "openai"},
     group_name="evaluation",
     owners=["team:mkailin"],
@@ -105,15 +102,14 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
     )
     config = eval_config.llm_config_for(model, llm.llm_config())
     k = eval_config.top_k()
-    with duckdb_store.connect() as con:
-        previous = previous_results(con, model.name)
-        with LLMClient(config, con, logger=context.log) as client:
-            endpoint = client.backend.endpoint() if model.backend != "offline" else None
-            run = run_benchmark(
-                con, client, model, items, run_id=context.run_id, k=k, endpoint=endpoint
-            )
-            accounting = client.accounting()
-        write_benchmark(con, model.name, run)
+    started = time.monotonic()
+    gate = WriterGate(duckdb_store, context)
+    with LLMClient(config, logger=context.log, database_path=duckdb_store.path) as client:
+        endpoint = client.backend.endpoint() if model.backend != "offline" else None
+        run, previous = run_benchmark_phased(
+            gate, client, model, items, run_id=context.run_id, k=k, endpoint=endpoint
+        )
+        accounting = client.accounting()
     if run.stopped:
         context.log.warning(f"benchmark_eval {model.name}: partial figures, {run.stopped}")
     yield dg.MaterializeResult(
@@ -132,6 +128,7 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
             ),
             **_float_metadata(run.results),
             **accounting,
+            **gate.metadata(time.monotonic() - started),
         }
     )
     yield from benchmark_check_results(run.results, previous)

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import functools
 import json
 import logging
 import random
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -69,6 +68,7 @@ _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _PRESSURE_STATUS = {429, 503}
 CLAIM_LEASE_S = 30.0  # a dead holder's claims lapse after this; the living renew every third
 CLAIM_POLL_S = 0.5
+LIVE_KEEP_S = 6 * 3600.0  # answers stay in the live store this long (runs in flight read them)
 QUEUED_MARK = "[queued behind "  # a timeout that says nothing against the request itself  # how often a run waiting on another run's call looks for its answer
 
 
@@ -169,6 +169,10 @@ def validate_content(
         return None, data, f"schema violation ({response_model.__name__}): {details}"
 
 
+def embedding_key(model: str, text: str) -> str:
+    return call_key("embeddings", model, {}, text, None, "embeddings-v1")
+
+
 def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
     """The file behind a connection (None for an in-memory database)."""
     rows = con.execute(
@@ -258,7 +262,7 @@ class LLMClient:
         model = self.backend.model_for("embeddings")
         calls = [
             PreparedCall(
-                key=call_key("embeddings", model, {}, text, None, "embeddings-v1"),
+                key=embedding_key(model, text),
                 kind="embeddings",
                 role="embeddings",
                 item_id=item_id,
@@ -286,6 +290,11 @@ class LLMClient:
         keys = [prepare_chat(request, self.config, self.backend).key for request in requests]
         return self.prefetch_keys(con, keys)
 
+    def prefetch_embeddings(self, con: duckdb.DuckDBPyConnection, texts: list[str]) -> int:
+        """Read phase for `embed`: the cached vectors of these texts."""
+        model = self.backend.model_for("embeddings")
+        return self.prefetch_keys(con, [embedding_key(model, text) for text in texts])
+
     def prefetch_keys(self, con: duckdb.DuckDBPyConnection, keys: list[str]) -> int:
         cache = LLMCache(con)
         try:
@@ -307,6 +316,7 @@ class LLMClient:
             written = cache.import_records(own)
             self._spool.committed()
             self._modes.flush(con)
+            self._live.prune(LIVE_KEEP_S)  # what is in llm_calls need not stay live for long
         finally:
             if cache is not self._cache:
                 cache.close()
@@ -326,21 +336,6 @@ class LLMClient:
             if read.rows:
                 self._log.info(f"imported {len(read.rows)} paid answer(s) from orphaned {path}")
         return imported
-
-    @contextlib.contextmanager
-    def attached(self, con: duckdb.DuckDBPyConnection) -> Iterator[LLMClient]:
-        """Attach to a connection the caller holds (lookups in llm_calls, a commit after each
-        run): for calls that cannot be planned in a read phase (dense retrieval's embeddings
-        of new citations and questions)."""
-        if self._cache is not None:
-            yield self
-            return
-        self._con, self._cache = con, LLMCache(con)
-        try:
-            yield self
-        finally:
-            self._cache.close()
-            self._con, self._cache = None, None
 
     def _absorb_orphans_attached(self) -> None:
         if self._cache is not None and not self._orphans_absorbed:
@@ -465,8 +460,8 @@ class LLMClient:
         """Durable first (the spool), then shared (the live store: answers, or the claim let go)."""
         self._spool.append([record_to_json(record) for record in records])
         for record in records:
-            if record.kind != "chat":
-                continue  # embeddings are not claimed (vectors stay out of the live store)
+            if record.via == "offline":
+                continue  # free and deterministic: nothing to share
             # Only answers are shared live: a rejection stays this run's (a run asked to
             # resend rejections must be able to claim the call again).
             if record.status == "ok":
@@ -494,12 +489,21 @@ class LLMClient:
         renewing = asyncio.ensure_future(self._renew_claims())
         try:
             if calls[0].kind == "embeddings":
+                # Ours are sent in chunks; those another run is sending are waited for (and
+                # sent alone if its claim lapses).
+                ours, theirs = await self._split_claimed(calls)
                 chunks = [
-                    calls[i : i + EMBEDDING_CHUNK] for i in range(0, len(calls), EMBEDDING_CHUNK)
+                    ours[i : i + EMBEDDING_CHUNK] for i in range(0, len(ours), EMBEDDING_CHUNK)
                 ]
                 jobs = [self._embed_chunk(api, limiter, writer, chunk) for chunk in chunks]
+                waits = [
+                    self._claimed(c, lambda c=c: self._embed_one(api, limiter, writer, c))
+                    for c in theirs
+                ]
                 outcomes = await asyncio.gather(*jobs)
                 records = {r.call_id: r for chunk in outcomes for r in chunk}
+                waited = await asyncio.gather(*waits)
+                records.update({r.call_id: r for r in waited if r is not None})
             else:
                 records, rest = await self._probe_modes(api, limiter, writer, calls, backend)
                 jobs = [
@@ -518,6 +522,23 @@ class LLMClient:
         self.concurrency_settled[f"{endpoint} {model}"] = settled
         self._modes.put_concurrency(endpoint, model, settled)
         return records
+
+    async def _split_claimed(
+        self, calls: list[PreparedCall]
+    ) -> tuple[list[PreparedCall], list[PreparedCall]]:
+        ours, theirs = [], []
+        for call in calls:
+            claimed = await asyncio.to_thread(
+                self._live.claim, call.key, self.holder, CLAIM_LEASE_S
+            )
+            (ours if claimed else theirs).append(call)
+        return ours, theirs
+
+    async def _embed_one(
+        self, api: openai.AsyncOpenAI, limiter: AdaptiveLimiter, writer: Any, call: PreparedCall
+    ) -> CallRecord | None:
+        records = await self._embed_chunk(api, limiter, writer, [call])
+        return records[0] if records else None
 
     async def _renew_claims(self) -> None:
         """Keep this client's claims alive while it sends (a dead client's lapse)."""

@@ -43,6 +43,8 @@ class LiveStore(Protocol):
 
     def release(self, keys: list[str], holder: str) -> None: ...
 
+    def prune(self, older_than_s: float) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -142,6 +144,14 @@ class SQLiteLiveStore:
         con = self._con()
         for key in keys:
             con.execute("DELETE FROM llm_claims WHERE call_id = ? AND holder = ?", [key, holder])
+
+    def prune(self, older_than_s: float) -> None:
+        """Drop answers published more than `older_than_s` ago (they are in llm_calls by then:
+        each run imports its spool before it ends) and lapsed claims."""
+        now = time.time()
+        con = self._con()
+        con.execute("DELETE FROM llm_live WHERE published_at < ?", [now - older_than_s])
+        con.execute("DELETE FROM llm_claims WHERE expires_at < ?", [now - older_than_s])
 
     def close(self) -> None:
         with self._lock:

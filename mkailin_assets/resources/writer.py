@@ -65,6 +65,10 @@ class WriterGate:
             "writer.held_s": round(self.held_s, 3),
             "writer.waited_s": round(self.waited_s, 3),
             "writer.held_share": round(self.held_s / step_s, 4) if step_s > 0 else 0.0,
+            "writer.phases": ", ".join(
+                f"{p['phase']} {p['held_s']:.2f}s (waited {p['waited_s']:.2f}s)"
+                for p in self.phases
+            ),
         }
 
     # ---- the pool slot, through the instance ------------------------------------------------

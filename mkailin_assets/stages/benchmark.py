@@ -263,10 +263,50 @@ def run_benchmark(
     contexts, retrieval = retrieved_contexts(con, items, k)
     requests = build_requests(items, contexts)
     results, stopped = ask(client, requests)
+    return _scored_run(run_id, model, items, contexts, results, stopped, retrieval, endpoint, k)
+
+
+def _scored_run(
+    run_id: str,
+    model: EvalModel,
+    items: Sequence[PubMedQAItem],
+    contexts: Contexts,
+    results: list[LLMResult | None],
+    stopped: str | None,
+    retrieval: dict[str, Any],
+    endpoint: str | None,
+    k: int,
+) -> BenchmarkRun:
     answers = answer_rows(run_id, model.name, items, contexts, results)
     figures = result_rows(answers, run_id, model, endpoint, k)
     partial = bool(figures["partial"].any()) if figures.height else False
     return BenchmarkRun(answers, figures, partial, stopped, retrieval)
+
+
+def run_benchmark_phased(
+    gate: Any,
+    client: Any,
+    model: EvalModel,
+    items: Sequence[PubMedQAItem],
+    *,
+    run_id: str,
+    k: int,
+    endpoint: str | None = None,
+) -> tuple[BenchmarkRun, pl.DataFrame]:
+    """The asset's path: retrieval, the previous figures and the cache rows in a read phase,
+    the questions to the model holding nothing, the figures in a write phase (`gate.hold`).
+    Returns the run and the previous run's figures."""
+    with gate.hold("read") as con:
+        previous = previous_results(con, model.name)
+        contexts, retrieval = retrieved_contexts(con, items, k)
+        requests = build_requests(items, contexts)
+        client.prefetch(con, requests)
+    results, stopped = ask(client, requests)
+    run = _scored_run(run_id, model, items, contexts, results, stopped, retrieval, endpoint, k)
+    with gate.hold("write") as con:
+        client.commit(con)
+        write_benchmark(con, model.name, run)
+    return run, previous
 
 
 # ---- storage ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,13 @@ from mkailin_assets.agents.question_generation import (
     question_agents,
     questions_from_results,
 )
-from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
+from mkailin_assets.agents.retrieval import (
+    embed_todo,
+    embedding_todo,
+    refresh_bm25_index,
+    retrieve,
+    store_embeddings,
+)
 from mkailin_assets.agents.search_index import query_terms
 from mkailin_assets.db import missing_pmids, query_pl, sync_partition
 from mkailin_assets.llm.client import LLMFailureRateExceeded
@@ -195,21 +200,29 @@ def plan_questions(
     return sources, build_question_requests(sources, agents)
 
 
+@dataclass
+class AnsweredCandidates:
+    """The answered questions before retrieval: every row, what still needs contexts, what
+    keeps the contexts it had."""
+
+    frame: pl.DataFrame
+    todo: pl.DataFrame
+    reused: pl.DataFrame
+    report: CandidateReport
+
+
 def candidates_from_answers(
     con: duckdb.DuckDBPyConnection,
-    client: Any,
     category: str,
     sources: pl.DataFrame,
     requests: list,
     results: list,
     *,
     method: str = "bm25",
-    k: int = 4,
     exclude_pmids: Iterable[int] | None = None,
-) -> tuple[pl.DataFrame, CandidateReport]:
-    """Write phase: the answered questions with their contexts; `exclude_pmids` (benchmark
-    citations) are never retrieved as contexts. Dense and hybrid retrieval embed through the
-    client attached to `con` (their calls cannot be planned before the questions exist)."""
+) -> AnsweredCandidates:
+    """Write phase, first half: the answered questions as candidate rows, and which of them
+    need retrieval (unchanged candidates keep their contexts)."""
     report = CandidateReport()
     report.sources = sources.height
     rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
@@ -242,17 +255,31 @@ def candidates_from_answers(
         ok.select("candidate_id", "question"), on=["candidate_id", "question"]
     )
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
-    with client.attached(con) if method in EMBEDDING_METHODS else nullcontext(client):
-        embedding = embedding_for(client, method)
-        if not todo.is_empty():
-            if method in ("bm25", "hybrid"):
-                report.index = refresh_bm25_index(con)
-            embed, model_name = embedding
-            if method in EMBEDDING_METHODS and embed is not None:
-                refresh_embeddings(con, embed, model_name)  # incremental: new or changed only
-        fresh = retrieve_contexts(
-            con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
-        ).with_columns(pl.lit(method).alias("retrieval_method"))
+    report.candidates_ok = ok.height
+    report.candidates_failed = frame.height - ok.height
+    report.per_agent = dict(ok.group_by("agent").len().iter_rows()) if ok.height else {}
+    report.errors = frame.filter(pl.col("status") != "ok")["error"].drop_nulls().head(5).to_list()
+    return AnsweredCandidates(frame, todo, reused, report)
+
+
+def attach_contexts(
+    con: duckdb.DuckDBPyConnection,
+    answered: AnsweredCandidates,
+    *,
+    method: str = "bm25",
+    k: int = 4,
+    embedding: tuple[Any, str | None] = (None, None),
+    exclude_pmids: Iterable[int] | None = None,
+) -> tuple[pl.DataFrame, CandidateReport]:
+    """Write phase, second half: contexts for the candidates that need them (BM25 from the
+    index brought in step first; dense from the stored vectors, the questions' vectors given
+    by `embedding`, computed while the writer was free)."""
+    report, todo, reused = answered.report, answered.todo, answered.reused
+    if not todo.is_empty() and method in ("bm25", "hybrid"):
+        report.index = refresh_bm25_index(con)
+    fresh = retrieve_contexts(
+        con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
+    ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
         [
             reused.select("candidate_id", "context_pmids", "context_scores", "retrieval_method"),
@@ -260,16 +287,18 @@ def candidates_from_answers(
         ],
         how="vertical_relaxed",
     )
-    frame = frame.join(contexts, on="candidate_id", how="left").with_columns(
+    frame = answered.frame.join(contexts, on="candidate_id", how="left").with_columns(
         pl.col("retrieval_method").fill_null(method)
     )
     report.retrieved = fresh.height
     report.contexts_reused = reused.height
-    report.candidates_ok = ok.height
-    report.candidates_failed = frame.height - ok.height
-    report.per_agent = dict(ok.group_by("agent").len().iter_rows()) if ok.height else {}
-    report.errors = frame.filter(pl.col("status") != "ok")["error"].drop_nulls().head(5).to_list()
     return frame.select(CANDIDATE_COLUMNS), report
+
+
+def vectors_by_text(texts: list[str], vectors: list[Any]) -> Callable[[list[str], list[str]], Any]:
+    """An embed function answering from vectors computed earlier (no model call)."""
+    known = dict(zip(texts, vectors, strict=True))
+    return lambda _ids, asked: [known.get(text) for text in asked]
 
 
 CANDIDATE_COLUMNS = [
@@ -322,18 +351,6 @@ def write_candidates(
     return sync_partition(con, "candidate_qa", category, frame, key=("candidate_id",))
 
 
-def embedding_for(
-    client: Any, method: str
-) -> tuple[Callable[[list[str], list[str]], Any] | None, str | None]:
-    """(embed(item_ids, texts), model name) for dense/hybrid retrieval; (None, None) for BM25."""
-    if method not in EMBEDDING_METHODS:
-        return None, None
-    return (
-        lambda item_ids, texts: client.embed(texts, item_ids),
-        client.config.model_for("embeddings"),
-    )
-
-
 def distill_candidates(
     gate: Any,
     client: Any,
@@ -348,29 +365,57 @@ def distill_candidates(
     """Questions and their contexts for the category, written where they changed; PMIDs in
     `exclude_pmids` (benchmark citations) are never retrieved as contexts.
 
-    Three phases: read (sources, requests, cache rows) and write (spools into llm_calls,
-    retrieval, the partition) each hold the writer (`gate.hold`, resources/writer.py); the
-    question calls between them do not, so other runs read and write meanwhile."""
+    Phases: read (sources, requests, cache rows, the corpus vectors to compute) and write
+    (spools into llm_calls, retrieval, the partition) each hold the writer (`gate.hold`,
+    resources/writer.py); the model calls between them (questions; for dense and hybrid
+    retrieval the corpus's new vectors, then the new questions' vectors) hold nothing."""
+    dense = method in EMBEDDING_METHODS
+    model_name = client.config.model_for("embeddings") if dense else None
     with gate.hold("read") as con:
         sources, requests = plan_questions(
             con, category, sample=sample, questions_per_agent=questions_per_agent
         )
         client.prefetch(con, requests)
-    results = _run_recording_failures(client, requests)  # the model phase: no DuckDB
+        corpus = embedding_todo(con, model_name) if dense else None
+        if corpus is not None:
+            client.prefetch_embeddings(con, corpus["text"].to_list())
+    results = _run_recording_failures(client, requests)  # model phase: no DuckDB
+    corpus_vectors = embed_todo(corpus, embed_with(client)) if corpus is not None else []
     with gate.hold("write") as con:
         client.commit(con)
-        frame, report = candidates_from_answers(
-            con,
-            client,
-            category,
-            sources,
-            requests,
-            results,
-            method=method,
-            k=k,
-            exclude_pmids=exclude_pmids,
+        if corpus is not None:
+            store_embeddings(con, model_name, corpus, corpus_vectors)
+        answered = candidates_from_answers(
+            con, category, sources, requests, results, method=method, exclude_pmids=exclude_pmids
         )
-        changes = write_candidates(con, category, frame)
+        questions = answered.todo["question"].to_list()
+        if not dense or not questions:
+            return _written(con, category, answered, method, k, (None, None), exclude_pmids)
+        client.prefetch_embeddings(con, questions)
+    vectors = client.embed(questions, answered.todo["candidate_id"].to_list())  # model phase
+    embedding = (vectors_by_text(questions, vectors), model_name)
+    with gate.hold("write") as con:
+        client.commit(con)
+        return _written(con, category, answered, method, k, embedding, exclude_pmids)
+
+
+def embed_with(client: Any) -> Callable[[list[str], list[str]], Any]:
+    return lambda item_ids, texts: client.embed(texts, item_ids)
+
+
+def _written(
+    con: duckdb.DuckDBPyConnection,
+    category: str,
+    answered: AnsweredCandidates,
+    method: str,
+    k: int,
+    embedding: tuple[Any, str | None],
+    exclude_pmids: Iterable[int],
+) -> StageResult[CandidateReport]:
+    frame, report = attach_contexts(
+        con, answered, method=method, k=k, embedding=embedding, exclude_pmids=exclude_pmids
+    )
+    changes = write_candidates(con, category, frame)
     return StageResult(
         rows=frame.height,
         report=report,

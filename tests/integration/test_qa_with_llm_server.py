@@ -363,3 +363,31 @@ def test_assets_complete_with_a_fifth_of_requests_failing(ingested, tmp_path):
         judged = pipeline.scalar("SELECT count(*) FROM llm_calls WHERE role = 'judge'")
         assert judged == 2 * sources  # one pair per source, both orders asked
         assert set(evaluated["preference_source"].drop_nulls()) <= {"cold_start", "score", "tie"}
+
+
+def test_dense_retrieval_embeds_outside_the_writer_and_a_rerun_sends_nothing(
+    ingested, server, tmp_path_factory
+):
+    """Dense retrieval's calls (the corpus's new vectors, the new questions' vectors) are made
+    between the writer phases like the question calls, cached, and not sent again."""
+    from mkailin_assets.resources.method import MethodConfig
+
+    fake, _ = server
+    pipeline = ingested.copy_to(tmp_path_factory.mktemp("qa_dense"), **llm_env(fake))
+    pipeline.method = MethodConfig(retrieval_method="dense")
+    fake.reset_stats()
+    result = pipeline.materialize(["candidate_qa"], "K")
+    meta = materialization_metadata(result, "candidate_qa")
+    assert meta["candidates_ok"] > 0 and meta["contexts_retrieved"] == meta["candidates_ok"]
+    phases = meta["writer.phases"]
+    assert phases.count("read") == 1 and phases.count("write") == 2, phases
+    embedded = fake.stats.by_path["/v1/embeddings"]
+    assert embedded > 0
+    rows = pipeline.frame(
+        "SELECT retrieval_method, len(context_pmids) AS n FROM candidate_qa WHERE category = 'K'"
+    )
+    assert rows["retrieval_method"].unique().to_list() == ["dense"]
+    assert rows["n"].min() >= 1
+    fake.reset_stats()
+    again = materialization_metadata(pipeline.materialize(["candidate_qa"], "K"), "candidate_qa")
+    assert fake.stats.total == 0 and again["llm.requests_sent"] == 0

@@ -7,7 +7,7 @@ import json
 import duckdb
 import polars as pl
 
-from mkailin_assets.stages.candidates import embedding_for
+from mkailin_assets.stages.candidates import embed_with, vectors_by_text
 from mkailin_assets.stages.evaluation import score_band
 from mkailin_assets.stages.export import read_export, write_export
 
@@ -85,13 +85,16 @@ class _RecordingClient:
         return [None] * len(texts)
 
 
-def test_embedding_only_for_dense_methods_and_with_arguments_in_the_client_order():
+def test_embed_with_passes_arguments_in_the_client_order():
     client = _RecordingClient()
-    assert embedding_for(client, "bm25") == (None, None)
-    embed, model = embedding_for(client, "hybrid")
-    assert model == "model-for-embeddings"
+    embed = embed_with(client)
     embed(["id1"], ["text one"])  # retrieval calls embed(item_ids, texts)
     assert client.calls == [(["text one"], ["id1"])]
+
+
+def test_vectors_computed_earlier_answer_retrieval_without_a_call():
+    embed = vectors_by_text(["q1", "q2"], [[1.0, 0.0], None])
+    assert embed(["a", "b", "c"], ["q2", "q1", "unknown"]) == [None, [1.0, 0.0], None]
 
 
 def test_score_band_is_off_unless_an_end_is_set():

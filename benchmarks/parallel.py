@@ -1,0 +1,187 @@
+"""Category runs side by side: do their model phases overlap, and is each request paid once?
+
+    .venv/bin/python benchmarks/parallel.py --categories 8 --latency 2 [--sources 20]
+
+Loads the bundled sample into a fresh DuckDB file and Dagster instance (SQLite, the project's
+dagster.yaml: the `duckdb` pool has one slot), starts a local OpenAI-compatible server answering
+every request after `--latency` seconds, then runs candidate_qa and evaluated_qa (the LLM stages,
+after raw_abstracts) for one category alone, then for N other categories launched together as
+separate run processes. Ends with one JSON line: one_s, together_s, ratio, peak_in_flight,
+requests, repeated_requests (requests sent for a call already sent), writer_held_share (the
+share of an LLM stage's time it held the DuckDB file, the largest over the runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CATEGORIES = "CDEGABFHIJKLMNZ"  # the sample's categories with abstracts (V has none)
+LLM_STAGES = ["candidate_qa", "evaluated_qa"]
+
+CHILD = """
+import json, sys, time
+import dagster as dg
+from mkailin_assets.assets.catalog import ASSETS
+from mkailin_assets.definitions import build_resources
+
+category, stages = sys.argv[1], sys.argv[2].split(",")
+out = {}
+with dg.DagsterInstance.get() as instance:
+    resources = build_resources()
+    for stage in stages:
+        started = time.perf_counter()
+        result = dg.materialize(ASSETS, selection=[stage], partition_key=category,
+                                instance=instance, resources=resources, raise_on_error=False)
+        meta = {}
+        for event in result.get_asset_materialization_events():
+            meta = {k: v.value for k, v in event.materialization.metadata.items()
+                    if k.startswith(("writer.", "llm.max", "llm.requests"))}
+        out[stage] = {"ok": result.success, "s": round(time.perf_counter() - started, 2), **meta}
+print(json.dumps(out, default=str), file=sys.stderr)
+print(json.dumps(out, default=str))
+"""
+
+
+def project_env(workdir: Path, server_url: str, sources: int) -> dict[str, str]:
+    home = workdir / "dagster_home"
+    home.mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "DAGSTER_HOME": str(home),
+        "MKAILIN_DUCKDB_PATH": str(workdir / "mkailin.duckdb"),
+        "MKAILIN_READ_SNAPSHOT": "off",
+        "MKAILIN_PUBMED_SOURCE": str(REPO_ROOT / "data" / "sample" / "pubmed"),
+        "MKAILIN_MESH_SOURCE": str(REPO_ROOT / "data" / "sample" / "mesh" / "desc_sample.xml"),
+        "MKAILIN_SAMPLE_PER_CATEGORY": str(sources),
+        "MKAILIN_LLM_BACKEND": "openai",
+        "MKAILIN_LLM_BASE_URL": server_url,
+        "MKAILIN_LLM_API_KEY": "sk-parallel-benchmark",
+        "MKAILIN_LLM_STRUCTURED_OUTPUT": "json_schema",
+        "GX_ANALYTICS_ENABLED": "false",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+
+
+def run_python(env: dict[str, str], code: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen) -> dict[str, Any]:
+    out, err = process.communicate(timeout=3600)
+    if process.returncode != 0:
+        raise SystemExit(f"a run process failed:\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def setup(env: dict[str, str], categories: list[str]) -> None:
+    """Vocabulary, release files and raw_abstracts of every category used (no model calls)."""
+    code = """
+import sys
+import dagster as dg
+from mkailin_assets.assets.catalog import ASSETS
+from mkailin_assets.definitions import build_resources
+from mkailin_assets.ingest.sources import list_release_files
+from mkailin_assets import settings
+categories = sys.argv[1]
+with dg.DagsterInstance.get() as instance:
+    resources = build_resources()
+    dg.materialize(ASSETS, selection=["mesh_vocabulary"], instance=instance, resources=resources)
+    files = [f.name for f in list_release_files(settings.get_settings().pubmed_source)]
+    instance.add_dynamic_partitions("pubmed_files", files)
+    for name in files:
+        dg.materialize(ASSETS, selection=["pubmed_files"], partition_key=name,
+                       instance=instance, resources=resources)
+    for category in categories:
+        for stage in ("mesh_tree", "raw_abstracts"):
+            dg.materialize(ASSETS, selection=[stage], partition_key=category,
+                           instance=instance, resources=resources)
+print("{}")
+"""
+    subprocess.run([sys.executable, "-m", "mkailin_assets.automation.pools"], env=env, check=True)
+    finish(run_python(env, code, "".join(categories)))
+
+
+def llm_calls_summary(env: dict[str, str]) -> tuple[int, int]:
+    import duckdb
+
+    con = duckdb.connect(env["MKAILIN_DUCKDB_PATH"], read_only=True)
+    sent, distinct = con.execute(
+        "SELECT coalesce(sum(attempts), 0), count(*) FROM llm_calls WHERE via = 'request'"
+    ).fetchall()[0]
+    con.close()
+    return int(sent), int(distinct)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--categories", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--sources", type=int, default=20)
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
+
+    alone, together = CATEGORIES[0], list(CATEGORIES[1 : 1 + args.categories])
+    workdir = Path(tempfile.mkdtemp(prefix="mkailin-parallel-"))
+    try:
+        with FakeOpenAIServer(latency_s=args.latency, seed=7) as server:
+            env = project_env(workdir, server.url, args.sources)
+            setup(env, [alone, *together])
+            server.reset_stats()
+            started = time.perf_counter()
+            one = finish(run_python(env, CHILD, alone, ",".join(LLM_STAGES)))
+            one_s = time.perf_counter() - started
+            one_peak = server.stats.max_in_flight
+            server.reset_stats()
+            started = time.perf_counter()
+            processes = [run_python(env, CHILD, c, ",".join(LLM_STAGES)) for c in together]
+            runs = [finish(p) for p in processes]
+            together_s = time.perf_counter() - started
+            peak, requests = server.stats.max_in_flight, server.stats.by_path[CHAT_PATH]
+        sent, distinct = llm_calls_summary(env)
+        shares = [
+            float(run[stage].get("writer.held_share", 0.0))
+            for run in [one, *runs]
+            for stage in LLM_STAGES
+        ]
+        failed = [s for run in [one, *runs] for s, r in run.items() if not r["ok"]]
+        result = {
+            "categories": args.categories,
+            "latency_s": args.latency,
+            "sources_per_category": args.sources,
+            "one_s": round(one_s, 2),
+            "one_peak_in_flight": one_peak,
+            "together_s": round(together_s, 2),
+            "ratio": round(together_s / one_s, 2),
+            "peak_in_flight": peak,
+            "requests": requests,
+            "repeated_requests": sent - distinct,
+            "writer_held_share": round(max(shares), 4),
+            "failed_steps": failed,
+        }
+        print(json.dumps(result))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
