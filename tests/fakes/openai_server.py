@@ -207,10 +207,15 @@ class FakeOpenAIServer:
         batch_status: str = "completed",
         port: int = 0,
         structured: str = "json_schema",
+        serial: bool = False,
     ) -> None:
+        """`serial`: answer one request at a time, the others queueing (as llama-cpp-python's
+        server, Ollama and llama-server with one slot do): latency then grows with the queue."""
         if structured not in ("json_schema", "json_object", "ignore"):
             raise ValueError(f"structured={structured!r}")
         self.structured = structured
+        self.serial = serial
+        self._serial_lock: asyncio.Lock | None = None
         self.latency_s = latency_s
         self.latency_jitter_s = latency_jitter_s
         self.responder = responder or default_responder
@@ -324,7 +329,12 @@ class FakeOpenAIServer:
         delay = self.latency_s
         if self.latency_jitter_s:
             delay += self._random() * self.latency_jitter_s
-        if delay:
+        if self.serial:
+            if self._serial_lock is None:
+                self._serial_lock = asyncio.Lock()
+            async with self._serial_lock:
+                await asyncio.sleep(delay)
+        elif delay:
             await asyncio.sleep(delay)
 
     async def _chat(self, request: Request) -> Response:
