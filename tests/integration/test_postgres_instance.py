@@ -209,3 +209,18 @@ def test_real_assets_through_the_postgres_instance_with_the_pool_enforced(
             con.execute("SELECT category, count(*) FROM raw_abstracts GROUP BY category").fetchall()
         )
     assert counts == {"C": 25, "D": 19, "G": 21}
+
+
+def test_set_up_stops_with_one_line_when_the_server_is_down(pg_env, tmp_path):
+    """scripts/_env.sh's ensure_dagster_home, as dev.sh --postgres runs it, against a closed port."""
+    from tests.postgres_server import free_port
+
+    env = {**os.environ, **pg_env, "DAGSTER_PG_PORT": str(free_port())}
+    env |= {"DAGSTER_HOME": str(tmp_path / "home"), "MKAILIN_VENV": str(Path(sys.prefix))}
+    script = 'source scripts/_env.sh; INSTANCE_YAML="$PWD/deploy/dagster-postgres.yaml"; ensure_dagster_home'
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "DAGSTER_PG_PORT" in done.stderr and "not reachable" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
