@@ -1,9 +1,8 @@
 """A real PostgreSQL server for the tests, started and stopped by the tests themselves through the
 project's own command (scripts/postgres.sh), in a temporary data directory on a free port.
 
-Skips, with the reason, only when the PostgreSQL binaries are absent. Use it from a test module:
-
-    from tests.postgres_server import postgres_server, fresh_database  # noqa: F401 (fixtures)
+Skips, with the reason, only when the PostgreSQL binaries are absent. tests/conftest.py makes the
+fixtures `postgres_server` (one server per session) and `fresh_database` available to every test.
 """
 
 from __future__ import annotations

@@ -10,11 +10,10 @@ import time
 import pytest
 
 from mkailin_assets.llm.live_store_postgres import LiveStoreError, PostgresLiveStore
-from tests.postgres_server import fresh_database, postgres_server  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def dsn(postgres_server, fresh_database) -> str:  # noqa: F811 (fixtures)
+def dsn(postgres_server, fresh_database) -> str:
     return postgres_server.dsn(fresh_database)
 
 
@@ -147,7 +146,7 @@ def test_two_processes_racing_for_1000_keys_win_each_exactly_once(dsn):
         assert key in results[holder]
 
 
-def test_an_unreachable_server_is_named_without_its_password(postgres_server):  # noqa: F811
+def test_an_unreachable_server_is_named_without_its_password(postgres_server):
     dsn = f"postgresql://{postgres_server.user}:{postgres_server.password}@127.0.0.1:1/x"
     with pytest.raises(LiveStoreError) as raised:
         PostgresLiveStore(dsn)

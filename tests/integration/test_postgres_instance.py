@@ -27,7 +27,6 @@ from mkailin_assets.instance_check import (
 from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 from tests.harness import apply_env, materialize, sample_env, subprocess_env
 from tests.integration.test_concurrent_runs import step_windows
-from tests.postgres_server import fresh_database, postgres_server  # noqa: F401 (fixtures)
 
 DEPLOY_YAML = REPO_ROOT / "deploy" / "dagster-postgres.yaml"
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -42,7 +41,7 @@ def postgres_home(path: Path) -> Path:
 
 
 @pytest.fixture
-def pg_env(postgres_server, fresh_database, monkeypatch) -> dict[str, str]:  # noqa: F811
+def pg_env(postgres_server, fresh_database, monkeypatch) -> dict[str, str]:
     env = postgres_server.env(fresh_database)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -51,7 +50,7 @@ def pg_env(postgres_server, fresh_database, monkeypatch) -> dict[str, str]:  # n
 
 # ---- the server scripts/postgres.sh runs -----------------------------------------------------
 def test_the_server_listens_on_loopback_only_with_a_password_kept_out_of_the_repo(
-    postgres_server,  # noqa: F811
+    postgres_server,
 ):
     connection = psycopg2.connect(postgres_server.dsn())
     with connection.cursor() as cursor:
