@@ -139,7 +139,8 @@ def postgres_target(dagster_home: Path | str) -> PostgresTarget | None:
 
 def postgres_dsn_from_instance(dagster_home: Path | str | None = None) -> str | None:
     """The DSN of the instance's PostgreSQL (DAGSTER_HOME by default), or None when the instance's
-    storage is not PostgreSQL or no DAGSTER_HOME is set."""
+    storage is not PostgreSQL or no DAGSTER_HOME is set. Raises InstanceConfigError, naming the
+    setting, when the instance is on PostgreSQL but a setting is unset or malformed."""
     home = dagster_home if dagster_home is not None else os.environ.get("DAGSTER_HOME")
     if not home:
         return None
