@@ -1,5 +1,7 @@
 """candidate_qa and evaluated_qa: the multi-agent distillation, one category at a time."""
 
+import time
+
 import dagster as dg
 
 from mkailin_assets.assets.metadata import (
@@ -20,6 +22,7 @@ from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
+from mkailin_assets.resources.writer import WriterGate
 from mkailin_assets.stages.abstracts import empty_category_reason
 from mkailin_assets.stages.candidates import distill_candidates
 from mkailin_assets.stages.evaluation import distill_evaluation
@@ -33,7 +36,8 @@ from mkailin_assets.stages.evaluation import distill_evaluation
         # Retrieval reads the whole corpus, whatever the category.
         dg.AssetDep("pubmed_files", partition_mapping=dg.AllPartitionMapping()),
     ],
-    pool="duckdb",
+    # No pool for the whole step: the stage claims the `duckdb` pool's slot around its read and
+    # write phases only (resources/writer.py), never while its model calls are in flight.
     automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},
     group_name="distill",
@@ -54,11 +58,11 @@ def candidate_qa(
     method: MethodConfig,
 ):
     category = validate_category(context.partition_key)
-    with duckdb_store.connect() as con:
-        skipped = empty_category_reason(con, category)
-        client = llm.client(con, logger=context.log)
+    started = time.monotonic()
+    gate = WriterGate(duckdb_store, context)
+    with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_candidates(
-            con,
+            gate,
             client,
             category,
             sample=method.sample_per_category,
@@ -67,8 +71,10 @@ def candidate_qa(
             k=method.top_k,
             exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
         )
-        checks = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
         accounting = client.accounting()
+    with gate.hold("checks") as con:
+        skipped = empty_category_reason(con, category)
+        checks = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
     report = result.report
     yield dg.MaterializeResult(
         metadata={
@@ -89,6 +95,7 @@ def candidate_qa(
             "rejected_by_reason": dg.MetadataValue.json(report.rejected),
             "preview": preview_table(result.preview),
             **accounting,
+            **gate.metadata(time.monotonic() - started),
         }
     )
     yield from checks
@@ -97,7 +104,8 @@ def candidate_qa(
 @dg.asset(
     partitions_def=category_partitions,
     deps=[dg.AssetDep("candidate_qa"), dg.AssetDep("mesh_vocabulary")],
-    pool="duckdb",
+    # No pool for the whole step: the stage claims the `duckdb` pool's slot around its read and
+    # write phases only (resources/writer.py), never while its model calls are in flight.
     automation_condition=downstream_condition(),
     kinds={"duckdb", "openai"},
     group_name="distill",
@@ -116,11 +124,11 @@ def evaluated_qa(
     method: MethodConfig,
 ):
     category = validate_category(context.partition_key)
-    with duckdb_store.connect() as con:
-        skipped = empty_category_reason(con, category)
-        client = llm.client(con, logger=context.log)
+    started = time.monotonic()
+    gate = WriterGate(duckdb_store, context)
+    with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_evaluation(
-            con,
+            gate,
             client,
             category,
             setsim=method.setsim,
@@ -130,8 +138,10 @@ def evaluated_qa(
             band_max=method.band_max,
             judge_enabled=method.judge_enabled,
         )
-        checks = evaluated_qa_checks(con, category)
         accounting = client.accounting()
+    with gate.hold("checks") as con:
+        skipped = empty_category_reason(con, category)
+        checks = evaluated_qa_checks(con, category)
     report = result.report
     yield dg.MaterializeResult(
         metadata={
@@ -154,6 +164,7 @@ def evaluated_qa(
             "rows_changed": dg.MetadataValue.json(result.changes),
             "preview": preview_table(result.preview),
             **accounting,
+            **gate.metadata(time.monotonic() - started),
         }
     )
     yield from checks

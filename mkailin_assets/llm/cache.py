@@ -187,6 +187,31 @@ class LLMCache:
             finally:
                 self._writer.unregister("_llm_rows")
 
+    def import_records(self, records: list[CallRecord]) -> int:
+        """Rows from spools: inserted or replaced, except that a failure never replaces a final
+        answer already recorded (an orphaned spool may be older than the row). Returns rows
+        written."""
+        if not records:
+            return 0
+        latest: dict[str, CallRecord] = {}
+        for record in records:  # a final answer wins over a failure of the same call
+            kept = latest.get(record.call_id)
+            if kept is None or record.status != "failed" or kept.status == "failed":
+                latest[record.call_id] = record
+        failed = [key for key, record in latest.items() if record.status == "failed"]
+        if failed:
+            answered = {
+                row[0]
+                for row in self._reader.execute(
+                    "SELECT call_id FROM llm_calls WHERE status <> 'failed'"
+                    " AND call_id IN (SELECT unnest(?::VARCHAR[]))",
+                    [failed],
+                ).fetchall()
+            }
+            latest = {k: r for k, r in latest.items() if k not in answered}
+        self.write_many(list(latest.values()))
+        return len(latest)
+
     def _insert_rows(self, statement: str) -> None:
         with transaction(self._writer):
             self._writer.execute(statement)
@@ -319,6 +344,27 @@ class CacheWriter:
                 continue
             for _, future in batch:
                 future.set_result(None)
+
+
+def record_to_json(record: CallRecord) -> dict[str, Any]:
+    """The record as one JSON object (spool lines, the live store)."""
+    values = {column: getattr(record, column) for column in _COLUMNS}
+    values["created_at"] = record.created_at.isoformat()
+    return values
+
+
+def record_from_json(values: dict[str, Any]) -> CallRecord:
+    known = {column: values.get(column) for column in _COLUMNS if column in values}
+    created = known.get("created_at")
+    known["created_at"] = (
+        datetime.fromisoformat(created) if isinstance(created, str) else datetime.now()
+    )
+    if known.get("request") is None:
+        known["request"] = {}
+    for column in ("prompt_tokens", "completion_tokens", "cached_tokens", "attempts"):
+        known[column] = int(known.get(column) or 0)
+    known["cost_usd"] = float(known.get("cost_usd") or 0.0)
+    return CallRecord(**known)
 
 
 def _record_from_row(row: tuple[Any, ...]) -> CallRecord:

@@ -5,24 +5,34 @@
     vectors = client.embed(texts, item_ids)  # list[list[float] | None]
     context.add_output_metadata(client.accounting())
 
-Flow per request: cache key -> cached ok row? (answer from DuckDB, nothing sent) -> the
-backend (llm/backends.py: offline, an OpenAI-compatible server, or the local model), or a Batch
-API submission -> validated -> one llm_calls row, committed at once. HTTP calls go through
-AsyncOpenAI under an adaptive concurrency limit with our own retries, in the structured-output
-mode that works for the server (llm/structured.py), bounded by per-role max_tokens and a
-timeout that follows it.
+Flow per request: cache key -> a final row in llm_calls (read while the caller holds the DuckDB
+file: attached, or `prefetch` in a read phase) or in the live store (answered by a concurrent
+run)? -> a claim in the live store (another run sending the same call: wait for its answer) ->
+the backend (llm/backends.py: offline, an OpenAI-compatible server, or the local model), or a
+Batch API submission -> validated -> appended to this client's spool (fsynced: paid answers are
+durable) and published to the live store. `commit(con)` brings spools into llm_calls in the
+write phase; an attached client (built with a connection) commits after every run. HTTP calls go
+through AsyncOpenAI under an adaptive concurrency limit with our own retries, in the
+structured-output mode that works for the server (llm/structured.py), bounded by per-role
+max_tokens and a timeout that follows it.
+
+Without a connection (`LLMClient(config, database_path=...)`), nothing here touches DuckDB
+between `prefetch` and `commit`: the model phase of a stage runs while other runs write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import json
 import logging
 import random
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -32,15 +42,34 @@ from pydantic import BaseModel, ValidationError
 from mkailin_assets.llm import structured
 from mkailin_assets.llm.accounting import Accounting, Budget, BudgetExhausted
 from mkailin_assets.llm.backends import Backend, OpenAIBackend, make_backend
-from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache, call_key
+from mkailin_assets.llm.cache import (
+    CallRecord,
+    LLMCache,
+    call_key,
+    canonical_json,
+    record_from_json,
+    record_to_json,
+)
 from mkailin_assets.llm.concurrency import AdaptiveLimiter, backoff_seconds, retry_after_seconds
 from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.live_store import LiveStore, SQLiteLiveStore, live_store_path
+from mkailin_assets.llm.spool import (
+    Spool,
+    new_holder,
+    orphaned_spools,
+    read_spool,
+    set_aside_refused,
+    spool_dir_for,
+)
 from mkailin_assets.llm.types import LLMRequest, LLMResult, PreparedCall
 
 T = TypeVar("T")
 EMBEDDING_CHUNK = 128  # inputs per embeddings request
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 _PRESSURE_STATUS = {429, 503}
+CLAIM_LEASE_S = 30.0  # a dead holder's claims lapse after this; the living renew every third
+CLAIM_POLL_S = 0.5
+QUEUED_MARK = "[queued behind "  # a timeout that says nothing against the request itself  # how often a run waiting on another run's call looks for its answer
 
 
 class LLMFailureRateExceeded(RuntimeError):
@@ -140,28 +169,69 @@ def validate_content(
         return None, data, f"schema violation ({response_model.__name__}): {details}"
 
 
+def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The file behind a connection (None for an in-memory database)."""
+    rows = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchall()
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def default_live_store(database_path: str | None, spool_dir: Path) -> LiveStore:
+    """SQLite beside the DuckDB file (or the spool of an in-memory database)."""
+    if database_path:
+        return SQLiteLiveStore(live_store_path(database_path))
+    return SQLiteLiveStore(spool_dir / "live.sqlite")
+
+
 class LLMClient:
     def __init__(
         self,
         config: LLMConfig,
-        con: duckdb.DuckDBPyConnection,
+        con: duckdb.DuckDBPyConnection | None = None,
         logger: Any | None = None,
+        *,
+        database_path: str | None = None,
+        live_store: LiveStore | None = None,
     ) -> None:
+        """`con`: attached (lookups in llm_calls, a commit after every run). Without it, the
+        client needs `database_path` (where its spool lives) and reads llm_calls only through
+        `prefetch` and writes only through `commit`, both given a connection by the caller."""
         self.config = config
         self._log = logger or logging.getLogger("mkailin.llm")
-        self._cache = LLMCache(con)
+        self._con = con
+        self._cache = LLMCache(con) if con is not None else None
+        if database_path is None and con is not None:
+            database_path = database_file(con)
+        self.database_path = database_path
+        spool_dir = (
+            spool_dir_for(database_path)
+            if database_path
+            else Path(tempfile.mkdtemp(prefix="mkailin-spool-"))
+        )
+        self.holder = new_holder()
+        self._spool = Spool(spool_dir, self.holder)
+        self._live = live_store or default_live_store(database_path, spool_dir)
+        self._prefetched: dict[str, CallRecord] = {}
+        self._orphans_absorbed = False
         self._accounting = Accounting()
         self._budget = Budget(config.budget_tokens, config.budget_usd)
         self._rng = random.Random()
         self._secret = config.api_key_value()
         self.backend = make_backend(config)
-        self._modes = structured.ModeStore(con.cursor())
+        self._modes = structured.ModeStore()
+        if con is not None:
+            self._modes.load(con)
         self.modes_used: dict[str, str] = {}  # model -> structured-output mode, for metadata
         self.max_in_flight = 0  # highest concurrency reached, for tests and benchmarks
         self._completion_estimate = 256
         self.truncated = 0  # responses cut at max_tokens (finish_reason=length)
         self.timeouts = 0
         self.rejections_cached = 0  # final rejections of earlier runs, answered from the cache
+        self.shared_answers = 0  # calls another run was sending: its answer, not a new request
+        self.spools_imported = 0
+        self.spool_lines_refused = 0
+        self.concurrency_settled: dict[str, int] = {}  # endpoint/model -> limit, for metadata
 
     # ---- public API ----------------------------------------------------------------------
     def run(self, requests: list[LLMRequest]) -> list[LLMResult]:
@@ -169,10 +239,12 @@ class LLMClient:
         return _run_sync(lambda: self.arun(requests))
 
     async def arun(self, requests: list[LLMRequest]) -> list[LLMResult]:
+        self._absorb_orphans_attached()
         prepared = [prepare_chat(request, self.config, self.backend) for request in requests]
         with self._accounting.timed():
             records, cached = await self._resolve(prepared)
         results = [self._result(call, records.get(call.key), cached) for call in prepared]
+        self._commit_attached()
         self._check_outcome(results, requests)
         return results
 
@@ -182,6 +254,7 @@ class LLMClient:
     async def aembed(self, texts: list[str], item_ids: list[str]) -> list[list[float] | None]:
         if len(texts) != len(item_ids):
             raise ValueError("embed: texts and item_ids differ in length")
+        self._absorb_orphans_attached()
         model = self.backend.model_for("embeddings")
         calls = [
             PreparedCall(
@@ -201,14 +274,92 @@ class LLMClient:
         for call in calls:
             record = records.get(call.key)
             vectors.append(list(record.embedding) if record and record.ok else None)
+        self._commit_attached()
         self._check_outcome_embeddings(calls, records)
         return vectors
 
+    # ---- phases: read (prefetch), model calls (run/embed), write (commit) ----------------
+    def prefetch(self, con: duckdb.DuckDBPyConnection, requests: list[LLMRequest]) -> int:
+        """Read phase: the final rows llm_calls holds for these requests (and the endpoints'
+        modes), kept in memory so the model phase needs no DuckDB. Returns the rows found.
+        Every request `run` may send later must be prefetched (or it would miss the cache)."""
+        keys = [prepare_chat(request, self.config, self.backend).key for request in requests]
+        return self.prefetch_keys(con, keys)
+
+    def prefetch_keys(self, con: duckdb.DuckDBPyConnection, keys: list[str]) -> int:
+        cache = LLMCache(con)
+        try:
+            self._import_orphans(cache)  # a killed run's paid answers count as cached
+            found = cache.lookup_final(list(dict.fromkeys(keys)), True)
+        finally:
+            cache.close()
+        self._prefetched.update(found)
+        self._modes.load(con)
+        return len(found)
+
+    def commit(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        """Write phase: this client's spool and every orphaned spool (a killed run's paid
+        answers) into llm_calls, one transaction each; then the spool files go."""
+        cache = self._cache if con is self._con and self._cache is not None else LLMCache(con)
+        try:
+            imported = self._import_orphans(cache)
+            own = [record_from_json(row) for row in self._spool.pending]
+            written = cache.import_records(own)
+            self._spool.committed()
+            self._modes.flush(con)
+        finally:
+            if cache is not self._cache:
+                cache.close()
+        return {"own": written, "orphaned": imported}
+
+    def _import_orphans(self, cache: LLMCache) -> int:
+        imported = 0
+        for path in orphaned_spools(self._spool.directory, own=self._spool.path):
+            read = read_spool(path)
+            if read.reason:
+                kept = set_aside_refused(read)
+                self.spool_lines_refused += len(read.refused_lines)
+                self._log.warning(f"{read.reason}; refused lines kept in {kept}")
+            imported += cache.import_records([record_from_json(row) for row in read.rows])
+            path.unlink(missing_ok=True)
+            self.spools_imported += 1
+            if read.rows:
+                self._log.info(f"imported {len(read.rows)} paid answer(s) from orphaned {path}")
+        return imported
+
+    @contextlib.contextmanager
+    def attached(self, con: duckdb.DuckDBPyConnection) -> Iterator[LLMClient]:
+        """Attach to a connection the caller holds (lookups in llm_calls, a commit after each
+        run): for calls that cannot be planned in a read phase (dense retrieval's embeddings
+        of new citations and questions)."""
+        if self._cache is not None:
+            yield self
+            return
+        self._con, self._cache = con, LLMCache(con)
+        try:
+            yield self
+        finally:
+            self._cache.close()
+            self._con, self._cache = None, None
+
+    def _absorb_orphans_attached(self) -> None:
+        if self._cache is not None and not self._orphans_absorbed:
+            self._orphans_absorbed = True
+            self._import_orphans(self._cache)
+
+    def _commit_attached(self) -> None:
+        if self._con is not None and (self._spool.pending or self._spool.directory.is_dir()):
+            self.commit(self._con)
+
     def close(self) -> None:
-        """Close the client's own DuckDB cursors (the caller's connection stays open)."""
+        """Close the client's own cursors and files (the caller's connection stays open). An
+        uncommitted spool stays on disk: the next write phase of any run imports it."""
         self.backend.close()
         self._modes.close()
-        self._cache.close()
+        self._spool.close()
+        self._live.close()
+        if self._cache is not None:
+            self._cache.close()
 
     def __enter__(self) -> LLMClient:
         return self
@@ -223,6 +374,13 @@ class LLMClient:
         metadata["llm.truncated"] = self.truncated
         metadata["llm.timeouts"] = self.timeouts
         metadata["llm.rejections_cached"] = self.rejections_cached
+        metadata["llm.shared_answers"] = self.shared_answers
+        metadata["llm.spools_imported"] = self.spools_imported
+        metadata["llm.spool_lines_refused"] = self.spool_lines_refused
+        if self.concurrency_settled:
+            metadata["llm.concurrency"] = ", ".join(
+                f"{name}: {limit}" for name, limit in sorted(self.concurrency_settled.items())
+            )
         if self.modes_used:
             metadata["llm.structured_output"] = ", ".join(
                 f"{model}: {mode}" for model, mode in sorted(self.modes_used.items())
@@ -241,6 +399,9 @@ class LLMClient:
         if self.config.batch_mode and self.backend.name == "openai" and missing[0].kind == "chat":
             from mkailin_assets.llm import batch
 
+            if self._cache is None:
+                raise RuntimeError("batch mode needs a client attached to the DuckDB file")
+
             batch_ids, pending = batch.submit_missing(self._cache, self.config, missing)
             raise BatchPending(
                 f"{pending} request(s) are in OpenAI batches {batch_ids}; run poll_batches()"
@@ -252,8 +413,23 @@ class LLMClient:
             records.update(await self.backend.complete(self, missing))
         return records, cached
 
+    def _final_records(self, keys: list[str]) -> dict[str, CallRecord]:
+        """Final rows for keys: llm_calls (attached) or the prefetched rows, then the live store
+        (answers of concurrent runs not yet in llm_calls)."""
+        if self._cache is not None:
+            found = self._cache.lookup_final(keys, True)
+        else:
+            found = {key: self._prefetched[key] for key in keys if key in self._prefetched}
+        rest = [key for key in keys if key not in found]
+        if rest:
+            for key, text in self._live.lookup(rest).items():
+                found[key] = record_from_json(json.loads(text))
+        if self.config.resend_rejected:
+            found = {key: record for key, record in found.items() if record.status == "ok"}
+        return found
+
     def _cached(self, unique: dict[str, PreparedCall]) -> dict[str, CallRecord]:
-        found = self._cache.lookup_final(list(unique), not self.config.resend_rejected)
+        found = self._final_records(list(unique))
         usable: dict[str, CallRecord] = {}
         for key, record in found.items():
             call = unique[key]
@@ -283,7 +459,22 @@ class LLMClient:
         self._accounting.record_usage(model, 0, 0, 0, 0.0)
 
     def write_records(self, records: list[CallRecord]) -> None:
-        self._cache.write_many(records)
+        self._persist(records)
+
+    def _persist(self, records: list[CallRecord]) -> None:
+        """Durable first (the spool), then shared (the live store: answers, or the claim let go)."""
+        self._spool.append([record_to_json(record) for record in records])
+        for record in records:
+            if record.kind != "chat":
+                continue  # embeddings are not claimed (vectors stay out of the live store)
+            # Only answers are shared live: a rejection stays this run's (a run asked to
+            # resend rejections must be able to claim the call again).
+            if record.status == "ok":
+                self._live.publish(
+                    record.call_id, canonical_json(record_to_json(record)), self.holder
+                )
+            else:
+                self._live.release([record.call_id], self.holder)
 
     # ---- the HTTP path -------------------------------------------------------------------
     async def send_http(
@@ -291,11 +482,16 @@ class LLMClient:
     ) -> dict[str, CallRecord]:
         """Send uncached calls to an OpenAI-compatible server; chat calls in the structured
         mode that works there (probed with the first call of each model when unknown)."""
+        endpoint, model = backend.endpoint(), calls[0].model
+        maximum = backend.max_concurrency()
         limiter = AdaptiveLimiter(
-            backend.max_concurrency(), cooldown_s=self.config.pressure_cooldown_s
+            maximum,
+            cooldown_s=self.config.pressure_cooldown_s,
+            start=self._modes.concurrency(endpoint, model),
         )
-        writer = CacheWriter(self._cache, expected=len(calls))
+        writer = None  # answers go to the spool (self._persist); kept for the signatures
         api = self._openai(backend.base_url())
+        renewing = asyncio.ensure_future(self._renew_claims())
         try:
             if calls[0].kind == "embeddings":
                 chunks = [
@@ -306,14 +502,57 @@ class LLMClient:
                 records = {r.call_id: r for chunk in outcomes for r in chunk}
             else:
                 records, rest = await self._probe_modes(api, limiter, writer, calls, backend)
-                jobs = [self._send_one(api, limiter, writer, call, mode) for call, mode in rest]
+                jobs = [
+                    self._claimed(
+                        call, lambda c=call, m=mode: self._send_one(api, limiter, writer, c, m)
+                    )
+                    for call, mode in rest
+                ]
                 outcomes = await asyncio.gather(*jobs)
                 records.update({r.call_id: r for r in outcomes if r is not None})
         finally:
+            renewing.cancel()
             self.max_in_flight = max(self.max_in_flight, limiter.max_in_flight)
             await api.close()
-            writer.close()
+        settled = max(1, int(limiter.limit))
+        self.concurrency_settled[f"{endpoint} {model}"] = settled
+        self._modes.put_concurrency(endpoint, model, settled)
         return records
+
+    async def _renew_claims(self) -> None:
+        """Keep this client's claims alive while it sends (a dead client's lapse)."""
+        while True:
+            await asyncio.sleep(CLAIM_LEASE_S / 3)
+            await asyncio.to_thread(self._live.renew, self.holder, CLAIM_LEASE_S)
+
+    async def _claimed(
+        self, call: PreparedCall, send: Callable[[], Awaitable[CallRecord | None]]
+    ) -> CallRecord | None:
+        """Send `call` only under our claim; while another run holds it, wait for its answer
+        (the same request is paid once, whichever run asks). A claim of a dead run lapses."""
+        waiting = False
+        while not await asyncio.to_thread(self._live.claim, call.key, self.holder, CLAIM_LEASE_S):
+            found = self._final_records([call.key]).get(call.key)
+            if found is not None and self._usable(call, found):
+                self.shared_answers += 1
+                self._accounting.cache_hits += 1
+                return found
+            if not waiting:
+                waiting = True
+                holder = self._live.holder_of(call.key)
+                self._log.debug(f"llm {call.item_id!r}: waiting for run {holder} sending it")
+            await asyncio.sleep(CLAIM_POLL_S)
+        return await send()
+
+    def _usable(self, call: PreparedCall, record: CallRecord) -> bool:
+        if record.status == "rejected":
+            return True
+        if call.kind == "chat" and call.response_model is not None:
+            record.parsed, _, error = validate_content(
+                record.response_content, record.finish_reason, call.response_model
+            )
+            return error is None
+        return record.ok
 
     def _openai(self, base_url: str | None) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(
@@ -327,7 +566,7 @@ class LLMClient:
         self,
         api: openai.AsyncOpenAI,
         limiter: AdaptiveLimiter,
-        writer: CacheWriter,
+        writer: Any,
         calls: list[PreparedCall],
         backend: OpenAIBackend,
     ) -> tuple[dict[str, CallRecord], list[tuple[PreparedCall, str]]]:
@@ -365,7 +604,7 @@ class LLMClient:
         self,
         api: openai.AsyncOpenAI,
         limiter: AdaptiveLimiter,
-        writer: CacheWriter,
+        writer: Any,
         call: PreparedCall,
         endpoint: str,
     ) -> tuple[CallRecord | None, str]:
@@ -414,7 +653,7 @@ class LLMClient:
         self,
         api: openai.AsyncOpenAI,
         limiter: AdaptiveLimiter,
-        writer: CacheWriter,
+        writer: Any,
         call: PreparedCall,
         mode: str = "json_schema",
         first: tuple[Any, str | None, float | None] | None = None,
@@ -425,6 +664,7 @@ class LLMClient:
         started = time.perf_counter()
         wire = structured.wire_body(call.body, mode)
         transport_failures = schema_failures = truncations = timeouts = 0
+        forgiven = False
         while True:
             outcome = first or await self._attempt(
                 api, limiter, call, self._sender(api, wire), transport_failures
@@ -435,9 +675,12 @@ class LLMClient:
             response, error, retry_in = outcome
             record.attempts += 1
             if response is None:
-                transport_failures += 1
+                # A timeout beside its siblings is forgiven once: it may have been queueing.
+                queued = bool(error and QUEUED_MARK in error) and not forgiven
+                forgiven = forgiven or queued
+                transport_failures += 0 if queued else 1
                 if error and error.startswith("APITimeoutError"):
-                    timeouts += 1
+                    timeouts += 0 if queued else 1
                     self.timeouts += 1
                     if timeouts >= 2:  # the same request at the same size: it would time out again
                         record.error = self._cause(call, error, record.attempts)
@@ -495,7 +738,7 @@ class LLMClient:
         self,
         api: openai.AsyncOpenAI,
         limiter: AdaptiveLimiter,
-        writer: CacheWriter,
+        writer: Any,
         chunk: list[PreparedCall],
     ) -> list[CallRecord]:
         model = chunk[0].model
@@ -556,6 +799,7 @@ class LLMClient:
         Returns (response, None, None) on success, (None, cause, retry delay or None when the
         error is final), or None when the budget forbids sending."""
         async with limiter.slot() as epoch:
+            alongside = limiter.in_flight_at_send
             estimate_tokens, estimate_usd = self._estimate(call)
             if not self._budget.try_reserve(estimate_tokens, estimate_usd):
                 return None
@@ -576,13 +820,19 @@ class LLMClient:
                 return None, f"HTTP {error.status_code}: {error.message}", delay
             except openai.APIConnectionError as error:  # timeouts included
                 self._budget.settle(estimate_tokens, estimate_usd, 0, 0.0)
-                return (
-                    None,
-                    f"{type(error).__name__}: {error}",
-                    self._retry_delay(None, failures_so_far),
-                )
-            self._accounting.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+                cause = f"{type(error).__name__}: {error}"
+                if isinstance(error, openai.APITimeoutError) and alongside > 1:
+                    # Sent beside its own siblings: it may have waited in the server's queue.
+                    # Fewer go at once from now on, and this timeout is not held against it.
+                    limiter.on_pressure(epoch)
+                    cause += f" {QUEUED_MARK}{alongside - 1} other request(s)]"
+                return None, cause, self._retry_delay(None, failures_so_far)
+            elapsed = time.perf_counter() - sent_at
+            self._accounting.latencies_ms.append(elapsed * 1000)
             self._budget.settle(estimate_tokens, estimate_usd, *self._spent(call, response))
+            usage = getattr(response, "usage", None)
+            tokens = (getattr(usage, "completion_tokens", 0) or 0) if usage else 0
+            limiter.on_latency(epoch, elapsed / (tokens + 1), alongside)
             await limiter.on_success()
             return response, None, None
 
@@ -633,8 +883,8 @@ class LLMClient:
         record.cost_usd += cost
         self._accounting.record_usage(call.model, prompt, completion, cached, cost)
 
-    async def _finish(self, record: CallRecord, writer: CacheWriter) -> None:
-        """Commit the row before the item counts as done (the writer thread keeps the loop free)."""
+    async def _finish(self, record: CallRecord, writer: Any) -> None:
+        """On disk (the spool, fsynced) before the item counts as done; then shared."""
         if record.error is not None:
             record.error = self._redact(record.error)
             # The model's own answer was unusable: final. Anything else (transport): sent again.
@@ -643,7 +893,7 @@ class LLMClient:
             self._accounting.failures += 1
             self._log.warning(f"llm call failed: {record.error}")
         self._accounting.items_completed += 1
-        await asyncio.wrap_future(writer.submit(record))
+        await asyncio.to_thread(self._persist, [record])
 
     def _cause(self, call: PreparedCall, cause: str | None, attempts: int) -> str:
         return self._redact(

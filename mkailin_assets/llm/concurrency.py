@@ -12,20 +12,42 @@ from typing import Any
 
 
 class AdaptiveLimiter:
-    """A semaphore whose limit halves under pressure (429/503) and grows back by 1 per window.
+    """A semaphore whose limit halves under pressure (429/503, timeouts of queued requests) and
+    grows back by 1 per window; it also follows latency, so a server that answers one request at
+    a time (llama-cpp-python, Ollama, llama-server with one slot) is not sent more than it takes.
+
+    It starts at `start` (the limit recorded for the endpoint by an earlier run) or, for an
+    endpoint never seen, at SLOW_START and grows by one per answer while answers come as fast as
+    the fastest seen (slow start). An answer much slower than the fastest means requests queue
+    inside the server: the limit drops to what the server served in parallel (requests in flight
+    when it was sent x fastest / its latency), so no request waits out its timeout behind its
+    own siblings.
 
     Only one halving per 'window': a pressure signal from a request that started before the last
     halving is old news and does not halve again (TCP's rule), and at most one per `cooldown_s`:
     scattered 429s (a 10% rate) would otherwise pin the limit near 1/sqrt(rate), as they do
     TCP's window. The limit never exceeds `maximum`."""
 
-    def __init__(self, maximum: int, minimum: int = 1, cooldown_s: float = 1.0) -> None:
+    SLOW_START = 4
+    QUEUEING_FACTOR = 2.0  # this much slower than the fastest answer: the server queues
+
+    def __init__(
+        self,
+        maximum: int,
+        minimum: int = 1,
+        cooldown_s: float = 1.0,
+        start: int | None = None,
+    ) -> None:
         self.maximum = maximum
         self.cooldown_s = cooldown_s
         self._last_decrease = -float("inf")
         self.minimum = minimum
-        self.limit = float(maximum)
+        first = start if start else min(maximum, self.SLOW_START)
+        self.limit = float(max(minimum, min(maximum, first)))
+        self._slow_start = not start
+        self._fastest = float("inf")
         self.in_flight = 0
+        self.in_flight_at_send = 0
         self.max_in_flight = 0
         self.decreases = 0
         self._epoch = 0
@@ -33,11 +55,13 @@ class AdaptiveLimiter:
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[int]:
-        """Hold one slot; yields the epoch to pass to `on_pressure`."""
+        """Hold one slot; yields the epoch to pass to `on_pressure` (`in_flight_at_send` is
+        what was in flight when it was taken)."""
         async with self._condition:
             await self._condition.wait_for(lambda: self.in_flight < int(self.limit))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.in_flight_at_send = self.in_flight
             epoch = self._epoch
         try:
             yield epoch
@@ -47,19 +71,34 @@ class AdaptiveLimiter:
                 self._condition.notify(1)
 
     def on_pressure(self, epoch: int) -> None:
+        self._decrease(epoch, self.limit / 2)
+
+    def _decrease(self, epoch: int, to: float) -> None:
         now = time.monotonic()
         if epoch != self._epoch or now - self._last_decrease < self.cooldown_s:
             return
         self._last_decrease = now
-        self.limit = max(float(self.minimum), self.limit / 2)
+        self._slow_start = False
+        self.limit = max(float(self.minimum), min(self.limit, to))
         self._epoch += 1
         self.decreases += 1
+
+    def on_latency(self, epoch: int, seconds_per_unit: float, in_flight_at_send: int) -> bool:
+        """An answer's latency (per unit of work, e.g. per generated token). Returns True when
+        it shows queueing inside the server (the limit then drops)."""
+        self._fastest = min(self._fastest, seconds_per_unit)
+        if seconds_per_unit <= self.QUEUEING_FACTOR * self._fastest or in_flight_at_send <= 1:
+            return False
+        served = in_flight_at_send * self._fastest / seconds_per_unit
+        self._decrease(epoch, max(float(self.minimum), float(int(served))))
+        return True
 
     async def on_success(self) -> None:
         if self.limit >= self.maximum:
             return
         before = int(self.limit)
-        self.limit = min(float(self.maximum), self.limit + 1.0 / self.limit)
+        step = 1.0 if self._slow_start else 1.0 / self.limit
+        self.limit = min(float(self.maximum), self.limit + step)
         if int(self.limit) > before:
             async with self._condition:
                 self._condition.notify(int(self.limit) - before)

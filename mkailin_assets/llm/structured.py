@@ -103,22 +103,68 @@ def endpoint_id(base_url: str | None) -> str:
 
 
 class ModeStore:
-    """Probed modes in DuckDB (`llm_endpoints`), read once per client and written on probe."""
+    """Probed modes and settled concurrency per (endpoint, model), from `llm_endpoints`.
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._cursor = cursor
+    Read from DuckDB while the caller holds the file (`load`), kept in memory while calls are
+    in flight (no DuckDB access then), and written back in the write phase (`flush`)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self._pending: set[tuple[str, str]] = set()
+
+    def load(self, con: duckdb.DuckDBPyConnection) -> None:
+        cursor = con.cursor()
+        try:
+            rows = cursor.execute(
+                "SELECT endpoint, model, mode, detail, concurrency FROM llm_endpoints"
+            ).fetchall()
+        finally:
+            cursor.close()
+        for endpoint, model, mode, detail, concurrency in rows:
+            if (endpoint, model) not in self._pending:
+                self._rows[(endpoint, model)] = {
+                    "mode": mode,
+                    "detail": detail,
+                    "concurrency": concurrency,
+                }
 
     def get(self, endpoint: str, model: str) -> str | None:
-        row = self._cursor.execute(
-            "SELECT mode FROM llm_endpoints WHERE endpoint = ? AND model = ?", [endpoint, model]
-        ).fetchall()
-        return row[0][0] if row else None
+        row = self._rows.get((endpoint, model))
+        return row["mode"] if row else None
+
+    def concurrency(self, endpoint: str, model: str) -> int | None:
+        row = self._rows.get((endpoint, model))
+        return row.get("concurrency") if row else None
 
     def put(self, endpoint: str, model: str, mode: str, detail: str | None) -> None:
-        self._cursor.execute(
-            "INSERT OR REPLACE INTO llm_endpoints VALUES (?, ?, ?, ?, ?)",
-            [endpoint, model, mode, detail, datetime.now(UTC).replace(tzinfo=None)],
-        )
+        row = self._rows.setdefault((endpoint, model), {"concurrency": None})
+        row.update(mode=mode, detail=detail)
+        self._pending.add((endpoint, model))
+
+    def put_concurrency(self, endpoint: str, model: str, concurrency: int) -> None:
+        row = self._rows.get((endpoint, model))
+        if row is None or row.get("mode") is None:
+            return  # recorded beside a mode only (a row needs one)
+        row["concurrency"] = concurrency
+        self._pending.add((endpoint, model))
+
+    def flush(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self._pending:
+            return
+        now = datetime.now(UTC).replace(tzinfo=None)
+        cursor = con.cursor()
+        try:
+            for endpoint, model in sorted(self._pending):
+                row = self._rows[(endpoint, model)]
+                cursor.execute(
+                    "INSERT OR REPLACE INTO llm_endpoints"
+                    " (endpoint, model, mode, detail, probed_at, concurrency)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    [endpoint, model, row["mode"], row["detail"], now, row.get("concurrency")],
+                )
+        finally:
+            cursor.close()
+        self._pending.clear()
 
     def close(self) -> None:
-        self._cursor.close()
+        pass

@@ -78,7 +78,14 @@ class LLMResource(dg.ConfigurableResource):
         )
 
     def client(self, con: duckdb.DuckDBPyConnection, logger: Any | None = None) -> LLMClient:
+        """A client attached to a connection the caller holds for the whole call."""
         return LLMClient(self.llm_config(), con, logger=logger)
+
+    def detached_client(self, database_path: str, logger: Any | None = None) -> LLMClient:
+        """A client for phased stages: it reads llm_calls in `prefetch`, writes it in `commit`
+        (each given a connection by the caller) and touches no DuckDB while calls are in flight;
+        its spool and live store live beside `database_path`."""
+        return LLMClient(self.llm_config(), logger=logger, database_path=database_path)
 
     def poll_batches(
         self, con: duckdb.DuckDBPyConnection, logger: Any | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -176,31 +177,41 @@ def _run_recording_failures(client: Any, requests: list) -> list:
         return error.results
 
 
-def build_candidates(
+def plan_questions(
     con: duckdb.DuckDBPyConnection,
-    client: Any,
     category: str,
     *,
     sample: int = 0,
-    method: str = "bm25",
-    k: int = 4,
     agents: tuple[QuestionAgent, ...] = DEFAULT_QUESTION_AGENTS,
     questions_per_agent: int | None = None,
-    embedding: tuple[Any, str | None] = (None, None),
-    exclude_pmids: Iterable[int] | None = None,
-) -> tuple[pl.DataFrame, CandidateReport]:
-    """Generate (cached) questions for the category's abstracts and attach their contexts;
-    `exclude_pmids` (benchmark citations) are never retrieved as contexts.
+) -> tuple[pl.DataFrame, list]:
+    """Read phase: the category's sources and the question requests they make.
 
     `questions_per_agent` (None: as each agent says) sets how many questions every agent
     writes per abstract."""
     if questions_per_agent is not None:
         agents = question_agents(questions_per_agent, agents)
-    report = CandidateReport()
     sources = select_sources(con, category, sample)
+    return sources, build_question_requests(sources, agents)
+
+
+def candidates_from_answers(
+    con: duckdb.DuckDBPyConnection,
+    client: Any,
+    category: str,
+    sources: pl.DataFrame,
+    requests: list,
+    results: list,
+    *,
+    method: str = "bm25",
+    k: int = 4,
+    exclude_pmids: Iterable[int] | None = None,
+) -> tuple[pl.DataFrame, CandidateReport]:
+    """Write phase: the answered questions with their contexts; `exclude_pmids` (benchmark
+    citations) are never retrieved as contexts. Dense and hybrid retrieval embed through the
+    client attached to `con` (their calls cannot be planned before the questions exist)."""
+    report = CandidateReport()
     report.sources = sources.height
-    requests = build_question_requests(sources, agents)
-    results = _run_recording_failures(client, requests)
     rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
     for row in rows:
         reason = row.pop("reject_reason", None)
@@ -231,15 +242,17 @@ def build_candidates(
         ok.select("candidate_id", "question"), on=["candidate_id", "question"]
     )
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
-    if not todo.is_empty():
-        if method in ("bm25", "hybrid"):
-            report.index = refresh_bm25_index(con)
-        embed, model_name = embedding
-        if method in EMBEDDING_METHODS and embed is not None:
-            refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations
-    fresh = retrieve_contexts(
-        con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
-    ).with_columns(pl.lit(method).alias("retrieval_method"))
+    with client.attached(con) if method in EMBEDDING_METHODS else nullcontext(client):
+        embedding = embedding_for(client, method)
+        if not todo.is_empty():
+            if method in ("bm25", "hybrid"):
+                report.index = refresh_bm25_index(con)
+            embed, model_name = embedding
+            if method in EMBEDDING_METHODS and embed is not None:
+                refresh_embeddings(con, embed, model_name)  # incremental: new or changed only
+        fresh = retrieve_contexts(
+            con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
+        ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
         [
             reused.select("candidate_id", "context_pmids", "context_scores", "retrieval_method"),
@@ -322,7 +335,7 @@ def embedding_for(
 
 
 def distill_candidates(
-    con: duckdb.DuckDBPyConnection,
+    gate: Any,
     client: Any,
     category: str,
     *,
@@ -333,19 +346,31 @@ def distill_candidates(
     questions_per_agent: int | None = None,
 ) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed; PMIDs in
-    `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
-    frame, report = build_candidates(
-        con,
-        client,
-        category,
-        sample=sample,
-        method=method,
-        k=k,
-        embedding=embedding_for(client, method),
-        exclude_pmids=exclude_pmids,
-        questions_per_agent=questions_per_agent,
-    )
-    changes = write_candidates(con, category, frame)
+    `exclude_pmids` (benchmark citations) are never retrieved as contexts.
+
+    Three phases: read (sources, requests, cache rows) and write (spools into llm_calls,
+    retrieval, the partition) each hold the writer (`gate.hold`, resources/writer.py); the
+    question calls between them do not, so other runs read and write meanwhile."""
+    with gate.hold("read") as con:
+        sources, requests = plan_questions(
+            con, category, sample=sample, questions_per_agent=questions_per_agent
+        )
+        client.prefetch(con, requests)
+    results = _run_recording_failures(client, requests)  # the model phase: no DuckDB
+    with gate.hold("write") as con:
+        client.commit(con)
+        frame, report = candidates_from_answers(
+            con,
+            client,
+            category,
+            sources,
+            requests,
+            results,
+            method=method,
+            k=k,
+            exclude_pmids=exclude_pmids,
+        )
+        changes = write_candidates(con, category, frame)
     return StageResult(
         rows=frame.height,
         report=report,

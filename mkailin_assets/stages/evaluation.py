@@ -108,9 +108,38 @@ def judge_inputs(
     )
 
 
-def evaluate_category(
+@dataclass
+class EvaluationPlan:
+    """What the model phase needs, read while the writer is held."""
+
+    category: str
+    report: EvaluationReport
+    candidates: pl.DataFrame
+    scored: pl.DataFrame
+    score_frame: pl.DataFrame
+    pairs: pl.DataFrame
+    contexts: pl.DataFrame
+    judge_requests: list
+
+    def answer_requests(self, preferred_ids: pl.DataFrame) -> list:
+        answer_input = (
+            preferred_ids.select("candidate_id")
+            .join(
+                self.candidates.select("candidate_id", "question", "source_pmid"),
+                on="candidate_id",
+            )
+            .join(self.contexts, on="candidate_id", how="left")
+        )
+        return build_answer_requests(answer_input)
+
+    def possible_requests(self) -> list:
+        """Every request the model phase may send: the judge's, and an answer for any
+        candidate the preferences could choose (prefetched from the cache in the read phase)."""
+        return self.judge_requests + self.answer_requests(self.candidates)
+
+
+def plan_evaluation(
     con: duckdb.DuckDBPyConnection,
-    client: Any,
     category: str,
     *,
     setsim: str = "best_match",
@@ -118,12 +147,14 @@ def evaluate_category(
     margin: float = 0.1,
     band: tuple[float | None, float | None] | None = None,
     judge_enabled: bool = True,
-) -> tuple[pl.DataFrame, pl.DataFrame, EvaluationReport]:
+) -> EvaluationPlan | None:
+    """Read phase: candidates, MeSH scores, cold-start pairs, contexts, the judge's requests.
+    None when the category has no candidates."""
     report = EvaluationReport()
     candidates = query_pl(con, CANDIDATES_SQL, [category])
     report.candidates = candidates.height
     if candidates.is_empty():
-        return _empty_evaluated(), _empty_preferences(), report
+        return None
     snapshot = build_ic_snapshot(con)
     report.ic_snapshot = snapshot
     scores = score_candidates(
@@ -147,11 +178,25 @@ def evaluate_category(
     pairs = cold_start_pairs(score_frame, margin=margin, band=band)
     report.pairs = pairs.height
     contexts = candidate_contexts(con, candidates)
-    verdicts = None
+    judge_requests: list = []
     if judge_enabled and not pairs.is_empty():
         sources = candidate_sources(con, candidates)
-        requests = build_judge_requests(judge_inputs(pairs, candidates, contexts, sources))
-        verdicts = combine_verdicts(requests, client.run(requests))
+        judge_requests = build_judge_requests(judge_inputs(pairs, candidates, contexts, sources))
+    return EvaluationPlan(
+        category, report, candidates, scored, score_frame, pairs, contexts, judge_requests
+    )
+
+
+def evaluate_plan(
+    plan: EvaluationPlan | None, client: Any
+) -> tuple[pl.DataFrame, pl.DataFrame, EvaluationReport]:
+    """Model phase: the judge, the preferences, the answers (no DuckDB)."""
+    if plan is None:
+        return _empty_evaluated(), _empty_preferences(), EvaluationReport()
+    report, pairs, score_frame = plan.report, plan.pairs, plan.score_frame
+    verdicts = None
+    if plan.judge_requests:
+        verdicts = combine_verdicts(plan.judge_requests, client.run(plan.judge_requests))
         report.judge = judge_agreement(verdicts, pairs)
     preference_rows, preferred = final_preferences(pairs, verdicts, scores=score_frame)
     report.labelled_judge = preference_rows.filter(pl.col("label_source") == "judge").height
@@ -161,12 +206,7 @@ def evaluate_category(
     report.unlabelled = pairs.height - preference_rows.height
     report.preferred = preferred.height
 
-    answer_input = (
-        preferred.select("candidate_id")
-        .join(candidates.select("candidate_id", "question", "source_pmid"), on="candidate_id")
-        .join(contexts, on="candidate_id", how="left")
-    )
-    answer_requests = build_answer_requests(answer_input)
+    answer_requests = plan.answer_requests(preferred)
     answers = pl.DataFrame(
         answers_from_results(
             answer_requests, client.run(answer_requests) if answer_requests else []
@@ -182,12 +222,12 @@ def evaluate_category(
     )
     now = datetime.now()
     evaluated = (
-        scored.join(
+        plan.scored.join(
             preferred.select("candidate_id", "preference_source"), on="candidate_id", how="left"
         )
         .join(answers.drop("prompt_version", "status", "error"), on="candidate_id", how="left")
         .with_columns(
-            pl.lit(category).alias("category"),
+            pl.lit(plan.category).alias("category"),
             pl.col("preference_source").is_not_null().alias("is_preferred"),
             pl.col("contexts_with_mesh").fill_null(0),
             pl.col("contexts_without_mesh").fill_null(0),
@@ -197,7 +237,7 @@ def evaluate_category(
         .select(EVALUATED_COLUMNS)
     )
     preferences = preference_rows.with_columns(
-        pl.lit(category).alias("category"), pl.lit(now).alias("created_at")
+        pl.lit(plan.category).alias("category"), pl.lit(now).alias("created_at")
     ).select(PREFERENCE_TABLE_COLUMNS)
     return evaluated, preferences, report
 
@@ -292,7 +332,7 @@ def write_evaluation(
 
 
 def distill_evaluation(
-    con: duckdb.DuckDBPyConnection,
+    gate: Any,
     client: Any,
     category: str,
     *,
@@ -303,18 +343,27 @@ def distill_evaluation(
     band_max: float | None,
     judge_enabled: bool,
 ) -> StageResult[EvaluationReport]:
-    """Score, label, judge and answer the category's candidates; write both tables together."""
-    evaluated, preferences, report = evaluate_category(
-        con,
-        client,
-        category,
-        setsim=setsim,
-        measure=measure,
-        margin=margin,
-        band=score_band(band_min, band_max),
-        judge_enabled=judge_enabled,
-    )
-    changes = write_evaluation(con, category, evaluated, preferences)
+    """Score, label, judge and answer the category's candidates; write both tables together.
+    The writer is held to read and to write (`gate.hold`), not while the judge and the answer
+    agent wait on the model."""
+    with gate.hold("read") as con:
+        plan = plan_evaluation(
+            con,
+            category,
+            setsim=setsim,
+            measure=measure,
+            margin=margin,
+            band=score_band(band_min, band_max),
+            judge_enabled=judge_enabled,
+        )
+        if plan is not None:
+            client.prefetch(con, plan.possible_requests())
+    evaluated, preferences, report = evaluate_plan(plan, client)
+    if plan is None:
+        report.candidates = 0
+    with gate.hold("write") as con:
+        client.commit(con)
+        changes = write_evaluation(con, category, evaluated, preferences)
     kept = (
         evaluated.filter(pl.col("is_preferred") & pl.col("answer_flag").is_null()).head(3)
         if evaluated.height

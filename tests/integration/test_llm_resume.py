@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import json
 import os
 import signal
 import subprocess
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from mkailin_assets.db import open_connection
-from mkailin_assets.llm.cache import CacheWriter
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.spool import spool_dir_for
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
 from tests.integration.test_llm_client import make_requests
 
@@ -62,12 +62,15 @@ def test_sigkill_midway_then_rerun_sends_only_the_rest(tmp_db: Path) -> None:
         sent_before_kill = server.stats.by_path[CHAT_PATH]
 
         con = open_connection(tmp_db)
-        cached = con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0]
+        # The paid answers are in the killed run's spool (fsynced one by one), not yet in DuckDB.
+        spools = list(spool_dir_for(tmp_db).glob("*.jsonl"))
+        assert len(spools) == 1
+        lines = spools[0].read_text().splitlines()[1:]
+        cached = sum(1 for line in lines if json.loads(line)["status"] == "ok")
         assert 0 < cached < TOTAL
-        # Lost at the kill: at most the 4 requests in flight plus the answers waiting for their
-        # group commit: what arrives (4 per 20 ms at most) within one linger and one commit.
-        awaiting_commit = math.ceil(CONCURRENCY / LATENCY_S * (CacheWriter.LINGER_S + 0.05))
-        assert sent_before_kill - cached <= CONCURRENCY + awaiting_commit
+        assert con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 0
+        # Lost at the kill: at most the requests in flight (an answer counts once on disk).
+        assert sent_before_kill - cached <= CONCURRENCY
 
         server.reset_stats()
         config = LLMConfig(
@@ -77,4 +80,8 @@ def test_sigkill_midway_then_rerun_sends_only_the_rest(tmp_db: Path) -> None:
         assert all(r.ok for r in results)
         assert server.stats.by_path[CHAT_PATH] == TOTAL - cached  # nothing cached is re-sent
         assert sum(r.cached for r in results) == cached
+        assert not list(spool_dir_for(tmp_db).glob("*.jsonl"))  # imported, then removed
+        assert (
+            con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0] == TOTAL
+        )
         con.close()

@@ -88,7 +88,7 @@ def test_backoff_grows_and_is_capped() -> None:
 
 def test_limiter_halves_once_per_window_and_grows_back_below_max() -> None:
     async def scenario() -> AdaptiveLimiter:
-        limiter = AdaptiveLimiter(8, cooldown_s=0.0)
+        limiter = AdaptiveLimiter(8, cooldown_s=0.0, start=8)
         async with limiter.slot() as epoch:
             limiter.on_pressure(epoch)
             limiter.on_pressure(epoch)  # same window: no second halving
@@ -106,7 +106,7 @@ def test_limiter_halves_once_per_window_and_grows_back_below_max() -> None:
 
 def test_limiter_cooldown_limits_halvings() -> None:
     async def scenario() -> AdaptiveLimiter:
-        limiter = AdaptiveLimiter(64, cooldown_s=60.0)
+        limiter = AdaptiveLimiter(64, cooldown_s=60.0, start=64)
         for _ in range(5):
             async with limiter.slot() as epoch:
                 limiter.on_pressure(epoch)
@@ -117,7 +117,7 @@ def test_limiter_cooldown_limits_halvings() -> None:
 
 def test_limiter_bounds_concurrency() -> None:
     async def scenario() -> int:
-        limiter = AdaptiveLimiter(3)
+        limiter = AdaptiveLimiter(3, start=3)
 
         async def job() -> None:
             async with limiter.slot():

@@ -1,0 +1,107 @@
+"""The DuckDB writer, taken by an LLM stage only around its short read and write phases.
+
+DuckDB has one writer per file, and the `duckdb` concurrency pool (one slot) orders the writers.
+A step declared with `pool="duckdb"` holds that slot for its whole run; an LLM stage would then
+hold the file while it waits on the model server, and runs of other categories could not send
+their calls at the same time. So the LLM stages declare no pool: they claim the pool's slot
+through the instance for each phase that opens the file (read, write), and let it go while their
+calls are in flight. The slot is the same one the UI shows under the pool (who holds it, which
+steps wait), and runs waiting for it say so in their logs, naming the holder.
+
+Where the instance enforces no pools (an in-memory instance, `dg.materialize`), DuckDB's own
+file lock is the only order, as before.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+WRITER_POOL = "duckdb"
+_POLL_S = 0.25
+_REPORT_EVERY_S = 10.0
+
+
+@dataclass
+class WriterGate:
+    """One step's access to the writer: claims the pool slot per phase, times each phase."""
+
+    store: Any  # DuckDBStore (resources/duckdb_store.py); typed loosely to keep imports down
+    context: Any | None = None  # the step's AssetExecutionContext, None outside Dagster
+    held_s: float = 0.0
+    waited_s: float = 0.0
+    phases: list[dict[str, Any]] = field(default_factory=list)
+
+    @contextmanager
+    def hold(self, phase: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The file, opened for writing, for one phase; the pool slot is held around it."""
+        asked = time.monotonic()
+        claimed = self._claim(phase)
+        opened = time.monotonic()
+        try:
+            with self.store.connect() as con:
+                yield con
+        finally:
+            if claimed:
+                self._free(phase)
+            done = time.monotonic()
+            self.waited_s += opened - asked
+            self.held_s += done - opened
+            self.phases.append(
+                {
+                    "phase": phase,
+                    "waited_s": round(opened - asked, 3),
+                    "held_s": round(done - opened, 3),
+                }
+            )
+
+    def metadata(self, step_s: float) -> dict[str, Any]:
+        return {
+            "writer.held_s": round(self.held_s, 3),
+            "writer.waited_s": round(self.waited_s, 3),
+            "writer.held_share": round(self.held_s / step_s, 4) if step_s > 0 else 0.0,
+        }
+
+    # ---- the pool slot, through the instance ------------------------------------------------
+    def _storage(self) -> Any | None:
+        if self.context is None:
+            return None
+        storage = self.context.instance.event_log_storage
+        return storage if storage.supports_global_concurrency_limits else None
+
+    def _step(self, phase: str) -> str:
+        step = self.context.get_step_execution_context().step.key
+        return f"{step}:{phase}"
+
+    def _claim(self, phase: str) -> bool:
+        storage = self._storage()
+        if storage is None:
+            return False
+        run_id, step = self.context.run_id, self._step(phase)
+        started = last_report = time.monotonic()
+        while True:
+            status = storage.claim_concurrency_slot(WRITER_POOL, run_id, step)
+            if status.is_claimed:
+                return True
+            now = time.monotonic()
+            if now - last_report >= _REPORT_EVERY_S or now == started:
+                self.context.log.info(
+                    f"waiting for the DuckDB writer ({phase} phase): {self._holders(storage)}"
+                )
+                last_report = now
+            time.sleep(_POLL_S)
+
+    def _holders(self, storage: Any) -> str:
+        info = storage.get_concurrency_info(WRITER_POOL)
+        held = [f"run {slot.run_id[:8]} step {slot.step_key}" for slot in info.claimed_slots]
+        return "held by " + ", ".join(held) if held else "the pool's slot is not free yet"
+
+    def _free(self, phase: str) -> None:
+        storage = self._storage()
+        if storage is not None:
+            storage.free_concurrency_slot_for_step(self.context.run_id, self._step(phase))

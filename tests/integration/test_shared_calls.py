@@ -1,0 +1,87 @@
+"""Two runs asking the same calls at once pay for each once (claims in the live store), and
+neither holds the DuckDB file while its calls are in flight."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mkailin_assets.db import open_connection
+from mkailin_assets.llm.client import LLMClient
+from mkailin_assets.llm.config import LLMConfig
+from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
+from tests.integration.test_llm_client import make_requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TOTAL = 24
+
+# A phased client, as a stage runs it: read phase, model phase (no DuckDB), write phase.
+RUNNER = textwrap.dedent(
+    """
+    import json, sys
+    from mkailin_assets.db import open_connection
+    from mkailin_assets.llm.client import LLMClient
+    from mkailin_assets.llm.config import LLMConfig
+    from tests.integration.test_llm_client import make_requests
+
+    db, url, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    config = LLMConfig(backend="openai", base_url=url, api_key="sk-shared", max_concurrency=8,
+                       structured_output="json_schema")
+    requests = make_requests(total)
+    with LLMClient(config, database_path=db) as client:
+        con = open_connection(db, lock_timeout_s=120)
+        client.prefetch(con, requests)
+        con.close()
+        results = client.run(requests)
+        con = open_connection(db, lock_timeout_s=120)
+        client.commit(con)
+        con.close()
+        print(json.dumps({"ok": sum(r.ok for r in results),
+                          "shared": client.accounting()["llm.shared_answers"]}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_pay_each_request_once(tmp_path: Path) -> None:
+    db = tmp_path / "shared.duckdb"
+    open_connection(db).close()
+    with FakeOpenAIServer(latency_s=0.5, seed=11) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RUNNER, str(db), server.url, str(TOTAL)],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        for run, (_, err) in zip(runs, outputs, strict=True):
+            assert run.returncode == 0, err[-2000:]
+        import json
+
+        reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        assert all(report["ok"] == TOTAL for report in reports)
+        assert server.stats.by_path[CHAT_PATH] == TOTAL  # every request paid once, not twice
+        assert sum(report["shared"] for report in reports) > 0  # one run waited on the other
+        con = open_connection(db)
+        assert (
+            con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0] == TOTAL
+        )
+        con.close()
+        # A third run finds everything in llm_calls and sends nothing.
+        server.reset_stats()
+        config = LLMConfig(backend="openai", base_url=server.url, api_key="sk-shared")
+        con = open_connection(db)
+        results = LLMClient(config, con).run(make_requests(TOTAL))
+        assert all(r.cached for r in results) and server.stats.by_path[CHAT_PATH] == 0
+        con.close()
