@@ -211,3 +211,12 @@ class PostgresLiveStore:
         for connection in connections:
             if not connection.closed:
                 connection.close()
+
+
+def instance_live_store(dagster_home: str | None = None) -> PostgresLiveStore | None:
+    """The live store on the Dagster instance's PostgreSQL ($DAGSTER_HOME by default), or None
+    when the instance is not on PostgreSQL (the SQLite store beside the DuckDB file serves)."""
+    from mkailin_assets.instance_check import postgres_dsn_from_instance
+
+    dsn = postgres_dsn_from_instance(dagster_home)
+    return PostgresLiveStore(dsn) if dsn is not None else None

@@ -153,3 +153,28 @@ def test_an_unreachable_server_is_named_without_its_password(postgres_server):
     message = str(raised.value)
     assert "127.0.0.1:1" in message and "DAGSTER_PG_" in message
     assert postgres_server.password not in message
+
+
+def test_the_instance_live_store_follows_the_instance_storage(
+    postgres_server, fresh_database, tmp_path, monkeypatch
+):
+    import shutil
+
+    from mkailin_assets.llm.live_store_postgres import instance_live_store
+    from mkailin_assets.settings import REPO_ROOT
+
+    sqlite_home = tmp_path / "sqlite"
+    sqlite_home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", sqlite_home / "dagster.yaml")
+    assert instance_live_store(str(sqlite_home)) is None
+
+    pg_home = tmp_path / "pg"
+    pg_home.mkdir()
+    shutil.copy(REPO_ROOT / "deploy" / "dagster-postgres.yaml", pg_home / "dagster.yaml")
+    for name, value in postgres_server.env(fresh_database).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_HOME", str(pg_home))
+    store = instance_live_store()
+    assert store is not None
+    assert store.claim("k", "run-a", 30) and store.holder_of("k") == "run-a"
+    store.close()
