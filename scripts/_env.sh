@@ -22,10 +22,22 @@ ensure_venv() {
   fi
 }
 
+# The instance on PostgreSQL instead of SQLite: the server scripts/postgres.sh runs (started if
+# needed), deploy/dagster-postgres.yaml as the instance's dagster.yaml.
+use_postgres_instance() {
+  "$REPO_ROOT/scripts/postgres.sh" start
+  eval "$("$REPO_ROOT/scripts/postgres.sh" env)"
+  INSTANCE_YAML="$REPO_ROOT/deploy/dagster-postgres.yaml"
+}
+
 ensure_dagster_home() {
   export DAGSTER_HOME="${DAGSTER_HOME:-$REPO_ROOT/.dagster_home}"
   mkdir -p "$DAGSTER_HOME"
-  cp "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+  cp "${INSTANCE_YAML:-$REPO_ROOT/dagster.yaml}" "$DAGSTER_HOME/dagster.yaml"
+  # A PostgreSQL instance that is down or refuses the login: one line naming the setting, now.
+  if grep -qE "postgres_(db|url)" "$DAGSTER_HOME/dagster.yaml"; then
+    "$VENV/bin/python" -m mkailin_assets.instance_check || exit 1
+  fi
   # Pools exist before any run starts, so concurrent first runs cannot both create a slot.
   "$VENV/bin/python" -m mkailin_assets.automation.pools
 }

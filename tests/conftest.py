@@ -10,6 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+# A PostgreSQL server the tests start themselves (one per session), and a database per test.
+from tests.postgres_server import fresh_database, postgres_server  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 BASELINE_FILE = SHARED_DATA / "pubmed" / "pubmed20n0014.xml.gz"
