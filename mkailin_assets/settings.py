@@ -289,6 +289,12 @@ class Settings(BaseSettings):
         le=1.0,
         description="share of failed items in one client run above which the run fails",
     )
+    llm_live_store: Literal["auto", "sqlite", "postgres"] = Field(
+        default="auto",
+        description="where concurrent runs share claims on calls in flight and fresh answers: "
+        "`auto` = the Dagster instance's PostgreSQL when the instance is on PostgreSQL (runs on "
+        "several machines share it), else `sqlite` (a WAL file beside the DuckDB file)",
+    )
     llm_budget_tokens: int | None = Field(
         default=None, description="token budget of one client; unset = no limit"
     )

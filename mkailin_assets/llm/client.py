@@ -38,6 +38,7 @@ import duckdb
 import openai
 from pydantic import BaseModel, ValidationError
 
+from mkailin_assets import settings
 from mkailin_assets.llm import structured
 from mkailin_assets.llm.accounting import Accounting, Budget, BudgetExhausted
 from mkailin_assets.llm.backends import Backend, OpenAIBackend, make_backend
@@ -182,7 +183,20 @@ def database_file(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def default_live_store(database_path: str | None, spool_dir: Path) -> LiveStore:
-    """SQLite beside the DuckDB file (or the spool of an in-memory database)."""
+    """MKAILIN_LLM_LIVE_STORE: the instance's PostgreSQL when it is on PostgreSQL (auto) or
+    asked for, else SQLite beside the DuckDB file (or the spool of an in-memory database)."""
+    choice = settings.get_settings().llm_live_store
+    if choice in ("auto", "postgres"):
+        from mkailin_assets.llm.live_store_postgres import instance_live_store
+
+        store = instance_live_store()
+        if store is not None:
+            return store
+        if choice == "postgres":
+            raise RuntimeError(
+                "MKAILIN_LLM_LIVE_STORE=postgres, but the Dagster instance ($DAGSTER_HOME/"
+                "dagster.yaml) is not on PostgreSQL: see scripts/postgres.sh"
+            )
     if database_path:
         return SQLiteLiveStore(live_store_path(database_path))
     return SQLiteLiveStore(spool_dir / "live.sqlite")

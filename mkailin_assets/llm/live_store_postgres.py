@@ -204,6 +204,19 @@ class PostgresLiveStore:
                 (list(keys), holder),
             )
 
+    def prune(self, older_than_s: float) -> None:
+        """Drop answers published more than `older_than_s` ago (in llm_calls by then) and
+        claims lapsed as long."""
+        with self._connection().cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {LIVE_TABLE} WHERE published_at < now() - make_interval(secs => %s)",
+                (float(older_than_s),),
+            )
+            cursor.execute(
+                f"DELETE FROM {CLAIMS_TABLE} WHERE expires_at < now() - make_interval(secs => %s)",
+                (float(older_than_s),),
+            )
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

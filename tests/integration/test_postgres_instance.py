@@ -25,6 +25,7 @@ from mkailin_assets.instance_check import (
     postgres_dsn_from_instance,
 )
 from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
+from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
 from tests.harness import apply_env, materialize, sample_env, subprocess_env
 from tests.integration.test_concurrent_runs import step_windows
 
@@ -195,6 +196,56 @@ def test_real_assets_through_the_postgres_instance_with_the_pool_enforced(
             assert next_start >= end - 0.05, windows
         assert instance.event_log_storage.get_concurrency_info("duckdb").slot_count == 1
 
+        # The LLM stage of the three categories at once against a model server with latency:
+        # their model phases overlap (only the short read and write phases take the writer),
+        # and a call two categories share is paid once (claims in PostgreSQL's live store).
+        with FakeOpenAIServer(latency_s=1.0, seed=3) as server:
+            llm = {
+                "MKAILIN_LLM_BACKEND": "openai",
+                "MKAILIN_LLM_BASE_URL": server.url,
+                "MKAILIN_LLM_API_KEY": "sk-postgres-runs",
+                "MKAILIN_LLM_STRUCTURED_OUTPUT": "json_schema",
+                "MKAILIN_SAMPLE_PER_CATEGORY": "6",
+            }
+            llm_runs = [
+                subprocess.Popen(
+                    [
+                        str(DAGSTER),
+                        "asset",
+                        "materialize",
+                        "-m",
+                        "mkailin_assets.definitions",
+                        "--select",
+                        "candidate_qa",
+                        "--partition",
+                        category,
+                    ],
+                    env={**env, **llm},
+                    cwd=REPO_ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )  # fmt: skip
+                for category in CATEGORIES
+            ]
+            outputs = [run.communicate(timeout=480)[0] for run in llm_runs]
+            for category, run, output in zip(CATEGORIES, llm_runs, outputs, strict=True):
+                assert run.returncode == 0, f"candidate_qa {category} failed:\n{output[-4000:]}"
+            assert max(server.stats.by_hash.values()) == 1  # no request was paid twice
+            paid = server.stats.by_path[CHAT_PATH]
+        qa_runs = [
+            run
+            for run in instance.get_runs()
+            if dg.AssetKey("candidate_qa") in (run.asset_selection or set())
+        ]
+        qa_windows = sorted(w for run in qa_runs for w in step_windows(instance, run.run_id))
+        assert len(qa_windows) == len(CATEGORIES)
+        overlapping = sum(
+            1 for (_, end), (start, _) in zip(qa_windows, qa_windows[1:], strict=False)
+            if start < end
+        )  # fmt: skip
+        assert overlapping >= 1, qa_windows  # one ran its model phase while another held it
+
     # The run history is in PostgreSQL, not in files under DAGSTER_HOME.
     connection = psycopg2.connect(
         postgres_dsn_from_instance(os.environ["DAGSTER_HOME"]) or "unreachable"
@@ -202,6 +253,8 @@ def test_real_assets_through_the_postgres_instance_with_the_pool_enforced(
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM runs")
         assert cursor.fetchone()[0] >= len(CATEGORIES) + 1 + len(CATEGORIES) + len(names)
+        cursor.execute("SELECT count(*) FROM mkailin_llm_live")  # the shared answers live here
+        assert cursor.fetchone()[0] == paid
     connection.close()
     with duckdb.connect(str(project["MKAILIN_DUCKDB_PATH"]), read_only=True) as con:
         counts = dict(
