@@ -287,7 +287,8 @@ class Settings(BaseSettings):
         default=0.2,
         ge=0.0,
         le=1.0,
-        description="share of failed items in one client run above which the run fails",
+        description="share of failed items above which a run fails: the LLM client's run, and "
+        "candidate_qa's blocking check `failure_rate_acceptable` (failed calls and non-questions)",
     )
     llm_budget_tokens: int | None = Field(
         default=None, description="token budget of one client; unset = no limit"

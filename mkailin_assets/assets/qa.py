@@ -67,7 +67,8 @@ def candidate_qa(
             k=method.top_k,
             exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
         )
-        checks = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
+        # One threshold for the client's run and this check: MKAILIN_LLM_MAX_FAILURE_RATE.
+        checks = candidate_qa_checks(con, category, method.top_k, llm.max_failure_rate)
         accounting = client.accounting()
     report = result.report
     yield dg.MaterializeResult(
