@@ -107,7 +107,9 @@ def test_qa_assets_complete_under_30_percent_faults_and_rerun_resends_only_failu
             ).fetchone()[0]
         assert {cid for cid, _ in failed_rows} == failed_calls | rejected_calls
         assert all(error for _, error in failed_rows)
-        assert len(failed_rows) / total <= 0.5  # within MKAILIN_LLM_MAX_FAILURE_RATE, the check's threshold too
+        assert (
+            len(failed_rows) / total <= 0.5
+        )  # within MKAILIN_LLM_MAX_FAILURE_RATE, the check's threshold too
 
         retried, new = rerun_sends_only_failed_or_new(server, db, ["candidate_qa"], first)
         assert retried == failed_calls and new == set()  # exactly the failed items went out

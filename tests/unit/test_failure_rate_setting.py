@@ -22,5 +22,5 @@ def test_the_llm_resource_reads_the_setting(monkeypatch) -> None:
 
 
 def test_candidate_qa_check_uses_the_llm_threshold() -> None:
-    source = inspect.getsource(qa.candidate_qa)
+    source = inspect.getsource(qa)
     assert "candidate_qa_checks(con, category, method.top_k, llm.max_failure_rate)" in source
