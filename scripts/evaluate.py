@@ -23,6 +23,7 @@ import time
 
 import dagster as dg
 
+from mkailin_assets import preflight
 from mkailin_assets.automation.abandoned_runs import process_tags, release_abandoned_runs
 from mkailin_assets.db import apply_analysis_views
 from mkailin_assets.definitions import ASSETS, build_resources
@@ -82,4 +83,5 @@ if __name__ == "__main__":
     parser.add_argument("models", nargs="*", default=["offline"])
     parser.add_argument("--corpus", action="append", default=[], metavar="FILE")
     arguments = parser.parse_args()
+    preflight.exit_on_problems(network=True)
     main(arguments.models, arguments.corpus)
