@@ -183,23 +183,45 @@ def llm_call_count(db_path: str) -> int:
 class SummaryColumn:
     name: str  # the column of sql/analysis/demo_summary.sql
     header: str  # what the demo prints above it
-    width: int
+    width: int  # at least; a column widens to its longest value (category names are never cut)
+    meaning: str  # the legend line under the table
 
 
 # The per-category table of the summary: the query's columns, in order, and how they are shown.
 SUMMARY_COLUMNS = (
-    SummaryColumn("letter", "cat", 3),
-    SummaryColumn("name", "name", 28),
-    SummaryColumn("mesh_nodes", "mesh", 6),
-    SummaryColumn("abstracts", "abstracts", 9),
-    SummaryColumn("questions", "questions", 9),
-    SummaryColumn("pairs", "pairs", 6),
-    SummaryColumn("answers", "answers", 7),
-    SummaryColumn("flagged", "flagged", 7),
-    SummaryColumn("sft", "sft", 5),
-    SummaryColumn("dpo", "dpo", 5),
-    SummaryColumn("splits", "train/val/test", 14),
+    SummaryColumn("letter", "cat", 3, "MeSH top-level category (tree letter)"),
+    SummaryColumn("name", "name", 4, "its name"),
+    SummaryColumn("mesh_nodes", "mesh", 6, "MeSH tree nodes of the category (mesh_tree)"),
+    SummaryColumn("abstracts", "abstracts", 9, "source abstracts placed in it (raw_abstracts)"),
+    SummaryColumn("questions", "questions", 9, "questions the agents wrote (candidate_qa, ok)"),
+    SummaryColumn(
+        "pairs",
+        "pairs",
+        6,
+        "preference pairs: two questions on one abstract whose MeSH scores differ by the margin",
+    ),
+    SummaryColumn("answers", "answers", 7, "preferred questions answered without a flag"),
+    SummaryColumn("flagged", "flagged", 7, "answers flagged (insufficient context, no citation)"),
+    SummaryColumn("sft", "sft", 5, "SFT records in training_set (one per category membership)"),
+    SummaryColumn("dpo", "dpo", 5, "DPO records in training_set"),
+    SummaryColumn("splits", "train/val/test", 14, "SFT records per split"),
 )
+
+
+def summary_table(rows: list[tuple]) -> list[str]:
+    """The per-category table, each column as wide as its header or longest value, and a legend."""
+    cells = [[str(v) if v is not None else "-" for v in row] for row in rows]
+    widths = [
+        max([column.width, len(column.header), *(len(r[i]) for r in cells)])
+        for i, column in enumerate(SUMMARY_COLUMNS)
+    ]
+    headers = [column.header for column in SUMMARY_COLUMNS]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    lines.append("")
+    lines += [f"  {c.header:<14} {c.meaning}" for c in SUMMARY_COLUMNS[2:]]
+    return lines
 
 
 def export_line(export_dir: Path) -> str:
@@ -240,20 +262,18 @@ def summary(db_path: str) -> str:
         ).fetchone()
     finally:
         con.close()
-    headers = [column.header for column in SUMMARY_COLUMNS]
-    widths = [column.width for column in SUMMARY_COLUMNS]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        cells = [str(v) if v is not None else "-" for v in row]
-        cells[1] = cells[1][:28]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+    lines = summary_table(rows)
     lines.append("")
     lines.append(
         f"citations: {totals[0]}  deleted: {totals[1]}  quarantined rows: {totals[2]}  release files: {totals[3]}"
     )
     for model, ok, failed in llm:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
+    if any(model.startswith("offline-") for model, _, _ in llm):
+        lines.append(
+            "The offline backend wrote these records to run the pipeline without a model: they "
+            "are not training data (the dataset card says so too); MKAILIN_LLM_BACKEND picks a model."
+        )
     export_dir = settings.get_settings().export_dir
     lines.append(export_line(export_dir))
     lines.append(f"DuckDB file: {db_path}   exports: {export_dir}")
