@@ -131,8 +131,26 @@ def _ordered_splits(splits: list[str]) -> list[str]:
     return sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 99, s))
 
 
+def _same_files(staging: Path, target: Path) -> bool:
+    """Whether the staged export holds exactly the target's files, byte for byte."""
+    if not target.is_dir():
+        return False
+
+    def listing(root: Path) -> list[str]:
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+    names = listing(staging)
+    if names != listing(target):
+        return False
+    return all((staging / n).read_bytes() == (target / n).read_bytes() for n in names)
+
+
 def _replace_dir(staging: Path, target: Path) -> None:
-    """Swap the staged folder into place; the old export is removed only after the swap."""
+    """Swap the staged folder into place; the old export is removed only after the swap.
+    An export identical to the one in place is not swapped: its files keep their times."""
+    if _same_files(staging, target):
+        shutil.rmtree(staging)
+        return
     retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
     if target.exists():
         os.rename(target, retired)

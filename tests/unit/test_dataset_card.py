@@ -103,3 +103,16 @@ def test_benchmark_eval_refreshes_an_existing_card(con, tmp_path) -> None:
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["meta"]["benchmark"][0]["model"] == "offline"
     assert not list(out.glob(".*.tmp"))
+
+
+def test_an_unchanged_export_is_not_rewritten(tmp_path) -> None:
+    out = tmp_path / "export"
+    meta = _meta(tmp_path, "gpt-4o-mini")
+    export_training_set(pl.DataFrame([ROW]), EMPTY, out, meta)
+    times = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    export_training_set(pl.DataFrame([ROW]), EMPTY, out, meta)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == times
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no staging left behind
+    changed = {**ROW, "record": json.dumps({"text": "other line"})}
+    export_training_set(pl.DataFrame([changed]), EMPTY, out, meta)
+    assert (out / "pretrain" / "train.txt").read_text() == "other line\n"
