@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.agents.answer import is_yes_no_question
 from mkailin_assets.db import open_connection
 from mkailin_assets.demo import SUMMARY_COLUMNS
 
@@ -90,6 +92,16 @@ def test_demo_runs_fresh_then_again_without_new_calls(tmp_path):
     assert calls_before > 0 and training_before
     match = re.search(r"new LLM calls this run: (\d+)", first)
     assert match and int(match.group(1)) == calls_before
+
+    # The offline backend follows the real-model prompt's rule: a decision for yes/no questions only.
+    sft = pl.read_parquet(exports / "sft" / "train.parquet")
+    for question, decision in sft.select("question", "final_decision").iter_rows():
+        if is_yes_no_question(question):
+            assert decision in {"yes", "no", "maybe"}, question
+        else:
+            assert decision is None, (question, decision)
+    card = (exports / "README.md").read_text()
+    assert "Not training data" in card and str(tmp_path) not in card
 
     export_files = {p: p.stat().st_mtime_ns for p in exports.rglob("*") if p.is_file()}
 
