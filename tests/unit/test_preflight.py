@@ -148,3 +148,10 @@ def _errors(result) -> str:
             parts.append(f"{error.cls_name}: {error.message}")
             error = error.cause
     return "\n".join(parts)
+
+
+def test_dev_sh_checks_the_settings_before_the_ui_starts() -> None:
+    """Running dev.sh here would install the venv's plain extra: read the script instead."""
+    script = (settings.REPO_ROOT / "scripts" / "dev.sh").read_text()
+    check = script.index('"$VENV/bin/python" -m mkailin_assets.preflight --network')
+    assert check < script.index('"$VENV/bin/dagster" dev')
