@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,11 +38,7 @@ def message(problems: list[str]) -> str:
     return "\n".join([*lines, *(f"  {problem}" for problem in problems)])
 
 
-def problems(
-    environ: Mapping[str, str] | None = None,
-    network: bool = False,
-    reach: Callable[[str], str | None] | None = None,
-) -> list[str]:
+def problems(environ: Mapping[str, str] | None = None, network: bool = False) -> list[str]:
     """Every problem of the settings of `environ` (default: the process environment)."""
     source = dict(os.environ if environ is None else environ)
     found: list[str] = []
@@ -63,24 +59,16 @@ def problems(
         found += _file("MKAILIN_DECONTAMINATION", path, "a benchmark file (PubMedQA JSON or JSONL)")
     found += _file("MKAILIN_EVAL_PUBMEDQA", current.eval_pubmedqa, "the labelled PQA-L items")
     if network:
-        reach = reach or reachable
         for name, value in (
             ("MKAILIN_MESH_SOURCE", current.mesh_source),
             ("MKAILIN_PUBMED_SOURCE", current.pubmed_source),
         ):
-            if is_url(value) and (error := reach(value)):
+            if is_url(value) and (error := reachable(value)):
                 found.append(
                     f"{name}={value!r}: cannot reach it ({error}); offline, point {name} at a "
                     "local copy (./scripts/dev.sh without --nlm uses the bundled sample)"
                 )
     return found
-
-
-def check(environ: Mapping[str, str] | None = None, network: bool = False) -> None:
-    """Raise SettingsProblem listing every problem, or return."""
-    found = problems(environ, network=network)
-    if found:
-        raise SettingsProblem(found)
 
 
 def exit_on_problems(network: bool = True) -> None:
