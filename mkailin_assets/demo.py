@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mkailin_assets import settings
+from mkailin_assets import preflight, settings
 from mkailin_assets.db import snapshot_path
 from mkailin_assets.sql_files import analysis_sql
 
@@ -58,11 +58,14 @@ def categories_with_abstracts() -> list[str]:
 
 
 def run_pipeline(log=print) -> dict[str, float]:
-    """Materialize every asset for every partition the sample can fill, in dependency order."""
+    """Materialize every asset for every partition the sample can fill, in dependency order,
+    skipping each step whose fingerprint (code, settings, inputs, upstream) is unchanged
+    (mkailin_assets/incremental.py)."""
     import dagster as dg
 
     from mkailin_assets.automation.abandoned_runs import process_tags, release_abandoned_runs
     from mkailin_assets.definitions import ASSETS, defs
+    from mkailin_assets.incremental import Fingerprints
     from mkailin_assets.ingest.sources import list_release_files
     from mkailin_assets.partitions import CATEGORY_LETTERS
 
@@ -71,12 +74,25 @@ def run_pipeline(log=print) -> dict[str, float]:
         log(f"run {run_id} of a process that is gone: marked failed, its pool slot freed")
     resources = defs.resources
     timings: dict[str, float] = {}
+    current = settings.get_settings()
+    fingerprints = Fingerprints.for_current_settings(current.duckdb_path)
+    skipped: list[int] = [0]
 
     # A real model may fail a partition's checks (a 135M local model often does): the demo then
     # says so and goes on with the other categories; offline, any failure is a bug and stops it.
-    tolerate = settings.get_settings().llm_backend != "offline"
+    tolerate = current.llm_backend != "offline"
 
-    def materialize(selection: list[str], partition_key: str | None) -> None:
+    def materialize(
+        selection: list[str],
+        partition_key: str | None,
+        upstream: list[tuple[str, str]],
+        inputs: tuple[str, ...] = (),
+    ) -> None:
+        step = ("+".join(selection), partition_key or "")
+        fingerprint = fingerprints.of(step, upstream, inputs)
+        if fingerprints.unchanged(step, fingerprint):
+            skipped[0] += 1
+            return
         goes_on = tolerate and selection[0] in (*QA_STAGES, "training_set", "training_export")
         result = dg.materialize(
             ASSETS,
@@ -92,45 +108,57 @@ def run_pipeline(log=print) -> dict[str, float]:
             log(f"{'/'.join(selection)} [{partition_key}] stopped: see its checks in the run")
         elif not result.success:
             raise RuntimeError(f"materialization of {selection} [{partition_key}] failed")
+        else:  # the files it wrote are part of its inputs (a deleted export is written again)
+            fingerprints.record(step, fingerprints.of(step, upstream, inputs))
 
+    def phase(name: str, started: float) -> str:
+        timings[name] = time.perf_counter() - started
+        note = f", {skipped[0]} unchanged step(s) skipped" if skipped[0] else ""
+        skipped[0] = 0
+        return f"in {timings[name]:.1f}s{note}"
+
+    vocabulary = [("mesh_vocabulary", "")]
     started = time.perf_counter()
-    materialize(["mesh_vocabulary"], None)
+    materialize(["mesh_vocabulary"], None, [])
     for letter in CATEGORY_LETTERS:
-        materialize(["mesh_tree"], letter)
-    timings["mesh_tree"] = time.perf_counter() - started
-    log(f"mesh_vocabulary and mesh_tree (16 partitions) in {timings['mesh_tree']:.1f}s")
+        materialize(["mesh_tree"], letter, vocabulary)
+    log(f"mesh_vocabulary and mesh_tree (16 partitions) {phase('mesh_tree', started)}")
 
     started = time.perf_counter()
-    files = [rf.name for rf in list_release_files(settings.get_settings().pubmed_source)]
-    instance.add_dynamic_partitions("pubmed_files", files)
-    for name in files:
-        materialize(["pubmed_files"], name)
-    timings["pubmed_files"] = time.perf_counter() - started
-    log(f"pubmed_files: {len(files)} release files in {timings['pubmed_files']:.1f}s")
+    releases = list_release_files(current.pubmed_source)
+    files = [rf.name for rf in releases]
+    known = set(instance.get_dynamic_partitions("pubmed_files"))
+    instance.add_dynamic_partitions("pubmed_files", [f for f in files if f not in known])
+    for release in releases:
+        materialize(["pubmed_files"], release.name, vocabulary, (release.location,))
+    log(f"pubmed_files: {len(files)} release files {phase('pubmed_files', started)}")
 
+    corpus = [("pubmed_files", name) for name in files]
     started = time.perf_counter()
     for letter in CATEGORY_LETTERS:
-        materialize(["raw_abstracts"], letter)
+        materialize(["raw_abstracts"], letter, [("mesh_tree", letter), *vocabulary, *corpus])
     covered = categories_with_abstracts()
-    timings["raw_abstracts"] = time.perf_counter() - started
     log(
-        f"raw_abstracts: 16 categories in {timings['raw_abstracts']:.1f}s; the sample covers {''.join(covered)}"
+        f"raw_abstracts: 16 categories {phase('raw_abstracts', started)}; abstracts in "
+        f"{len(covered)} of them: {', '.join(covered) or 'none'}"
     )
 
     started = time.perf_counter()
+    qa_step = "+".join(QA_STAGES)
     for letter in covered:
-        materialize(QA_STAGES, letter)
-    timings["qa"] = time.perf_counter() - started
-    log(f"candidate_qa → evaluated_qa: {len(covered)} categories in {timings['qa']:.1f}s")
+        materialize(QA_STAGES, letter, [("raw_abstracts", letter), *vocabulary, *corpus])
+    log(f"candidate_qa → evaluated_qa: {len(covered)} categories {phase('qa', started)}")
 
     started = time.perf_counter()
     # Every category's evaluated QA exists before any training set is built, so cross-category
     # deduplication sees them all.
+    every_qa = [(qa_step, letter) for letter in covered]
     for letter in covered:
-        materialize(["training_set"], letter)
-    materialize(["training_export"], None)
-    timings["training"] = time.perf_counter() - started
-    log(f"training_set + export: in {timings['training']:.1f}s")
+        materialize(["training_set"], letter, every_qa)
+    manifest = str(current.export_dir / "manifest.json")
+    every_set = [("training_set", letter) for letter in covered]
+    materialize(["training_export"], None, every_set, (manifest,))
+    log(f"training_set + export {phase('training', started)}")
     return timings
 
 
@@ -155,23 +183,45 @@ def llm_call_count(db_path: str) -> int:
 class SummaryColumn:
     name: str  # the column of sql/analysis/demo_summary.sql
     header: str  # what the demo prints above it
-    width: int
+    width: int  # at least; a column widens to its longest value (category names are never cut)
+    meaning: str  # the legend line under the table
 
 
 # The per-category table of the summary: the query's columns, in order, and how they are shown.
 SUMMARY_COLUMNS = (
-    SummaryColumn("letter", "cat", 3),
-    SummaryColumn("name", "name", 28),
-    SummaryColumn("mesh_nodes", "mesh", 6),
-    SummaryColumn("abstracts", "abstracts", 9),
-    SummaryColumn("questions", "questions", 9),
-    SummaryColumn("pairs", "pairs", 6),
-    SummaryColumn("answers", "answers", 7),
-    SummaryColumn("flagged", "flagged", 7),
-    SummaryColumn("sft", "sft", 5),
-    SummaryColumn("dpo", "dpo", 5),
-    SummaryColumn("splits", "train/val/test", 14),
+    SummaryColumn("letter", "cat", 3, "MeSH top-level category (tree letter)"),
+    SummaryColumn("name", "name", 4, "its name"),
+    SummaryColumn("mesh_nodes", "mesh", 6, "MeSH tree nodes of the category (mesh_tree)"),
+    SummaryColumn("abstracts", "abstracts", 9, "source abstracts placed in it (raw_abstracts)"),
+    SummaryColumn("questions", "questions", 9, "questions the agents wrote (candidate_qa, ok)"),
+    SummaryColumn(
+        "pairs",
+        "pairs",
+        6,
+        "preference pairs: two questions on one abstract whose MeSH scores differ by the margin",
+    ),
+    SummaryColumn("answers", "answers", 7, "preferred questions answered without a flag"),
+    SummaryColumn("flagged", "flagged", 7, "answers flagged (insufficient context, no citation)"),
+    SummaryColumn("sft", "sft", 5, "SFT records in training_set (one per category membership)"),
+    SummaryColumn("dpo", "dpo", 5, "DPO records in training_set"),
+    SummaryColumn("splits", "train/val/test", 14, "SFT records per split"),
 )
+
+
+def summary_table(rows: list[tuple]) -> list[str]:
+    """The per-category table, each column as wide as its header or longest value, and a legend."""
+    cells = [[str(v) if v is not None else "-" for v in row] for row in rows]
+    widths = [
+        max([column.width, len(column.header), *(len(r[i]) for r in cells)])
+        for i, column in enumerate(SUMMARY_COLUMNS)
+    ]
+    headers = [column.header for column in SUMMARY_COLUMNS]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    lines.append("")
+    lines += [f"  {c.header:<14} {c.meaning}" for c in SUMMARY_COLUMNS[2:]]
+    return lines
 
 
 def export_line(export_dir: Path) -> str:
@@ -212,20 +262,18 @@ def summary(db_path: str) -> str:
         ).fetchone()
     finally:
         con.close()
-    headers = [column.header for column in SUMMARY_COLUMNS]
-    widths = [column.width for column in SUMMARY_COLUMNS]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        cells = [str(v) if v is not None else "-" for v in row]
-        cells[1] = cells[1][:28]
-        lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
+    lines = summary_table(rows)
     lines.append("")
     lines.append(
         f"citations: {totals[0]}  deleted: {totals[1]}  quarantined rows: {totals[2]}  release files: {totals[3]}"
     )
     for model, ok, failed in llm:
         lines.append(f"LLM calls cached for {model}: {ok} ok, {failed} failed")
+    if any(model.startswith("offline-") for model, _, _ in llm):
+        lines.append(
+            "The offline backend wrote these records to run the pipeline without a model: they "
+            "are not training data (the dataset card says so too); MKAILIN_LLM_BACKEND picks a model."
+        )
     export_dir = settings.get_settings().export_dir
     lines.append(export_line(export_dir))
     lines.append(f"DuckDB file: {db_path}   exports: {export_dir}")
@@ -249,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="delete the DuckDB file first")
     args = parser.parse_args(argv)
     configure_environment(args.db)
+    preflight.exit_on_problems(network=True)  # every setting, before any work
     db_path = settings.get_settings().duckdb_path
     if args.fresh:
         for suffix in ("", ".wal"):

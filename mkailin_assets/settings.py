@@ -99,7 +99,8 @@ class Settings(BaseSettings):
     export_dir: Path = Field(
         default_factory=lambda data: Path(data["duckdb_path"]).resolve().parent / "exports",
         description="where training_export writes its export files and dataset card; unset = "
-        "`exports/` beside the DuckDB file",
+        "`exports/` beside the DuckDB file (the default shown is that of the default "
+        "MKAILIN_DUCKDB_PATH)",
     )
     decontamination: Annotated[list[str], NoDecode] = Field(
         default=[str(DEFAULT_DECONTAMINATION)],
@@ -115,8 +116,9 @@ class Settings(BaseSettings):
     bm25_pool: int = Field(
         default=12,
         ge=1,
-        description="candidates the index collects per question before exact BM25 re-scoring "
-        "(at least 3k)",
+        description="candidates the index collects per question before exact BM25 re-scoring; "
+        "never fewer than 3 × k, k being the contexts kept per question (the method's top_k, "
+        "4, or MKAILIN_EVAL_TOP_K)",
     )
     retrieval_threads: int = Field(default=2, ge=1, description="searcher threads for retrieval")
     ann_min_docs: int = Field(
@@ -161,7 +163,8 @@ class Settings(BaseSettings):
     release_check: ReleaseCheckMode = Field(
         default="sensor",
         description="which release check starts running: the `sensor` (every "
-        "MKAILIN_RELEASE_CHECK_INTERVAL seconds) or the daily `schedule`",
+        "MKAILIN_RELEASE_CHECK_INTERVAL seconds) or the daily `schedule` (07:00 UTC, after NLM "
+        "posts the day's update files overnight, US Eastern time)",
     )
     release_check_interval: int = Field(
         default=3600,
@@ -287,7 +290,8 @@ class Settings(BaseSettings):
         default=0.2,
         ge=0.0,
         le=1.0,
-        description="share of failed items in one client run above which the run fails",
+        description="share of failed items above which a run fails: the LLM client's run, and "
+        "candidate_qa's blocking check `failure_rate_acceptable` (failed calls and non-questions)",
     )
     llm_live_store: Literal["auto", "sqlite", "postgres"] = Field(
         default="auto",

@@ -15,5 +15,7 @@ else
   echo "==> sources: $MKAILIN_PUBMED_SOURCE and $MKAILIN_MESH_SOURCE (./scripts/dev.sh --nlm for NLM's servers)"
 fi
 ensure_venv "$EXTRAS"
+# Every setting checked before the UI starts: one line per problem, exit 2 (mkailin_assets/preflight.py).
+"$VENV/bin/python" -m mkailin_assets.preflight --network
 ensure_dagster_home
 exec "$VENV/bin/dagster" dev -w workspace.yaml -h "${MKAILIN_HOST:-127.0.0.1}" -p "${MKAILIN_PORT:-3000}" "$@"

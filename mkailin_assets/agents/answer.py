@@ -115,16 +115,19 @@ def _offline_source(inputs: dict[str, Any]) -> dict[str, Any] | None:
 def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
     """Extractive and honest: up to two conclusion sentences of one abstract (the source's), in
     the abstract's order, citing that abstract's PMID inline; a PubMedQA-style decision from cue
-    words for every answer (docs/method.md#answers). No model: it exists so the pipeline runs
+    words for a yes/no question and `none` for any other, the rule the real-model prompt gives
+    (DECISION_YES_NO / DECISION_NONE; docs/method.md#answers). No model: it exists so the pipeline runs
     end to end without one, not to make good training data."""
     question = inputs["question"]
+    # The real-model prompt's rule: only a yes/no question gets a yes/no/maybe decision.
+    yes_no = inputs.get("yes_no", is_yes_no_question(question))
     source = _offline_source(inputs)
     sentences = ot.conclusion_sentences(source.get("abstract") or "") if source else []
     if not source or not sentences:
         return {
             "answer": INSUFFICIENT_ANSWER,
             "cited_pmids": [],
-            "final_decision": "maybe",
+            "final_decision": "maybe" if yes_no else "none",
             "insufficient_context": True,
         }
     ranked = sorted(
@@ -137,7 +140,7 @@ def offline_answer(inputs: dict[str, Any]) -> dict[str, Any]:
         "answer": f"{answer} [PMID {pmid}]",
         "cited_pmids": [pmid],
         # The decision follows the sentence closest to the question.
-        "final_decision": decision_from_text(sentences[ranked[0]]),
+        "final_decision": decision_from_text(sentences[ranked[0]]) if yes_no else "none",
         "insufficient_context": False,
     }
 

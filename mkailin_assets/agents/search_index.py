@@ -157,6 +157,10 @@ def read_state(con: duckdb.DuckDBPyConnection) -> State | None:
     return State(*rows[0]) if rows else None
 
 
+# The reason of a normal first build: said at INFO, not as a warning (nothing is wrong).
+FIRST_BUILD = "first build (DuckDB records no index yet)"
+
+
 def _marker(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads((path / MARKER_FILE).read_text())
@@ -167,7 +171,7 @@ def _marker(path: Path) -> dict[str, Any] | None:
 def why_rebuild(path: Path, state: State | None) -> str | None:
     """None when the index at `path` is the one DuckDB records; else the reason to rebuild."""
     if state is None:
-        return "DuckDB records no index yet"
+        return FIRST_BUILD
     if not path.exists():
         return f"index directory {path} is missing"
     marker = _marker(path)
@@ -229,7 +233,10 @@ def _write_marker(path: Path, uid: str) -> None:
 
 def rebuild(con: duckdb.DuckDBPyConnection, path: Path, reason: str) -> dict[str, Any]:
     """Build the whole index from `citations` in a fresh directory, then swap it in."""
-    LOG.warning("rebuilding the retrieval index at %s: %s", path, reason)
+    if reason == FIRST_BUILD:
+        LOG.info("building the retrieval index at %s: %s", path, reason)
+    else:
+        LOG.warning("rebuilding the retrieval index at %s: %s", path, reason)
     started = time.perf_counter()
     uid = uuid.uuid4().hex
     building = path.with_name(f"{path.name}.building-{uid[:8]}")

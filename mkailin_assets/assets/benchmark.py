@@ -6,6 +6,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from mkailin_assets import settings
 from mkailin_assets.assets.metadata import markdown_table
 from mkailin_assets.checks.benchmark_checks import BENCHMARK_CHECKS, benchmark_check_results
 from mkailin_assets.evaluation import config as eval_config
@@ -15,6 +16,7 @@ from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.writer import WriterGate
 from mkailin_assets.stages.benchmark import SCORED, run_benchmark_phased
+from mkailin_assets.stages.export import refresh_benchmark_figures
 
 benchmark_models = dg.DynamicPartitionsDefinition(name="benchmark_models")
 
@@ -110,6 +112,9 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
             gate, client, model, items, run_id=context.run_id, k=k, endpoint=endpoint
         )
         accounting = client.accounting()
+    with gate.hold("card") as con:
+        # The dataset card follows the figures (not only the next training_export).
+        card_refreshed = refresh_benchmark_figures(con, settings.get_settings().export_dir)
     if run.stopped:
         context.log.warning(f"benchmark_eval {model.name}: partial figures, {run.stopped}")
     yield dg.MaterializeResult(
@@ -122,6 +127,7 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
             "previous_run": previous["run_id"][0] if previous.height else "none",
             "partial": run.partial,
             "stopped": run.stopped or "",
+            "dataset_card_refreshed": card_refreshed,
             "retrieval": dg.MetadataValue.json(run.retrieval),
             "unparseable": int(
                 run.answers.filter(pl.col("status").is_in(SCORED))["answer"].is_null().sum()

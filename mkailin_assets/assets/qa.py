@@ -74,7 +74,8 @@ def candidate_qa(
         accounting = client.accounting()
     with gate.hold("checks") as con:
         skipped = empty_category_reason(con, category)
-        checks = candidate_qa_checks(con, category, method.top_k, method.max_failure_rate)
+        # One threshold for the client's run and this check: MKAILIN_LLM_MAX_FAILURE_RATE.
+        checks = candidate_qa_checks(con, category, method.top_k, llm.max_failure_rate)
     report = result.report
     yield dg.MaterializeResult(
         metadata={

@@ -1,8 +1,11 @@
 """Check for PubMed release files now, with the release sensor's own logic.
 
-    python -m mkailin_assets.automation.check_releases [--dry-run]
+    python -m mkailin_assets.automation.check_releases [--dry-run] [--nlm]
 
-Uses the instance at $DAGSTER_HOME (scripts/ use .dagster_home/). It decides exactly as a tick
+Uses the instance at $DAGSTER_HOME (a relative path is taken from the current folder; unset =
+the repository's .dagster_home/, as scripts/ use). Like ./scripts/dev.sh, the sources are the
+bundled sample unless MKAILIN_PUBMED_SOURCE / MKAILIN_MESH_SOURCE are set or --nlm is given
+(NLM's servers). The settings are checked first (mkailin_assets.preflight). It decides exactly as a tick
 of pubmed_release_sensor would (MeSH vocabulary first, new files in NLM's order, retries of
 failed files, bounded attempts) and runs what it decides here, one run after the other, recorded
 in the instance like any run: the UI shows them, and affected_categories_sensor refreshes the
@@ -12,10 +15,14 @@ categories they change. --dry-run prints the decision only.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import dagster as dg
 
+from mkailin_assets import preflight, settings
 from mkailin_assets.automation.releases import ReleaseRetriesExhausted
 from mkailin_assets.automation.sensors import (
     ListReleaseFiles,
@@ -83,12 +90,34 @@ def check_now(
     return 0
 
 
+def prepare_environment(nlm: bool) -> None:
+    """The environment ./scripts/dev.sh gives the UI: an absolute DAGSTER_HOME holding the
+    project's dagster.yaml, and the bundled sample as sources unless told otherwise."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.REPO_ROOT / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copyfile(settings.REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)  # Dagster accepts only an absolute path
+    if not nlm:
+        os.environ.setdefault("MKAILIN_PUBMED_SOURCE", str(settings.SAMPLE_PUBMED_SOURCE))
+        os.environ.setdefault("MKAILIN_MESH_SOURCE", str(settings.SAMPLE_MESH_SOURCE))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dry-run", action="store_true", help="print the decision, run nothing")
+    parser.add_argument(
+        "--nlm", action="store_true", help="NLM's servers as sources (default: the sample)"
+    )
     args = parser.parse_args(argv)
+    prepare_environment(args.nlm)
+    preflight.exit_on_problems(network=True)
+    print(
+        f"release check: {settings.get_settings().pubmed_source} "
+        f"(instance {os.environ['DAGSTER_HOME']})"
+    )
     with dg.DagsterInstance.get() as instance:
         return check_now(instance, release_definitions(), dry_run=args.dry_run)
 

@@ -56,8 +56,19 @@ PUBMED_LICENCE_NOTE = (
     "(https://www.nlm.nih.gov/databases/download/terms_and_conditions.html). NLM does not "
     "endorse this dataset. Abstracts may be under the copyright of their publishers or "
     "authors: check the terms before redistributing the contexts. The generated questions and "
-    "answers are model outputs; see the models below and their licences."
+    "answers are model outputs; see the Models section above and their licences."
 )
+
+
+OFFLINE_MODEL_PREFIX = "offline-"  # the offline backend's model names (offline-extractive, ...)
+OFFLINE_WARNING = (
+    "> **Not training data.** Some or all records were made by mkailin's offline backend "
+    "(model `offline-extractive`): questions from the abstract's own sentences, answers copied "
+    "from its conclusion sentences, decisions from cue words. It exists to run the pipeline "
+    "without a model; do not train on these records. Make them with a real model instead "
+    "(README: `MKAILIN_LLM_BACKEND`)."
+)
+BENCHMARK_HEADING = "## Benchmark results"
 
 
 # Shown wherever records are counted (card, manifest, demo summary), so the counts agree.
@@ -120,8 +131,26 @@ def _ordered_splits(splits: list[str]) -> list[str]:
     return sorted(splits, key=lambda s: (SPLIT_ORDER.index(s) if s in SPLIT_ORDER else 99, s))
 
 
+def _same_files(staging: Path, target: Path) -> bool:
+    """Whether the staged export holds exactly the target's files, byte for byte."""
+    if not target.is_dir():
+        return False
+
+    def listing(root: Path) -> list[str]:
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+    names = listing(staging)
+    if names != listing(target):
+        return False
+    return all((staging / n).read_bytes() == (target / n).read_bytes() for n in names)
+
+
 def _replace_dir(staging: Path, target: Path) -> None:
-    """Swap the staged folder into place; the old export is removed only after the swap."""
+    """Swap the staged folder into place; the old export is removed only after the swap.
+    An export identical to the one in place is not swapped: its files keep their times."""
+    if _same_files(staging, target):
+        shutil.rmtree(staging)
+        return
     retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex}"
     if target.exists():
         os.rename(target, retired)
@@ -143,6 +172,7 @@ def export_training_set(
     filter, reason, twin_id). `meta`: name, models, prompts, filters (config), mesh_coverage,
     and anything else worth a line in the card.
     """
+    meta = publishable(meta)
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
@@ -183,6 +213,24 @@ def export_training_set(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return ExportReport(out_dir=target, counts=counts, files=files)
+
+
+def publishable(value: Any) -> Any:
+    """The card's and manifest's facts without local paths: an absolute path becomes its file
+    name (the folder is this machine's, and says nothing to a reader elsewhere)."""
+    if isinstance(value, dict):
+        return {key: publishable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [publishable(item) for item in value]
+    if isinstance(value, Path) or (isinstance(value, str) and os.path.isabs(value)):
+        return Path(value).name
+    return value
+
+
+def made_offline(meta: dict[str, Any]) -> bool:
+    """Whether any record comes from the offline backend (its model names, per role)."""
+    models = ", ".join(str(m) for m in (meta.get("models") or {}).values())
+    return any(m.strip().startswith(OFFLINE_MODEL_PREFIX) for m in models.split(","))
 
 
 # --- dataset card ---------------------------------------------------------------------------
@@ -251,6 +299,22 @@ def _mapping_section(value: Any, empty: str) -> str:
     return str(value)
 
 
+def _prompts_section(prompts: dict[str, str] | None) -> str:
+    """Each agent role and the version of its prompt."""
+    if not prompts:
+        return "Not recorded."
+    return _table(["agent role", "prompt version"], [[r, v] for r, v in prompts.items()])
+
+
+def with_benchmark_section(card: str, rows: list[dict[str, Any]] | None) -> str:
+    """The card with its benchmark section replaced (benchmark_eval keeps it current)."""
+    head, found, rest = card.partition(f"{BENCHMARK_HEADING}\n\n")
+    if not found:
+        return card
+    _, next_heading, tail = rest.partition("\n\n## ")
+    return f"{head}{found}{benchmark_section(rows)}{next_heading}{tail}"
+
+
 def benchmark_section(rows: list[dict[str, Any]] | None) -> str:
     """The latest PubMedQA / PubMedQA* figures per model (the benchmark_latest view's rows)."""
     if not rows:
@@ -288,6 +352,7 @@ def dataset_card(
     sections = [
         _front_matter(counts, name),
         f"# {name}",
+        *([OFFLINE_WARNING] if made_offline(meta) else []),
         "Question–context–answer training data distilled from PubMed abstracts by mkailin "
         "(the m-KAILIN method, arXiv 2504.19565): SFT records (chat `messages`), DPO pairs for "
         "the question generator (`prompt`/`chosen`/`rejected`), pairwise evaluator records "
@@ -304,8 +369,8 @@ def dataset_card(
         + _mapping_section(meta.get("mesh_coverage"), "Not computed for this export."),
         "## Filters\n\n" + _filters_section(filtered, meta.get("filters")),
         "## Models\n\n" + _mapping_section(meta.get("models"), "Not recorded."),
-        "## Prompts\n\n" + _mapping_section(meta.get("prompts"), "Not recorded."),
-        "## Benchmark results\n\n" + benchmark_section(meta.get("benchmark")),
+        "## Prompts\n\n" + _prompts_section(meta.get("prompts")),
+        f"{BENCHMARK_HEADING}\n\n" + benchmark_section(meta.get("benchmark")),
         "## Loading\n\n```python\nfrom datasets import load_dataset\n"
         'sft = load_dataset("parquet", data_files={"train": "sft/train.parquet"})\n```',
         "## Licence\n\n" + PUBMED_LICENCE_NOTE,

@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from mkailin_assets import settings
+from mkailin_assets import preflight, settings
 from mkailin_assets.db import apply_schema, open_connection, publish_snapshot
 
 
@@ -25,6 +25,12 @@ class DuckDBStore(dg.ConfigurableResource):
     lock_timeout_s: float = Field(
         default=120.0, description="How long to wait for another process's lock"
     )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every run checks the settings before its first step (preflight.py): a plain message
+        # naming the variable, not a failure a minute into the work.
+        if context.dagster_run is not None:
+            preflight.check_for_run()
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

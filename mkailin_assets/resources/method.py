@@ -34,9 +34,6 @@ class MethodConfig(dg.ConfigurableResource):
         description="JSON object of split name -> ratio",
     )
     min_records_per_category: int = setting_field("min_records")
-    max_failure_rate: float = Field(
-        default=0.3, description="Per-partition LLM item failure rate that fails the asset"
-    )
 
     def ratios(self) -> dict[str, float]:
         return {str(k): float(v) for k, v in json.loads(self.split_ratios).items()}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +13,11 @@ import duckdb
 import polars as pl
 
 from mkailin_assets.agents.prompts import PROMPTS
-from mkailin_assets.curation.export import export_training_set
+from mkailin_assets.curation.export import (
+    export_training_set,
+    publishable,
+    with_benchmark_section,
+)
 from mkailin_assets.db import apply_analysis_views, insert_frame, query_pl, transaction
 from mkailin_assets.stages.training import cross_category_duplicates
 
@@ -70,7 +76,7 @@ def read_export(
     meta = {
         "name": "mkailin training set",
         "models": {r["role"]: ", ".join(r["models"]) for r in models.iter_rows(named=True)},
-        "prompts": {name: template.version for name, template in PROMPTS.items()},
+        "prompts": {template.role: template.version for template in PROMPTS.values()},
         "filters": filters,
         "benchmark": benchmark.to_dicts(),
         "mesh_coverage": {
@@ -106,3 +112,27 @@ def write_export(export: TrainingExport, out_dir: Path) -> ExportSummary:
         filtered=export.filtered.height,
         kinds=sorted(training["kind"].unique().to_list()) if training.height else [],
     )
+
+
+def refresh_benchmark_figures(con: duckdb.DuckDBPyConnection, out_dir: Path) -> bool:
+    """Put the latest benchmark figures into an existing export's card and manifest (called by
+    benchmark_eval, so the card never shows older figures than the database). False when no
+    export exists yet: training_export writes them with everything else."""
+    card_path, manifest_path = out_dir / "README.md", out_dir / "manifest.json"
+    if not (card_path.is_file() and manifest_path.is_file()):
+        return False
+    apply_analysis_views(con)
+    rows = publishable(
+        query_pl(con, "SELECT * EXCLUDE (created_at) FROM benchmark_latest").to_dicts()
+    )
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest.setdefault("meta", {})["benchmark"] = rows
+    card = with_benchmark_section(card_path.read_text(encoding="utf-8"), rows)
+    for path, text in (
+        (manifest_path, json.dumps(manifest, indent=2, default=str)),
+        (card_path, card),
+    ):
+        staged = path.with_name(f".{path.name}.tmp")
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, path)  # readers see the old file or the new one, never half
+    return True

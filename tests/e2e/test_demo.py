@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.agents.answer import is_yes_no_question
 from mkailin_assets.db import open_connection
 from mkailin_assets.demo import SUMMARY_COLUMNS
 
@@ -74,7 +76,9 @@ def db_state(path: str) -> tuple[int, list[tuple]]:
 def test_demo_runs_fresh_then_again_without_new_calls(tmp_path):
     env = demo_env(tmp_path)
     first = run_demo(env, "--fresh")
-    assert "the sample covers " + "".join(COVERED) in first
+    assert f"abstracts in {len(COVERED)} of them: {', '.join(COVERED)}" in first
+    assert "unchanged step(s) skipped" not in first  # a fresh database: everything runs
+    assert "rebuilding the retrieval index" not in first  # a first build is no warning
     rows = summary_rows(first)
     assert sorted(rows) == sorted([*COVERED, "V"])  # one line per category, V empty
     for letter in COVERED:
@@ -89,8 +93,25 @@ def test_demo_runs_fresh_then_again_without_new_calls(tmp_path):
     match = re.search(r"new LLM calls this run: (\d+)", first)
     assert match and int(match.group(1)) == calls_before
 
+    # The offline backend follows the real-model prompt's rule: a decision for yes/no questions only.
+    sft = pl.read_parquet(exports / "sft" / "train.parquet")
+    for question, decision in sft.select("question", "final_decision").iter_rows():
+        if is_yes_no_question(question):
+            assert decision in {"yes", "no", "maybe"}, question
+        else:
+            assert decision is None, (question, decision)
+    card = (exports / "README.md").read_text()
+    assert "Not training data" in card and str(tmp_path) not in card
+
+    export_files = {p: p.stat().st_mtime_ns for p in exports.rglob("*") if p.is_file()}
+
     second = run_demo(env)  # no --fresh: the same database, nothing new to do
     assert "new LLM calls this run: 0" in second
+    # Every step unchanged: none runs again, and the export is not rewritten.
+    for phase, steps in [("mesh_tree (16 partitions)", 17), ("raw_abstracts: 16 categories", 16)]:
+        assert re.search(rf"{re.escape(phase)} in [\d.]+s, {steps} unchanged step", second)
+    assert "training_set + export in" in second and f"{len(COVERED) + 1} unchanged" in second
+    assert {p: p.stat().st_mtime_ns for p in exports.rglob("*") if p.is_file()} == export_files
     calls_after, training_after = db_state(env["MKAILIN_DUCKDB_PATH"])
     assert calls_after == calls_before
     assert training_after == training_before  # rows and their timestamps untouched

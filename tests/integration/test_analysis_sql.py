@@ -40,7 +40,14 @@ VIEW_COLUMNS = {
         "completion_tokens",
         "cost_usd",
     ],
-    "cost_per_kept_record": ["total_cost_usd", "kept_sft_records", "cost_per_kept_record_usd"],
+    "cost_per_kept_record": [
+        "data_cost_usd",
+        "data_calls",
+        "exported_sft_records",
+        "cost_per_exported_record_usd",
+        "evaluation_cost_usd",
+        "evaluation_calls",
+    ],
     "filter_report": ["category", "filter", "removed"],
     "release_ledger": [
         "file_name",

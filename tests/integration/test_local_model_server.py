@@ -54,7 +54,7 @@ def llama_server():
 
 @pytest.fixture(scope="module")
 def runs(llama_server, tmp_path_factory):
-    method = MethodConfig(sample_per_category=3, max_failure_rate=1.0)
+    method = MethodConfig(sample_per_category=3)
     pipeline = new_pipeline(
         tmp_path_factory.mktemp("local_llm"),
         method=method,

@@ -91,6 +91,13 @@ def test_qa_assets_complete_under_30_percent_faults_and_rerun_resends_only_failu
         add_faults(server)
         result = materialize(["candidate_qa"], CATEGORY)
         assert result.success
+        # One failure-rate setting: the blocking check reads MKAILIN_LLM_MAX_FAILURE_RATE too.
+        (gate,) = [
+            e
+            for e in result.get_asset_check_evaluations()
+            if e.check_name == "failure_rate_acceptable"
+        ]
+        assert gate.metadata["max_failure_rate"].value == 0.5 and gate.passed
         assert sum(server.stats.faults.values()) > 0
         first = calls(db)
         failed_calls = {cid for cid, row in first.items() if row[0] == "failed"}
@@ -107,7 +114,9 @@ def test_qa_assets_complete_under_30_percent_faults_and_rerun_resends_only_failu
             ).fetchone()[0]
         assert {cid for cid, _ in failed_rows} == failed_calls | rejected_calls
         assert all(error for _, error in failed_rows)
-        assert len(failed_rows) / total <= 0.3  # within the asset's max_failure_rate
+        assert (
+            len(failed_rows) / total <= 0.5
+        )  # within MKAILIN_LLM_MAX_FAILURE_RATE, the check's threshold too
 
         retried, new = rerun_sends_only_failed_or_new(server, db, ["candidate_qa"], first)
         assert retried == failed_calls and new == set()  # exactly the failed items went out

@@ -143,7 +143,8 @@ def test_offline_answer_without_the_source_uses_the_closest_context_alone():
     assert "aspirin" not in payload["answer"].lower()
 
 
-def test_offline_answer_decides_every_question():
+def test_offline_answer_decides_yes_no_questions_only():
+    """The real-model prompt's rule: a yes/no question gets yes/no/maybe, any other none."""
     assert (
         _offline("Does aspirin reduce colorectal adenomas in women?", source_pmid=222)[
             "final_decision"
@@ -151,8 +152,11 @@ def test_offline_answer_decides_every_question():
         == "no"
     )
     open_ended = _offline("How do statins improve flow-mediated dilatation?", source_pmid=333)
-    assert open_ended["final_decision"] in {"yes", "no", "maybe"}
+    assert open_ended["final_decision"] == "none"
     assert open_ended["cited_pmids"] == [333]
+    for question in ("What limits flow-mediated dilatation?", "Which statin was used?"):
+        assert _offline(question, source_pmid=333)["final_decision"] == "none"
+    assert _offline("Why do statins help?", contexts=[])["final_decision"] == "none"
     assert _offline("Does X?") == _offline("Does X?")  # deterministic
 
 
