@@ -47,7 +47,9 @@ with dg.DagsterInstance.get() as instance:
             meta = {k: v.value for k, v in event.materialization.metadata.items()
                     if k.startswith(("writer.", "llm.max", "llm.requests"))}
         out[stage] = {"ok": result.success, "s": round(time.perf_counter() - started, 2), **meta}
-print(json.dumps(out, default=str), file=sys.stderr)
+import resource
+usage = resource.getrusage(resource.RUSAGE_SELF)
+out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
 print(json.dumps(out, default=str))
 """
 
@@ -162,8 +164,11 @@ def main() -> None:
             float(run[stage].get("writer.held_share", 0.0))
             for run in [one, *runs]
             for stage in LLM_STAGES
+            if stage in run
         ]
-        failed = [s for run in [one, *runs] for s, r in run.items() if not r["ok"]]
+        failed = [
+            s for run in [one, *runs] for s, r in run.items() if isinstance(r, dict) and not r["ok"]
+        ]
         result = {
             "categories": args.categories,
             "latency_s": args.latency,
@@ -177,6 +182,8 @@ def main() -> None:
             "repeated_requests": sent - distinct,
             "writer_held_share": round(max(shares), 4),
             "failed_steps": failed,
+            "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
+            "one_run": one,
         }
         print(json.dumps(result))
     finally:

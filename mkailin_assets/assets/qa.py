@@ -11,6 +11,7 @@ from mkailin_assets.assets.metadata import (
     skipped_metadata,
 )
 from mkailin_assets.automation.conditions import downstream_condition
+from mkailin_assets.checks.gx_runner import warm_up as gx_warm_up
 from mkailin_assets.checks.qa_checks import (
     CANDIDATE_QA_CHECKS,
     EVALUATED_QA_CHECKS,
@@ -72,6 +73,7 @@ def candidate_qa(
             exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
         )
         accounting = client.accounting()
+    gx_warm_up()  # GX's start-up is not spent holding the writer
     with gate.hold("checks") as con:
         skipped = empty_category_reason(con, category)
         # One threshold for the client's run and this check: MKAILIN_LLM_MAX_FAILURE_RATE.
@@ -140,6 +142,7 @@ def evaluated_qa(
             judge_enabled=method.judge_enabled,
         )
         accounting = client.accounting()
+    gx_warm_up()  # GX's start-up is not spent holding the writer
     with gate.hold("checks") as con:
         skipped = empty_category_reason(con, category)
         checks = evaluated_qa_checks(con, category)

@@ -7,6 +7,7 @@ seconds to import and the code location must load fast.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,14 @@ import dagster as dg
 # A suite is described as (expectation class name, kwargs) pairs so that callers need not
 # import great_expectations themselves.
 ExpectationSpec = tuple[str, dict[str, Any]]
+
+
+@functools.cache
+def warm_up() -> None:
+    """Import GX and build one context now (seconds, once per process): an LLM stage calls this
+    before it takes the DuckDB writer for its checks, so the writer is held for the validations
+    only, not for GX's start-up."""
+    _ephemeral_context()
 
 
 def _ephemeral_context() -> Any:
