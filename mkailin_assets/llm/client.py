@@ -70,6 +70,7 @@ _PRESSURE_STATUS = {429, 503}
 CLAIM_LEASE_S = 30.0  # a dead holder's claims lapse after this; the living renew every third
 CLAIM_POLL_S = 0.5
 LIVE_KEEP_S = 6 * 3600.0  # answers stay in the live store this long (runs in flight read them)
+LATENCY_TOKEN_ALLOWANCE = 32  # a request's fixed cost, in generated tokens, for the limiter
 QUEUED_MARK = "[queued behind "  # a timeout that says nothing against the request itself  # how often a run waiting on another run's call looks for its answer
 
 
@@ -867,8 +868,12 @@ class LLMClient:
             self._budget.settle(estimate_tokens, estimate_usd, *self._spent(call, response))
             usage = getattr(response, "usage", None)
             tokens = (getattr(usage, "completion_tokens", 0) or 0) if usage else 0
-            limiter.on_latency(epoch, elapsed / (tokens + 1), alongside)
-            await limiter.on_success()
+            # Per generated token plus a fixed allowance: answers of different lengths from a
+            # server that is not queueing compare as equals, queueing multiplies the latency.
+            fast = limiter.on_latency(
+                epoch, elapsed / (tokens + LATENCY_TOKEN_ALLOWANCE), alongside
+            )
+            await limiter.on_success(grow=fast)
             return response, None, None
 
     # ---- helpers -------------------------------------------------------------------------

@@ -30,6 +30,7 @@ class AdaptiveLimiter:
 
     SLOW_START = 4
     QUEUEING_FACTOR = 2.0  # this much slower than the fastest answer: the server queues
+    GROWTH_FACTOR = 1.5  # the limit grows only on answers about as fast as the fastest
 
     def __init__(
         self,
@@ -85,16 +86,19 @@ class AdaptiveLimiter:
 
     def on_latency(self, epoch: int, seconds_per_unit: float, in_flight_at_send: int) -> bool:
         """An answer's latency (per unit of work, e.g. per generated token). Returns True when
-        it shows queueing inside the server (the limit then drops)."""
+        it came about as fast as the fastest seen (the limit may then grow); an answer more than
+        QUEUEING_FACTOR times slower shows queueing inside the server and the limit drops."""
         self._fastest = min(self._fastest, seconds_per_unit)
+        if seconds_per_unit <= self.GROWTH_FACTOR * self._fastest:
+            return True
         if seconds_per_unit <= self.QUEUEING_FACTOR * self._fastest or in_flight_at_send <= 1:
             return False
         served = in_flight_at_send * self._fastest / seconds_per_unit
         self._decrease(epoch, max(float(self.minimum), float(int(served))))
-        return True
+        return False
 
-    async def on_success(self) -> None:
-        if self.limit >= self.maximum:
+    async def on_success(self, grow: bool = True) -> None:
+        if self.limit >= self.maximum or not grow:
             return
         before = int(self.limit)
         step = 1.0 if self._slow_start else 1.0 / self.limit

@@ -399,3 +399,23 @@ def test_mixed_faults_at_30_percent_complete_and_rerun_resends_only_failures(con
     # transport failures go out again; rejected answers are final and come from the cache
     assert {r.item_id for r in rerun if not r.ok} == rejected
     assert server.stats.total == len(transport)
+
+
+def test_a_server_that_answers_one_at_a_time_gets_no_queue_of_timeouts(con) -> None:
+    """llama-cpp-python's server answers one request at a time: sent 16 at once, the last would
+    wait 16 x 0.3 s, past its 2 s timeout. The client finds what the server takes, times out no
+    request for time spent behind its siblings, and records the concurrency for the endpoint."""
+    with FakeOpenAIServer(latency_s=0.3, seed=5, serial=True) as serial:
+        client = make_client(
+            con, serial, max_concurrency=16, timeout_s=2.0, structured_output="auto"
+        )
+        results = client.run(make_requests(20))
+        assert all(r.ok for r in results)
+        assert client.timeouts == 0 and serial.stats.total == 20
+        settled = con.execute("SELECT concurrency FROM llm_endpoints").fetchall()
+        assert len(settled) == 1 and 1 <= settled[0][0] <= 3
+        assert "llm.concurrency" in client.accounting()
+        # The next run starts from what was learned: no burst of 16 into the server's queue.
+        again = make_client(con, serial, max_concurrency=16, timeout_s=2.0)
+        assert all(r.ok for r in again.run(make_requests(20, prefix="second")))
+        assert again.max_in_flight <= 4 and again.timeouts == 0
