@@ -1,9 +1,11 @@
 """Category runs side by side: do their model phases overlap, and is each request paid once?
 
     .venv/bin/python benchmarks/parallel.py --categories 8 --latency 2 [--sources 20]
+        [--instance postgres]
 
 Loads the bundled sample into a fresh DuckDB file and Dagster instance (SQLite, the project's
-dagster.yaml: the `duckdb` pool has one slot), starts a local OpenAI-compatible server answering
+dagster.yaml: the `duckdb` pool has one slot; or `--instance postgres`: a PostgreSQL server of its
+own started by scripts/postgres.sh, deploy/dagster-postgres.yaml, the live store there), starts a local OpenAI-compatible server answering
 every request after `--latency` seconds, then runs candidate_qa and evaluated_qa (the LLM stages,
 after raw_abstracts) for one category alone, then for N other categories launched together as
 separate run processes. Ends with one JSON line: one_s, together_s, ratio, peak_in_flight,
@@ -54,12 +56,16 @@ print(json.dumps(out, default=str))
 """
 
 
-def project_env(workdir: Path, server_url: str, sources: int) -> dict[str, str]:
+def project_env(
+    workdir: Path, server_url: str, sources: int, postgres: dict[str, str] | None
+) -> dict[str, str]:
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    yaml = "deploy/dagster-postgres.yaml" if postgres else "dagster.yaml"
+    shutil.copy(REPO_ROOT / yaml, home / "dagster.yaml")
     return {
         **os.environ,
+        **(postgres or {}),
         "PYTHONPATH": str(REPO_ROOT),
         "DAGSTER_HOME": str(home),
         "MKAILIN_DUCKDB_PATH": str(workdir / "mkailin.duckdb"),
@@ -138,15 +144,22 @@ def main() -> None:
     parser.add_argument("--categories", type=int, default=8)
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--sources", type=int, default=20)
+    parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT))
     from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
 
     alone, together = CATEGORIES[0], list(CATEGORIES[1 : 1 + args.categories])
     workdir = Path(tempfile.mkdtemp(prefix="mkailin-parallel-"))
+    postgres = None
+    if args.instance == "postgres":
+        from postgres_instance import SCRIPT, start_server  # benchmarks/, this script's folder
+
+        os.chmod(workdir, 0o711)  # the server's user reaches its data directory through it
+        postgres = start_server(workdir / "pgdata")
     try:
         with FakeOpenAIServer(latency_s=args.latency, seed=7) as server:
-            env = project_env(workdir, server.url, args.sources)
+            env = project_env(workdir, server.url, args.sources, postgres)
             setup(env, [alone, *together])
             server.reset_stats()
             started = time.perf_counter()
@@ -170,6 +183,7 @@ def main() -> None:
             s for run in [one, *runs] for s, r in run.items() if isinstance(r, dict) and not r["ok"]
         ]
         result = {
+            "instance": args.instance,
             "categories": args.categories,
             "latency_s": args.latency,
             "sources_per_category": args.sources,
@@ -187,6 +201,9 @@ def main() -> None:
         }
         print(json.dumps(result))
     finally:
+        if postgres is not None:
+            stop_env = {**os.environ, "DAGSTER_PG_DATA": str(workdir / "pgdata")}
+            subprocess.run(["bash", str(SCRIPT), "stop"], env=stop_env, capture_output=True)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

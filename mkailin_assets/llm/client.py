@@ -55,6 +55,7 @@ from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.llm.live_store import LiveStore, SQLiteLiveStore, live_store_path
 from mkailin_assets.llm.spool import (
     Spool,
+    holder_is_dead,
     new_holder,
     orphaned_spools,
     read_spool,
@@ -573,9 +574,12 @@ class LLMClient:
                 self.shared_answers += 1
                 self._accounting.cache_hits += 1
                 return found
+            holder = self._live.holder_of(call.key)
+            if holder and holder_is_dead(holder):  # killed on this host: no need to wait its lease
+                self._live.release([call.key], holder)
+                continue
             if not waiting:
                 waiting = True
-                holder = self._live.holder_of(call.key)
                 self._log.debug(f"llm {call.item_id!r}: waiting for run {holder} sending it")
             await asyncio.sleep(CLAIM_POLL_S)
         return await send()

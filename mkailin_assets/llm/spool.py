@@ -45,6 +45,22 @@ def new_holder() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+def holder_is_dead(holder: str) -> bool:
+    """True when `holder` names a process of this host that no longer runs (its claims need
+    not wait out their lease). A holder of another host is never judged from here."""
+    host, _, rest = holder.rpartition("-")[0].rpartition("-")
+    pid = rest
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 class Spool:
     """One client's spool file, created on the first append and locked while it is open."""
 

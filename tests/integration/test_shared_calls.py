@@ -30,9 +30,12 @@ RUNNER = textwrap.dedent(
     from tests.integration.test_llm_client import make_requests
 
     db, url, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    which = sys.argv[4] if len(sys.argv) > 4 else "same"
     config = LLMConfig(backend="openai", base_url=url, api_key="sk-shared", max_concurrency=8,
                        structured_output="json_schema")
     requests = make_requests(total)
+    if which == "other":  # half its own calls, half shared with the first run
+        requests = make_requests(total // 2, prefix="other") + requests[total // 2 :]
     with LLMClient(config, database_path=db) as client:
         con = open_connection(db, lock_timeout_s=120)
         client.prefetch(con, requests)
@@ -84,4 +87,64 @@ def test_two_runs_at_once_pay_each_request_once(tmp_path: Path) -> None:
         con = open_connection(db)
         results = LLMClient(config, con).run(make_requests(TOTAL))
         assert all(r.cached for r in results) and server.stats.by_path[CHAT_PATH] == 0
+        con.close()
+
+
+@pytest.mark.slow
+def test_two_runs_killed_at_once_lose_no_paid_answer_and_the_rerun_pays_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL of two runs in their model phase: what either paid is in its spool, the next run
+    imports both spools, does not wait out the dead runs' claims, and sends only the rest."""
+    import signal
+    import time
+
+    from mkailin_assets.llm.spool import read_spool, spool_dir_for
+
+    total = 60
+    db = tmp_path / "killed.duckdb"
+    open_connection(db).close()
+    with FakeOpenAIServer(latency_s=0.3, seed=13) as server:
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+        runs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RUNNER, str(db), server.url, str(total), which],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for which in ("same", "other")
+        ]
+        deadline = time.monotonic() + 60
+        while server.stats.by_path[CHAT_PATH] < total // 3:
+            assert all(run.poll() is None for run in runs), runs[0].stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "the runs never got going"
+            time.sleep(0.01)
+        for run in runs:
+            run.send_signal(signal.SIGKILL)
+        for run in runs:
+            run.wait(timeout=10)
+        spools = list(spool_dir_for(db).glob("*.jsonl"))
+        assert len(spools) == 2
+        paid = {
+            row["call_id"]
+            for path in spools
+            for row in read_spool(path).rows
+            if row["status"] == "ok"
+        }
+        assert paid
+        sent_before = server.stats.by_path[CHAT_PATH]
+        assert sent_before - len(paid) <= 2 * 8  # only what was in flight in each run
+        server.reset_stats()
+        started = time.monotonic()
+        config = LLMConfig(backend="openai", base_url=server.url, api_key="sk-shared")
+        con = open_connection(db)
+        union = make_requests(total) + make_requests(total // 2, prefix="other")
+        results = LLMClient(config, con).run(union)
+        assert all(r.ok for r in results)
+        assert server.stats.by_path[CHAT_PATH] == len(union) - len(paid)  # none paid twice
+        assert sum(r.cached for r in results) == len(paid)
+        assert time.monotonic() - started < 20  # the dead runs' claims were not waited out
+        assert not list(spool_dir_for(db).glob("*.jsonl"))
         con.close()
