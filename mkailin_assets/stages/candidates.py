@@ -20,8 +20,10 @@ from mkailin_assets.agents.question_generation import (
 )
 from mkailin_assets.agents.retrieval import refresh_bm25_index, refresh_embeddings, retrieve
 from mkailin_assets.agents.search_index import query_terms
+from mkailin_assets.curation.splits import SplitRule
 from mkailin_assets.db import missing_pmids, query_pl, sync_partition
 from mkailin_assets.llm.client import LLMFailureRateExceeded
+from mkailin_assets.stages.split_retrieval import split_safe_contexts, split_safe_reused
 from mkailin_assets.stages.tables import StageResult, frame_preview
 
 
@@ -188,6 +190,7 @@ def build_candidates(
     questions_per_agent: int | None = None,
     embedding: tuple[Any, str | None] = (None, None),
     exclude_pmids: Iterable[int] | None = None,
+    split_rule: SplitRule | None = None,
 ) -> tuple[pl.DataFrame, CandidateReport]:
     """Generate (cached) questions for the category's abstracts and attach their contexts;
     `exclude_pmids` (benchmark citations) are never retrieved as contexts.
@@ -230,6 +233,8 @@ def build_candidates(
     reused = reusable_contexts(con, category, exclude_pmids or ()).join(
         ok.select("candidate_id", "question"), on=["candidate_id", "question"]
     )
+    if split_rule is not None:  # held-out splits: contexts only from the record's own split
+        reused = split_safe_reused(reused, ok, split_rule)
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
     if not todo.is_empty():
         if method in ("bm25", "hybrid"):
@@ -237,8 +242,20 @@ def build_candidates(
         embed, model_name = embedding
         if method in EMBEDDING_METHODS and embed is not None:
             refresh_embeddings(con, embed, model_name)  # incremental: only new or changed citations
-    fresh = retrieve_contexts(
-        con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
+    fresh = (
+        retrieve_contexts(
+            con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
+        )
+        if split_rule is None
+        else split_safe_contexts(
+            con,
+            todo.select("candidate_id", "question", "source_pmid"),
+            split_rule,
+            method,
+            k,
+            embedding,
+            exclude_pmids,
+        )  # fmt: skip
     ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
         [
@@ -331,6 +348,7 @@ def distill_candidates(
     k: int,
     exclude_pmids: frozenset[int] | set[int] = frozenset(),
     questions_per_agent: int | None = None,
+    split_rule: SplitRule | None = None,
 ) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed; PMIDs in
     `exclude_pmids` (benchmark citations) are never retrieved as contexts."""
@@ -344,6 +362,7 @@ def distill_candidates(
         embedding=embedding_for(client, method),
         exclude_pmids=exclude_pmids,
         questions_per_agent=questions_per_agent,
+        split_rule=split_rule,
     )
     changes = write_candidates(con, category, frame)
     return StageResult(
