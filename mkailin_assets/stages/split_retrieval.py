@@ -3,13 +3,14 @@ see (curation/splits.SplitRule: a PMID hashing to the record's own split), so no
 test source is ever read by a model trained on `train`, and no train abstract answers a
 held-out question.
 
-Retrieval asks for more than k and keeps the top k of the record's split, asking again with a
-larger depth (x4 each round) only for the questions that came up short: a train question loses
-about 1 hit in 10, a held-out one (5% of the corpus each) needs about 20k hits for k.
+Retrieval asks for 2k / (the split's share of the corpus) hits (8 for a train question at
+k = 4, 160 for a held-out one at 5%) and keeps the top k of the record's split, asking again
+4x deeper only for the questions that came up short.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,12 +58,34 @@ def split_safe_hits(
         pl.col("candidate_id").alias("query_id"),
         rule.splits_of(questions["source_pmid"]).alias("split"),
     )
-    pending = questions.select(
+    asked = questions.select(
         pl.col("candidate_id").alias("query_id"), pl.col("question").alias("text")
     )
-    embed, model_name = embedding
     excluded = None if exclude_pmids is None else set(exclude_pmids)
-    depth = 2 * k
+    kept = []
+    for split, group in splits.group_by("split", maintain_order=True):
+        # A split holding a share r of the corpus gives about r * depth hits: ask for 2k / r.
+        share = max(rule.ratios.get(str(split[0]), 1.0), 1e-3)
+        depth = min(MAX_DEPTH, max(2 * k, math.ceil(2 * k / share)))
+        pending = asked.join(group.select("query_id"), on="query_id", maintain_order="left")
+        kept += _rounds(con, pending, splits, rule, method, k, depth, embedding, excluded)
+    return pl.concat(kept) if kept else pl.DataFrame(schema={"query_id": pl.String})
+
+
+def _rounds(
+    con: duckdb.DuckDBPyConnection,
+    pending: pl.DataFrame,
+    splits: pl.DataFrame,
+    rule: SplitRule,
+    method: str,
+    k: int,
+    depth: int,
+    embedding: tuple[Any, str | None],
+    excluded: set[int] | None,
+) -> list[pl.DataFrame]:
+    """Retrieve at `depth`, keep each question's top k of its split, and ask again x4 deeper
+    for the questions that came up short while more hits may exist."""
+    embed, model_name = embedding
     kept = []
     while not pending.is_empty():
         hits = retrieve(
@@ -79,7 +102,7 @@ def split_safe_hits(
         kept.append(allowed.filter(pl.col("query_id").is_in(done.implode())))
         pending = pending.filter(~pl.col("query_id").is_in(done.implode()))
         depth = min(depth * 4, MAX_DEPTH)
-    return pl.concat(kept) if kept else pl.DataFrame(schema={"query_id": pl.String})
+    return kept
 
 
 def split_safe_contexts(
