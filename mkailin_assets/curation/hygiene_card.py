@@ -19,7 +19,7 @@ SPLIT_COST = (
     "changed the contexts of {changed} of train candidates and moved their mean MeSH score by "
     "{shift}."
 )
-SPLIT_FIGURES = {"changed": "see docs/method.md", "shift": "see docs/method.md"}
+SPLIT_FIGURES = {"changed": "31.4%", "shift": "-0.005 (0.588 to 0.584; held-out candidates -0.091)"}
 
 
 def hygiene_section(facts: dict[str, Any] | None) -> str:
