@@ -14,6 +14,7 @@ hashed with Polars' hash inside one call (both sides the same process), never st
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,8 +81,10 @@ class BenchmarkIndex:
     name: str
     own_pmids: frozenset[int]
     hashes: np.ndarray
-    items: np.ndarray  # object array of item ids, parallel to `hashes`
-    vocabulary: pl.Series  # every word of the benchmark's texts
+    items: np.ndarray  # index into `item_names` of each hash's item, parallel to `hashes`
+    item_names: list[str]
+    vocabulary: pl.Series  # the hash of every word of the benchmark's texts
+    digest: str  # of its PMIDs, items and texts: an edited benchmark is compared anew
 
 
 def index_benchmark(benchmark: Benchmark, ngram: int) -> BenchmarkIndex:
@@ -90,15 +93,27 @@ def index_benchmark(benchmark: Benchmark, ngram: int) -> BenchmarkIndex:
     words = words_of(pl.Series(benchmark.texts, dtype=pl.String))
     starts = ngram_starts(words, ngram)
     hashes = ngram_hashes_at(words, starts, ngram)
-    items = np.asarray(benchmark.text_items, dtype=object)[words.doc[starts]]
+    names, item_of_text = np.unique(
+        np.asarray(benchmark.text_items, dtype=str), return_inverse=True
+    )
+    items = item_of_text[words.doc[starts]]
     order = np.argsort(hashes, kind="stable")
     return BenchmarkIndex(
         benchmark.name,
         frozenset(benchmark.pmids),
         hashes[order],
         items[order],
-        words.word.unique(),
+        names.tolist(),
+        pl.Series(np.unique(words.hash)),
+        benchmark_digest(benchmark),
     )
+
+
+def benchmark_digest(benchmark: Benchmark) -> str:
+    digest = hashlib.sha256(",".join(map(str, sorted(benchmark.pmids))).encode())
+    for item, text in zip(benchmark.text_items, benchmark.texts, strict=True):
+        digest.update(f"\x1e{item}\x1f{text}".encode())
+    return digest.hexdigest()
 
 
 def _segments(citations: pl.DataFrame) -> pl.DataFrame:
@@ -124,7 +139,7 @@ def find_twins(
     pmids = segments["pmid"].to_numpy()
     found = []
     for index in indexes:
-        known = words.word.is_in(index.vocabulary.implode()).to_numpy()
+        known = pl.Series(words.hash).is_in(index.vocabulary.implode()).to_numpy()
         starts = ngram_starts(words, ngram, known)
         hashes = ngram_hashes_at(words, starts, ngram)
         # A hash-set probe first (cheap), the item's position only for the few hits.
@@ -137,7 +152,7 @@ def find_twins(
         matches = pl.DataFrame(
             {
                 "pmid": pmids[words.doc[starts[hit]]],
-                "item": index.items[at[hit]].astype(str),
+                "item": np.asarray(index.item_names, dtype=object)[index.items[at[hit]]],
                 "hash": hashes[hit],
                 "start": starts[hit],
             }

@@ -33,7 +33,8 @@ def _allowed_top_k(
     hits: pl.DataFrame, splits: pl.DataFrame, rule: SplitRule, k: int
 ) -> pl.DataFrame:
     """The top k hits of each query whose PMID hashes to the query's split, ranks renumbered."""
-    hits = hits.join(splits, on="query_id").with_columns(rule.splits_of(hits["pmid"]).alias("_s"))
+    hits = hits.join(splits, on="query_id")
+    hits = hits.with_columns(rule.splits_of(hits["pmid"]).alias("_s"))  # aligned with the join
     return (
         hits.filter(pl.col("_s") == pl.col("split"))
         .sort("query_id", "rank")

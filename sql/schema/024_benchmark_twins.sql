@@ -12,3 +12,15 @@ CREATE TABLE IF NOT EXISTS benchmark_twins (
     found_at        TIMESTAMP NOT NULL,
     PRIMARY KEY (pmid, benchmark, item)
 );
+
+-- Which benchmark (by content digest and n-gram length) the whole corpus has been compared
+-- with: a benchmark not listed here (new, edited, or present before twins were recorded) is
+-- compared with every citation once; after that only each file's changed citations are.
+CREATE TABLE IF NOT EXISTS benchmark_twin_scans (
+    benchmark       VARCHAR NOT NULL,
+    digest          VARCHAR NOT NULL,        -- SHA-256 of the benchmark's items and texts
+    ngram           INTEGER NOT NULL,
+    citations       BIGINT NOT NULL,         -- citations compared by that whole-corpus scan
+    scanned_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (benchmark, digest, ngram)
+);

@@ -112,3 +112,13 @@ def test_the_blocking_check_fails_on_a_context_of_another_split(con):
     assert result.metadata["examples"].data == [
         {"record_id": "dpo:K:b", "split": "train", "pmid": held, "pmid_split": "test"}
     ]
+
+
+def test_many_questions_of_every_split_each_stay_in_their_split(con):
+    splits = dict(zip(PMIDS, RULE.splits_of(PMIDS).to_list(), strict=True))
+    sources = PMIDS[::3]  # 134 questions, their hits joined back to their splits
+    contexts = split_safe_contexts(con, _questions(sources), RULE, "bm25", 4)
+    assert contexts.height == len(sources)
+    for candidate, pmids in zip(contexts["candidate_id"], contexts["context_pmids"], strict=True):
+        source = int(candidate[1:])
+        assert len(pmids) == 4 and {splits[p] for p in pmids} == {splits[source]}, candidate

@@ -27,6 +27,7 @@ CONTEXT = (
     "shock treated in two intensive care units; thirty-day mortality was recorded."
 )
 PLAIN = CONTEXT.split()[3:]  # "was measured on admission ...": one token per word
+FRIDGES = "Vaccines in the community were kept in domestic fridges that froze them for weeks."
 OTHER = "Inhaled corticosteroids were given to 120 asthmatic children for a year, with placebo."
 
 
@@ -136,3 +137,20 @@ def test_twins_are_recorded_incrementally_and_excluded(con, bench_file):
 def test_a_file_already_loaded_compares_nothing(con, bench_file):
     report = record_twins(con, [], "again.xml", [str(bench_file)])
     assert (report.compared, report.found, report.total) == (0, 0, 0)
+
+
+def test_a_new_or_edited_benchmark_is_compared_with_the_whole_corpus_once(con, bench_file):
+    upsert_citation(con, 900, "Republished trial", CONTEXT)  # loaded before any benchmark
+    upsert_citation(con, 901, "Other", "Unrelated text about vaccines in fridges.")
+    first = record_twins(con, [], "later.xml", [str(bench_file)])
+    assert (first.corpus_scanned, first.total) == (2, 1)
+    assert con.execute("SELECT source_file FROM benchmark_twins").fetchall() == [("test.xml",)]
+    again = record_twins(con, [], "later2.xml", [str(bench_file)])
+    assert again.corpus_scanned == 0  # recorded in benchmark_twin_scans: not scanned again
+    # The benchmark edited (901's text added to an item): the corpus is compared anew.
+    items = json.loads(bench_file.read_text())
+    items["102"]["CONTEXTS"].append(FRIDGES)
+    bench_file.write_text(json.dumps(items))
+    upsert_citation(con, 901, "Other", FRIDGES)
+    edited = record_twins(con, [], "later3.xml", [str(bench_file)])
+    assert edited.corpus_scanned == 2 and twin_pmids(con) == {900, 901}
