@@ -1,5 +1,5 @@
-"""What split-aware retrieval costs (docs/method.md#held-out-splits): on the 2020 baseline file
-with the whole MeSH 2024 vocabulary, the same questions retrieve BM25 top-k contexts from every
+"""What split-aware retrieval costs (docs/method.md#held-out-splits-and-benchmark-twins): on
+the 2020 baseline file with the whole MeSH 2024 vocabulary, the same questions retrieve BM25 top-k contexts from every
 citation, then only from citations of the question's split (stages/split_retrieval.py). Prints,
 for train candidates: the share whose contexts changed, the mean MeSH score (best_match, IC)
 before and after and the shift; for held-out candidates, the same and how many came up short of
