@@ -11,6 +11,7 @@ from mkailin_assets.assets.metadata import markdown_table
 from mkailin_assets.checks.benchmark_checks import BENCHMARK_CHECKS, benchmark_check_results
 from mkailin_assets.evaluation import config as eval_config
 from mkailin_assets.evaluation.pubmedqa import load_items
+from mkailin_assets.evaluation.result_scope import comparability, like_with_like
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
@@ -99,6 +100,7 @@ def _float_metadata(current: pl.DataFrame) -> dict[str, float]:
 )
 def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, llm: LLMResource):
     model = eval_config.resolve_model(context.partition_key)
+    every_item = load_items(eval_config.pubmedqa_path())
     items = load_items(
         eval_config.pubmedqa_path(), eval_config.item_split(), eval_config.item_limit()
     )
@@ -108,13 +110,21 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
     gate = WriterGate(duckdb_store, context)
     with LLMClient(config, logger=context.log, database_path=duckdb_store.path) as client:
         endpoint = client.backend.endpoint() if model.backend != "offline" else None
-        run, previous = run_benchmark_phased(
-            gate, client, model, items, run_id=context.run_id, k=k, endpoint=endpoint
+        run, history = run_benchmark_phased(
+            gate,
+            client,
+            model,
+            items,
+            run_id=context.run_id,
+            k=k,
+            endpoint=endpoint,
+            every_item=every_item,
         )
         accounting = client.accounting()
     with gate.hold("card") as con:
         # The dataset card follows the figures (not only the next training_export).
         card_refreshed = refresh_benchmark_figures(con, settings.get_settings().export_dir)
+    previous = like_with_like(run.results, history)  # only the same items, prompt and top-k
     if run.stopped:
         context.log.warning(f"benchmark_eval {model.name}: partial figures, {run.stopped}")
     yield dg.MaterializeResult(
@@ -124,7 +134,9 @@ def benchmark_eval(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore,
             "figures": figures_table(run.results, previous),
             "majority_baseline_test_pct": 55.2,
             "published_references_pct": dg.MetadataValue.json(REFERENCES),
-            "previous_run": previous["run_id"][0] if previous.height else "none",
+            # The runs compared with (like with like), "none" when no figure was comparable.
+            "previous_run": ", ".join(sorted(set(previous["run_id"]))) or "none",
+            **comparability(run.results, previous),
             "partial": run.partial,
             "stopped": run.stopped or "",
             "dataset_card_refreshed": card_refreshed,

@@ -6,7 +6,9 @@ from mkailin_assets import settings
 from mkailin_assets.checks.ingest_checks import PUBMED_FILES_CHECKS, pubmed_files_checks
 from mkailin_assets.partitions import pubmed_file_partitions
 from mkailin_assets.resources.duckdb_store import DuckDBStore
+from mkailin_assets.resources.method import MethodConfig
 from mkailin_assets.stages.ingest import fetch_release, load_release
+from mkailin_assets.stages.twins import record_twins, twin_indexes
 
 
 @dg.asset(
@@ -19,16 +21,23 @@ from mkailin_assets.stages.ingest import fetch_release, load_release
     check_specs=PUBMED_FILES_CHECKS,
     description=(
         "A PubMed baseline/update file from MKAILIN_PUBMED_SOURCE, stream-parsed and upserted into "
-        "`citations` by PMID (newest version wins), DeleteCitation applied, ledger row in `pubmed_files`."
+        "`citations` by PMID (newest version wins), DeleteCitation applied, ledger row in `pubmed_files`; "
+        "its new and revised citations compared with the benchmark items (`benchmark_twins`)."
     ),
 )
-def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
+def pubmed_files(
+    context: dg.AssetExecutionContext, duckdb_store: DuckDBStore, method: MethodConfig
+):
     file_name = context.partition_key
     # Downloaded before the database opens: the writer lock is not held during a download.
     config = settings.get_settings()
     fetched = fetch_release(config.pubmed_source, file_name, config.download_dir)
+    # The benchmarks first: a bad MKAILIN_DECONTAMINATION file fails before anything is written.
+    benchmarks = twin_indexes(config.decontamination, method.ngram)
     with duckdb_store.connect() as con:
         result = load_release(con, fetched)
+        # Benchmark twins among what this file changed (training excludes them).
+        twins = record_twins(con, result.report.changed_pmids, file_name, benchmarks, method.ngram)
         checks = pubmed_files_checks(con, file_name)
     report, totals = result.report, result.totals
     yield dg.MaterializeResult(
@@ -52,6 +61,8 @@ def pubmed_files(context: dg.AssetExecutionContext, duckdb_store: DuckDBStore):
             "file_citations_with_abstract": totals.with_abstract,
             "file_citations_with_mesh": totals.with_mesh,
             "file_citations_with_mesh_but_no_category": totals.with_mesh_but_no_category,
+            **twins.metadata(),
+            "benchmark_twins_per_benchmark": dg.MetadataValue.json(twins.per_benchmark),
         }
     )
     yield from checks

@@ -18,7 +18,8 @@ from mkailin_assets.checks.qa_checks import (
     candidate_qa_checks,
     evaluated_qa_checks,
 )
-from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids
+from mkailin_assets.curation.splits import SplitRule
+from mkailin_assets.evaluation.hygiene import training_excluded_pmids
 from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
@@ -70,7 +71,9 @@ def candidate_qa(
             questions_per_agent=method.questions_per_agent,
             method=method.retrieval_method,
             k=method.top_k,
-            exclude_pmids=benchmark_citation_pmids(),  # benchmark hygiene: never a context
+            # Benchmark hygiene: benchmark citations and their twins are never a context.
+            exclude_pmids=training_excluded_pmids,  # read in the stage's read phase
+            split_rule=SplitRule(method.ratios()),  # held-out splits never leak via contexts
         )
         accounting = client.accounting()
     gx_warm_up()  # GX's start-up is not spent holding the writer

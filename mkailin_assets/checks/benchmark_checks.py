@@ -10,7 +10,11 @@ import duckdb
 import polars as pl
 
 from mkailin_assets.db import query_pl
-from mkailin_assets.evaluation.hygiene import benchmark_citation_pmids, benchmark_pmid_hits
+from mkailin_assets.evaluation.hygiene import (
+    benchmark_citation_pmids,
+    benchmark_pmid_hits,
+    twin_pmids,
+)
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 
 _KEY = ["benchmark", "setting", "split"]
@@ -95,24 +99,27 @@ def hygiene_hits(
     name="no_benchmark_pmid_in_any_field",
     blocking=True,
     description=(
-        "No benchmark citation (a PMID of the MKAILIN_DECONTAMINATION files) in any PMID-bearing "
-        "field of the category's records: source, contexts, chosen/rejected contexts, "
+        "No benchmark citation (a PMID of the MKAILIN_DECONTAMINATION files) nor benchmark twin "
+        "(`benchmark_twins`) in any PMID-bearing field of the category's records: source, contexts, chosen/rejected contexts, "
         "provenance, PMIDs cited in texts"
     ),
 )
 def no_benchmark_pmid_in_any_field(context, duckdb_store: DuckDBStore) -> dg.AssetCheckResult:
     # `context` is an AssetCheckExecutionContext (Dagster refuses the string annotation). A
     # category's run checks that category's records, so the cost follows the run's own work.
-    pmids = benchmark_citation_pmids()
+    listed = benchmark_citation_pmids()
     category = context.partition_key if context.has_partition_key else None
     with duckdb_store.connect(read_only=True) as con:
-        hits = hygiene_hits(con, pmids, category)
+        twins = twin_pmids(con)
+        hits = hygiene_hits(con, listed | twins, category)
     return dg.AssetCheckResult(
         passed=hits.is_empty(),
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "category": category or "all",
-            "benchmark_pmids": len(pmids),
+            "benchmark_pmids": len(listed),
+            "benchmark_twins": len(twins),
+            "twin_pmids_hit": hits.filter(pl.col("pmid").is_in(sorted(twins)))["pmid"].n_unique(),
             "records_hit": hits["record_id"].n_unique(),
             "fields_hit": dg.MetadataValue.json(
                 dict(hits.group_by("field").len().sort("field").iter_rows()) if hits.height else {}

@@ -6,6 +6,7 @@ two splits, duplicated questions, benchmark PMIDs, split shares, a minimum) is a
 
 from __future__ import annotations
 
+import json
 import math
 
 import dagster as dg
@@ -14,8 +15,10 @@ import polars as pl
 
 from mkailin_assets.checks.gx_runner import run_query_check
 from mkailin_assets.checks.verdicts import count_check, no_violations, verdict
+from mkailin_assets.curation.splits import SplitRule
 from mkailin_assets.curation.text import normalize_series
 from mkailin_assets.db import query_pl
+from mkailin_assets.evaluation.hygiene import pmids_in
 
 RECORD_KINDS = ["sft", "dpo", "evaluator", "pretrain"]
 
@@ -38,6 +41,14 @@ TRAINING_SET_CHECKS = [
         asset="training_set",
         blocking=True,
         description="No record's source or context PMID is a benchmark PMID",
+    ),
+    dg.AssetCheckSpec(
+        "no_context_from_another_split",
+        asset="training_set",
+        blocking=True,
+        description="No record's contexts (its context PMIDs, a DPO pair's chosen and rejected "
+        "contexts) include a citation of another split: a validation or test source never "
+        "reaches a train record, nor the reverse",
     ),
     dg.AssetCheckSpec(
         "required_fields_present",
@@ -121,6 +132,48 @@ def no_benchmark_pmids(
     )
 
 
+def record_contexts(records: pl.DataFrame) -> pl.DataFrame:
+    """record_id, split, source_pmid, context_pmids: the context column and every PMID the record
+    JSON holds under a key naming contexts (chosen/rejected contexts, contexts[].pmid)."""
+    contexts = [
+        sorted(
+            set(column or [])
+            | {p for where, p in pmids_in(json.loads(record or "null")) if "context" in where}
+        )
+        for column, record in zip(
+            records["context_pmids"].to_list(), records["record"].to_list(), strict=True
+        )
+    ]
+    return records.select("record_id", "split", "source_pmid").with_columns(
+        pl.Series("context_pmids", contexts, dtype=pl.List(pl.Int64))
+    )
+
+
+def no_context_from_another_split(
+    con: duckdb.DuckDBPyConnection, category: str, ratios: dict[str, float]
+) -> dg.AssetCheckResult:
+    records = record_contexts(
+        query_pl(
+            con,
+            "SELECT record_id, split, source_pmid, context_pmids, record::VARCHAR AS record"
+            " FROM training_set WHERE category = ?",
+            [category],
+        )
+    )
+    foreign = SplitRule(ratios).foreign_contexts(records)
+    hit = records.with_row_index("row").join(foreign.select("row", "pmid", "pmid_split"), on="row")
+    return no_violations(
+        "no_context_from_another_split",
+        hit["record_id"].n_unique(),
+        {
+            "records": records.height,
+            "examples": dg.MetadataValue.json(
+                hit.select("record_id", "split", "pmid", "pmid_split").head(5).to_dicts()
+            ),
+        },
+    )
+
+
 def required_fields_present(
     con: duckdb.DuckDBPyConnection, category: str, splits: list[str]
 ) -> dg.AssetCheckResult:
@@ -196,6 +249,7 @@ def training_set_checks(
         no_pmid_in_two_splits(con),
         no_duplicates_left(con, category),
         no_benchmark_pmids(con, category, benchmark_pmids),
+        no_context_from_another_split(con, category, ratios),
         required_fields_present(con, category, list(ratios)),
         split_ratios_within_tolerance(ratios, observed),
         minimum_records(sum(observed.values()), min_records, skipped),

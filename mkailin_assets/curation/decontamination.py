@@ -28,6 +28,9 @@ class Benchmark:
     name: str
     pmids: set[int] = field(default_factory=set)
     texts: list[str] = field(default_factory=list)
+    # The item each text belongs to (its PMID, or "line <n>" without one), parallel to `texts`:
+    # benchmark twins (curation/twins.py) name the item a citation copies.
+    text_items: list[str] = field(default_factory=list)
 
 
 def overlap_reason(ngram: int) -> str:
@@ -51,7 +54,9 @@ def _load_pubmedqa_json(path: Path) -> Benchmark:
         if not isinstance(item, dict) or "QUESTION" not in item:
             raise ValueError(f"{path}: item {pmid!r} has no QUESTION (not PubMedQA's layout)")
         benchmark.pmids.add(int(pmid))
-        benchmark.texts.extend(_pubmedqa_texts(item))
+        texts = _pubmedqa_texts(item)
+        benchmark.texts.extend(texts)
+        benchmark.text_items.extend([str(int(pmid))] * len(texts))
     return benchmark
 
 
@@ -67,10 +72,14 @@ def _load_jsonl(path: Path) -> Benchmark:
                 raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
             if not isinstance(item, dict) or not ({"pmid", "text"} & item.keys()):
                 raise ValueError(f'{path}:{number}: expected {{"pmid": ..., "text": ...}}')
-            if item.get("pmid") not in (None, ""):
+            has_pmid = item.get("pmid") not in (None, "")
+            if has_pmid:
                 benchmark.pmids.add(int(item["pmid"]))
             if item.get("text"):
                 benchmark.texts.append(str(item["text"]))
+                benchmark.text_items.append(
+                    str(int(item["pmid"])) if has_pmid else f"line {number}"
+                )
     return benchmark
 
 

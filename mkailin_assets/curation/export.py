@@ -22,6 +22,8 @@ from typing import Any
 
 import polars as pl
 
+from mkailin_assets.curation.hygiene_card import hygiene_section
+
 _CONTEXT = pl.Struct({"pmid": pl.Int64, "title": pl.String, "text": pl.String})
 _MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 _PAIRWISE = {
@@ -371,6 +373,7 @@ def dataset_card(
         "## Models\n\n" + _mapping_section(meta.get("models"), "Not recorded."),
         "## Prompts\n\n" + _prompts_section(meta.get("prompts")),
         f"{BENCHMARK_HEADING}\n\n" + benchmark_section(meta.get("benchmark")),
+        "## Benchmark twins and held-out splits\n\n" + hygiene_section(meta.get("hygiene")),
         "## Loading\n\n```python\nfrom datasets import load_dataset\n"
         'sft = load_dataset("parquet", data_files={"train": "sft/train.parquet"})\n```',
         "## Licence\n\n" + PUBMED_LICENCE_NOTE,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -75,3 +76,46 @@ def split_counts(frame: pl.DataFrame) -> dict[str, int]:
     """Records per split."""
     counts = frame.group_by("split").len().sort("split")
     return dict(zip(counts["split"].to_list(), counts["len"].to_list(), strict=True))
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """Which citations a record may draw on as contexts: only those whose PMID hashes to the
+    record's own split (the split its source PMID is assigned, `assign_splits`).
+
+    Every PMID has a split by its hash, whether or not it is a source yet, so the rule needs no
+    list of sources: a validation or test source (present or future) is never a context of a
+    train record, and a train source never a context of a held-out record.
+    """
+
+    ratios: dict[str, float]
+    seed: str = DEFAULT_SEED
+
+    def splits_of(self, pmids: pl.Series | list[int]) -> pl.Series:
+        """The split each PMID hashes to, in order."""
+        values = pl.Series(pmids, dtype=pl.Int64)
+        if values.is_empty():
+            return pl.Series("split", [], dtype=pl.String)
+        names = list(_validated(dict(self.ratios)))
+        chosen = split_of(pmid_unit_interval(values.to_list(), self.seed), self.ratios)
+        return pl.Series("split", [names[i] for i in chosen], dtype=pl.String)
+
+    def foreign_contexts(self, frame: pl.DataFrame, column: str = "context_pmids") -> pl.DataFrame:
+        """(row index, source_pmid, source split, context pmid, context split) for every context
+        of `frame` (source_pmid, `column`: list of PMIDs) outside its source's split."""
+        pairs = (
+            frame.select(pl.col("source_pmid").cast(pl.Int64), pl.col(column).alias("pmid"))
+            .with_row_index("row")
+            .explode("pmid")
+            .drop_nulls("pmid")
+            .with_columns(pl.col("pmid").cast(pl.Int64))
+        )
+        if pairs.is_empty():
+            return pairs.with_columns(
+                pl.lit(None, dtype=pl.String).alias("source_split"),
+                pl.lit(None, dtype=pl.String).alias("pmid_split"),
+            )
+        return pairs.with_columns(
+            self.splits_of(pairs["source_pmid"]).alias("source_split"),
+            self.splits_of(pairs["pmid"]).alias("pmid_split"),
+        ).filter(pl.col("source_split") != pl.col("pmid_split"))

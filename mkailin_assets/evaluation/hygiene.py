@@ -1,7 +1,8 @@
 """Benchmark hygiene: benchmark citations never reach training data.
 
-Training retrieval excludes every PMID of the MKAILIN_DECONTAMINATION files (the evaluation path
-excludes only the question's own PMID). `benchmark_pmid_hits` finds a benchmark PMID in any
+Training retrieval excludes every PMID of the MKAILIN_DECONTAMINATION files and every benchmark
+twin (a citation carrying a benchmark item's text under another PMID, table `benchmark_twins`);
+the evaluation path excludes only the question's own PMID. `benchmark_pmid_hits` finds a benchmark PMID in any
 PMID-bearing field of a training record: the source and context columns and, inside the record
 and provenance JSON, every key whose name holds "pmid" (contexts[].pmid, chosen_context_pmids,
 rejected_context_pmids, cited_pmids, ...) and every "PMID 123" written into a text.
@@ -14,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import duckdb
 import polars as pl
 
 from mkailin_assets import settings
@@ -27,6 +29,20 @@ def benchmark_citation_pmids(paths: list[str] | None = None) -> frozenset[int]:
     """Every PMID in the benchmark files (default: MKAILIN_DECONTAMINATION)."""
     sources = settings.get_settings().decontamination if paths is None else paths
     return frozenset().union(*(b.pmids for b in load_benchmarks(sources)))
+
+
+def twin_pmids(con: duckdb.DuckDBPyConnection) -> frozenset[int]:
+    """Every benchmark twin's PMID (found as release files load, stages/twins.py)."""
+    rows = con.execute("SELECT DISTINCT pmid FROM benchmark_twins").fetchall()
+    return frozenset(int(row[0]) for row in rows)
+
+
+def training_excluded_pmids(
+    con: duckdb.DuckDBPyConnection, paths: list[str] | None = None
+) -> frozenset[int]:
+    """What training never uses as a source, a context or any named PMID: the benchmark
+    citations and their twins."""
+    return benchmark_citation_pmids(paths) | twin_pmids(con)
 
 
 def _as_pmids(value: Any) -> Iterator[int]:

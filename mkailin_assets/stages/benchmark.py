@@ -27,7 +27,8 @@ from mkailin_assets.evaluation.prompts import (
     SETTINGS,
     messages,
 )
-from mkailin_assets.evaluation.pubmedqa import TEST, PubMedQAItem
+from mkailin_assets.evaluation.pubmedqa import PubMedQAItem
+from mkailin_assets.evaluation.result_scope import asked_scopes, full_sizes
 from mkailin_assets.evaluation.scoring import CI_METHOD, score
 from mkailin_assets.llm.accounting import BudgetExhausted
 from mkailin_assets.llm.client import LLMFailureRateExceeded
@@ -203,18 +204,23 @@ def _status(result: LLMResult | None) -> str:
 
 
 def result_rows(
-    answers: pl.DataFrame, run_id: str, model: EvalModel, endpoint: str | None, k: int
+    answers: pl.DataFrame,
+    run_id: str,
+    model: EvalModel,
+    endpoint: str | None,
+    k: int,
+    full: dict[str, int] | None = None,
 ) -> pl.DataFrame:
-    """One row per (benchmark, setting, split): split 'test' (PQA-L's 500) and 'all'."""
+    """One row per (benchmark, setting, split), the split labelled by what was asked
+    (evaluation/result_scope.py): `test`, `all` only when every item of `full` was asked, else
+    `test_first_<n>` / `all_first_<n>`. `full` None: the answered items are the whole file."""
     now = datetime.now()
     rows = []
     for (benchmark, setting), group in answers.group_by(
         "benchmark", "setting", maintain_order=True
     ):
-        for split in (TEST, "all"):
-            asked = group if split == "all" else group.filter(pl.col("split") == TEST)
-            if asked.is_empty():
-                continue
+        sizes = full if full is not None else full_sizes_of(group)
+        for split, asked in asked_scopes(group, sizes):
             answered = asked.filter(pl.col("status").is_in(SCORED))
             figures = score(answered["gold"].to_list(), answered["answer"].to_list())
             rows.append(
@@ -250,6 +256,11 @@ def result_rows(
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+def full_sizes_of(answers: pl.DataFrame) -> dict[str, int]:
+    """Sizes when the answers cover the whole benchmark file."""
+    return {"test": int((answers["split"] == "test").sum()), "all": answers.height}
+
+
 def run_benchmark(
     con: duckdb.DuckDBPyConnection,
     client: Any,
@@ -259,11 +270,15 @@ def run_benchmark(
     run_id: str,
     k: int,
     endpoint: str | None = None,
+    every_item: Sequence[PubMedQAItem] | None = None,
 ) -> BenchmarkRun:
+    """`every_item`: the benchmark file's complete item list, when `items` is a subset of it."""
     contexts, retrieval = retrieved_contexts(con, items, k)
     requests = build_requests(items, contexts)
     results, stopped = ask(client, requests)
-    return _scored_run(run_id, model, items, contexts, results, stopped, retrieval, endpoint, k)
+    return _scored_run(
+        run_id, model, items, contexts, results, stopped, retrieval, endpoint, k, every_item
+    )
 
 
 def _scored_run(
@@ -276,9 +291,11 @@ def _scored_run(
     retrieval: dict[str, Any],
     endpoint: str | None,
     k: int,
+    every_item: Sequence[PubMedQAItem] | None,
 ) -> BenchmarkRun:
     answers = answer_rows(run_id, model.name, items, contexts, results)
-    figures = result_rows(answers, run_id, model, endpoint, k)
+    full = full_sizes(every_item) if every_item is not None else None
+    figures = result_rows(answers, run_id, model, endpoint, k, full)
     partial = bool(figures["partial"].any()) if figures.height else False
     return BenchmarkRun(answers, figures, partial, stopped, retrieval)
 
@@ -292,6 +309,7 @@ def run_benchmark_phased(
     run_id: str,
     k: int,
     endpoint: str | None = None,
+    every_item: Sequence[PubMedQAItem] | None = None,
 ) -> tuple[BenchmarkRun, pl.DataFrame]:
     """The asset's path: retrieval, the previous figures and the cache rows in a read phase,
     the questions to the model holding nothing, the figures in a write phase (`gate.hold`).
@@ -302,7 +320,9 @@ def run_benchmark_phased(
         requests = build_requests(items, contexts)
         client.prefetch(con, requests)
     results, stopped = ask(client, requests)
-    run = _scored_run(run_id, model, items, contexts, results, stopped, retrieval, endpoint, k)
+    run = _scored_run(
+        run_id, model, items, contexts, results, stopped, retrieval, endpoint, k, every_item
+    )
     with gate.hold("write") as con:
         client.commit(con)
         write_benchmark(con, model.name, run)
@@ -313,13 +333,9 @@ def run_benchmark_phased(
 
 
 def previous_results(con: duckdb.DuckDBPyConnection, model: str) -> pl.DataFrame:
-    """The figures of the model's latest stored run (empty when there is none)."""
-    return query_pl(
-        con,
-        """SELECT * FROM benchmark_results WHERE model = $model AND run_id = (
-               SELECT arg_max(run_id, created_at) FROM benchmark_results WHERE model = $model)""",
-        {"model": model},
-    )
+    """The model's stored figures, every run (empty when there is none): comparisons pick the
+    latest like-with-like row from them (result_scope.like_with_like)."""
+    return query_pl(con, "SELECT * FROM benchmark_results WHERE model = $model", {"model": model})
 
 
 def write_benchmark(con: duckdb.DuckDBPyConnection, model: str, run: BenchmarkRun) -> None:

@@ -26,8 +26,10 @@ from mkailin_assets.agents.retrieval import (
     store_embeddings,
 )
 from mkailin_assets.agents.search_index import query_terms
+from mkailin_assets.curation.splits import SplitRule
 from mkailin_assets.db import missing_pmids, query_pl, sync_partition
 from mkailin_assets.llm.client import LLMFailureRateExceeded
+from mkailin_assets.stages.split_retrieval import split_safe_contexts, split_safe_reused
 from mkailin_assets.stages.tables import StageResult, frame_preview
 
 
@@ -220,9 +222,11 @@ def candidates_from_answers(
     *,
     method: str = "bm25",
     exclude_pmids: Iterable[int] | None = None,
+    split_rule: SplitRule | None = None,
 ) -> AnsweredCandidates:
     """Write phase, first half: the answered questions as candidate rows, and which of them
-    need retrieval (unchanged candidates keep their contexts)."""
+    need retrieval (unchanged candidates keep their contexts, unless one is now excluded or,
+    with `split_rule`, from another split)."""
     report = CandidateReport()
     report.sources = sources.height
     rows = questions_from_results(requests, results, known_uis=known_descriptors(con))
@@ -254,6 +258,8 @@ def candidates_from_answers(
     reused = reusable_contexts(con, category, exclude_pmids or ()).join(
         ok.select("candidate_id", "question"), on=["candidate_id", "question"]
     )
+    if split_rule is not None:  # held-out splits: contexts only from the record's own split
+        reused = split_safe_reused(reused, ok, split_rule)
     todo = ok.join(reused.select("candidate_id"), on="candidate_id", how="anti")
     report.candidates_ok = ok.height
     report.candidates_failed = frame.height - ok.height
@@ -270,15 +276,29 @@ def attach_contexts(
     k: int = 4,
     embedding: tuple[Any, str | None] = (None, None),
     exclude_pmids: Iterable[int] | None = None,
+    split_rule: SplitRule | None = None,
 ) -> tuple[pl.DataFrame, CandidateReport]:
     """Write phase, second half: contexts for the candidates that need them (BM25 from the
     index brought in step first; dense from the stored vectors, the questions' vectors given
-    by `embedding`, computed while the writer was free)."""
+    by `embedding`, computed while the writer was free); with `split_rule`, each record's
+    contexts come only from citations of its own split."""
     report, todo, reused = answered.report, answered.todo, answered.reused
     if not todo.is_empty() and method in ("bm25", "hybrid"):
         report.index = refresh_bm25_index(con)
-    fresh = retrieve_contexts(
-        con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
+    fresh = (
+        retrieve_contexts(
+            con, todo.select("candidate_id", "question"), method, k, embedding, exclude_pmids
+        )
+        if split_rule is None
+        else split_safe_contexts(
+            con,
+            todo.select("candidate_id", "question", "source_pmid"),
+            split_rule,
+            method,
+            k,
+            embedding,
+            exclude_pmids,
+        )  # fmt: skip
     ).with_columns(pl.lit(method).alias("retrieval_method"))
     contexts = pl.concat(
         [
@@ -359,11 +379,14 @@ def distill_candidates(
     sample: int,
     method: str,
     k: int,
-    exclude_pmids: frozenset[int] | set[int] = frozenset(),
+    exclude_pmids: Iterable[int] | Callable[[duckdb.DuckDBPyConnection], Iterable[int]] = (),
     questions_per_agent: int | None = None,
+    split_rule: SplitRule | None = None,
 ) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed; PMIDs in
-    `exclude_pmids` (benchmark citations) are never retrieved as contexts.
+    `exclude_pmids` (benchmark citations and their twins; a set, or a function of the database
+    read in the read phase) are never retrieved as contexts; with `split_rule`,
+    a record's contexts come only from its own split.
 
     Phases: read (sources, requests, cache rows, the corpus vectors to compute) and write
     (spools into llm_calls, retrieval, the partition) each hold the writer (`gate.hold`,
@@ -372,6 +395,9 @@ def distill_candidates(
     dense = method in EMBEDDING_METHODS
     model_name = client.config.model_for("embeddings") if dense else None
     with gate.hold("read") as con:
+        # A function of the database (benchmark twins are a table): read with the sources.
+        excluded = frozenset(exclude_pmids(con) if callable(exclude_pmids) else exclude_pmids)
+        held_out = {"exclude_pmids": excluded, "split_rule": split_rule}
         sources, requests = plan_questions(
             con, category, sample=sample, questions_per_agent=questions_per_agent
         )
@@ -386,17 +412,17 @@ def distill_candidates(
         if corpus is not None:
             store_embeddings(con, model_name, corpus, corpus_vectors)
         answered = candidates_from_answers(
-            con, category, sources, requests, results, method=method, exclude_pmids=exclude_pmids
+            con, category, sources, requests, results, method=method, **held_out
         )
         questions = answered.todo["question"].to_list()
         if not dense or not questions:
-            return _written(con, category, answered, method, k, (None, None), exclude_pmids)
+            return _written(con, category, answered, method, k, (None, None), held_out)
         client.prefetch_embeddings(con, questions)
     vectors = client.embed(questions, answered.todo["candidate_id"].to_list())  # model phase
     embedding = (vectors_by_text(questions, vectors), model_name)
     with gate.hold("write") as con:
         client.commit(con)
-        return _written(con, category, answered, method, k, embedding, exclude_pmids)
+        return _written(con, category, answered, method, k, embedding, held_out)
 
 
 def embed_with(client: Any) -> Callable[[list[str], list[str]], Any]:
@@ -410,10 +436,10 @@ def _written(
     method: str,
     k: int,
     embedding: tuple[Any, str | None],
-    exclude_pmids: Iterable[int],
+    held_out: dict[str, Any],
 ) -> StageResult[CandidateReport]:
     frame, report = attach_contexts(
-        con, answered, method=method, k=k, embedding=embedding, exclude_pmids=exclude_pmids
+        con, answered, method=method, k=k, embedding=embedding, **held_out
     )
     changes = write_candidates(con, category, frame)
     return StageResult(

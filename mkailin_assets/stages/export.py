@@ -20,6 +20,7 @@ from mkailin_assets.curation.export import (
 )
 from mkailin_assets.db import apply_analysis_views, insert_frame, query_pl, transaction
 from mkailin_assets.stages.training import cross_category_duplicates
+from mkailin_assets.stages.twins import twins_per_benchmark
 
 # A record whose source sits in several categories is exported once, under its first category,
 # with every category it belongs to.
@@ -79,6 +80,7 @@ def read_export(
         "prompts": {template.role: template.version for template in PROMPTS.values()},
         "filters": filters,
         "benchmark": benchmark.to_dicts(),
+        "hygiene": {"twins": twins_per_benchmark(con)},
         "mesh_coverage": {
             f"depth {r['depth']}": f"{r['covered']} / {r['descriptors']} ({r['share_covered']:.1%})"
             for r in coverage.iter_rows(named=True)

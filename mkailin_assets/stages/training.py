@@ -36,6 +36,7 @@ from mkailin_assets.db import (
 )
 from mkailin_assets.evaluation.hygiene import pmids_in
 from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
+from mkailin_assets.stages.twins import with_twins
 
 TRAINING_COLUMNS = [
     "category",
@@ -316,7 +317,7 @@ def curate_training(
     ngram: int,
 ) -> TrainingResult:
     """Build, filter and split the category's records against the listed benchmarks; write them."""
-    benchmarks = load_benchmarks(benchmark_sources)
+    benchmarks = with_twins(con, load_benchmarks(benchmark_sources))
     training, filtered, report = build_training_category(
         con, category, benchmarks, ratios=ratios, dedup_threshold=dedup_threshold, ngram=ngram
     )

@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS benchmark_results (
     endpoint          VARCHAR,               -- base URL (never a key), NULL for offline
     benchmark         VARCHAR NOT NULL,      -- pubmedqa | pubmedqa_star
     setting           VARCHAR NOT NULL,      -- reasoning_required | retrieved | no_context
-    split             VARCHAR NOT NULL,      -- test (PQA-L's 500) | all (the 1,000)
+    split             VARCHAR NOT NULL,      -- what was asked: test (every test item) | all (every item) | test_first_<n> | all_first_<n> (a limited run)
     n                 INTEGER NOT NULL,      -- items answered (unparseable answers included)
     n_expected        INTEGER NOT NULL,      -- items asked
     correct           INTEGER NOT NULL,

@@ -87,6 +87,7 @@ VIEW_COLUMNS = {
         "created_at",
     ],
 }
+VIEW_COLUMNS["benchmark_twin_report"] = ["file_name", "twin_citations", "items_copied", "twins"]
 QUERY_COLUMNS = {"demo_summary.sql": [column.name for column in SUMMARY_COLUMNS]}
 _VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 

@@ -154,7 +154,7 @@ def filtered(pipeline: Pipeline) -> pl.DataFrame:
 def test_every_training_check_passed(built):
     for letter, result in built["runs"].items():
         outcomes = check_outcomes(result)
-        assert len(outcomes) == 7 and all(outcomes.values()), (letter, outcomes)
+        assert len(outcomes) == 8 and all(outcomes.values()), (letter, outcomes)
     pipeline: Pipeline = built["pipeline"]
     kinds = dict(pipeline.rows("SELECT kind, count(*) FROM training_set GROUP BY kind"))
     assert kinds["sft"] > 0 and kinds["pretrain"] > 0
