@@ -1,7 +1,8 @@
 """Category runs side by side: do their model phases overlap, and is each request paid once?
 
     .venv/bin/python benchmarks/parallel.py --categories 8 --latency 2 [--sources 20]
-        [--instance postgres]
+        [--instance postgres] [--corpus ../shared/data/pubmed/pubmed20n0014.xml.gz
+         --mesh ../shared/data/mesh/mesh2024-trees.xml.gz]
 
 Loads the bundled sample into a fresh DuckDB file and Dagster instance (SQLite, the project's
 dagster.yaml: the `duckdb` pool has one slot; or `--instance postgres`: a PostgreSQL server of its
@@ -56,8 +57,23 @@ print(json.dumps(out, default=str))
 """
 
 
+def corpus_source(workdir: Path, corpus: Path | None) -> Path:
+    """The bundled sample, or one release file (e.g. NLM's 2020 baseline file) as baseline/."""
+    if corpus is None:
+        return REPO_ROOT / "data" / "sample" / "pubmed"
+    baseline = workdir / "pubmed" / "baseline"
+    baseline.mkdir(parents=True)
+    (baseline / corpus.name).symlink_to(corpus.resolve())
+    return baseline.parent
+
+
 def project_env(
-    workdir: Path, server_url: str, sources: int, postgres: dict[str, str] | None
+    workdir: Path,
+    server_url: str,
+    sources: int,
+    postgres: dict[str, str] | None,
+    corpus: Path | None = None,
+    mesh: Path | None = None,
 ) -> dict[str, str]:
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
@@ -70,8 +86,10 @@ def project_env(
         "DAGSTER_HOME": str(home),
         "MKAILIN_DUCKDB_PATH": str(workdir / "mkailin.duckdb"),
         "MKAILIN_READ_SNAPSHOT": "off",
-        "MKAILIN_PUBMED_SOURCE": str(REPO_ROOT / "data" / "sample" / "pubmed"),
-        "MKAILIN_MESH_SOURCE": str(REPO_ROOT / "data" / "sample" / "mesh" / "desc_sample.xml"),
+        "MKAILIN_PUBMED_SOURCE": str(corpus_source(workdir, corpus)),
+        "MKAILIN_MESH_SOURCE": str(
+            mesh.resolve() if mesh else REPO_ROOT / "data" / "sample" / "mesh" / "desc_sample.xml"
+        ),
         "MKAILIN_SAMPLE_PER_CATEGORY": str(sources),
         "MKAILIN_LLM_BACKEND": "openai",
         "MKAILIN_LLM_BASE_URL": server_url,
@@ -145,6 +163,8 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--sources", type=int, default=20)
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--corpus", type=Path, help="a PubMed release file (default: the sample)")
+    parser.add_argument("--mesh", type=Path, help="a MeSH descriptor file (with --corpus)")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT))
     from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
@@ -159,7 +179,7 @@ def main() -> None:
         postgres = start_server(workdir / "pgdata")
     try:
         with FakeOpenAIServer(latency_s=args.latency, seed=7) as server:
-            env = project_env(workdir, server.url, args.sources, postgres)
+            env = project_env(workdir, server.url, args.sources, postgres, args.corpus, args.mesh)
             setup(env, [alone, *together])
             server.reset_stats()
             started = time.perf_counter()
@@ -184,6 +204,7 @@ def main() -> None:
         ]
         result = {
             "instance": args.instance,
+            "corpus": args.corpus.name if args.corpus else "sample",
             "categories": args.categories,
             "latency_s": args.latency,
             "sources_per_category": args.sources,
