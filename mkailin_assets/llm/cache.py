@@ -1,19 +1,15 @@
 """The response cache in DuckDB (`llm_calls`): keys, lookups and one-row-at-a-time durable writes.
 
-The cache writes through its own cursor (a separate DuckDB connection to the same database): each
-row is committed as soon as it arrives (rows arriving together share one commit, see
-CacheWriter), so a crash loses nothing already paid for, even while the caller holds an open
-transaction on its own connection.
+The cache writes through its own cursor (a separate DuckDB connection to the same database), so
+its commits do not depend on a transaction the caller holds open. Answers reach it from spools
+(llm/spool.py): durable on disk first, brought into llm_calls in a run's write phase.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import queue
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -216,16 +212,6 @@ class LLMCache:
         with transaction(self._writer):
             self._writer.execute(statement)
 
-    def warm(self) -> None:
-        """Run the insert path once on no rows: DuckDB's first Arrow insert on a cursor costs
-        ~0.3 s, which would otherwise delay the first durable commit of a run."""
-        with self._write_lock:
-            self._writer.register("_llm_rows", _ARROW_SCHEMA.empty_table())
-            try:
-                self._writer.execute(_INSERT_SQL)
-            finally:
-                self._writer.unregister("_llm_rows")
-
     def close(self) -> None:
         with self._write_lock:
             self._reader.close()
@@ -278,72 +264,6 @@ def _arrow_rows(records: list[CallRecord]) -> pa.Table:
         ],
         schema=_ARROW_SCHEMA,
     )
-
-
-class CacheWriter:
-    """Group commit: one thread writes whatever rows are waiting in one transaction.
-
-    A row's future resolves once its transaction has committed, so 'done' means 'durable'; under
-    load many rows share one commit instead of queueing behind one commit each."""
-
-    # After the first waiting row, gather for this long before committing: an insert + commit
-    # costs ~2 ms of CPU whatever its size, so small groups slowed the client under load (10 ms
-    # gave ~4 rows per commit at 400 req/s, 100 ms gives ~40). Rows still count as done only
-    # once committed; this adds at most LINGER_S to an item and is all a crash can lose.
-    LINGER_S = 0.1
-
-    def __init__(self, cache: LLMCache, expected: int | None = None) -> None:
-        """`expected`: how many rows the caller will submit; the last one is committed at once
-        instead of sitting out the linger."""
-        self._cache = cache
-        self._remaining = expected
-        self._queue: queue.Queue[tuple[CallRecord, Future[None]] | None] = queue.Queue()
-        self._flush = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="llm-cache-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, record: CallRecord) -> Future[None]:
-        future: Future[None] = Future()
-        self._queue.put((record, future))
-        if self._remaining is not None:
-            self._remaining -= 1
-            if self._remaining <= 0:
-                self._flush.set()
-        return future
-
-    def close(self) -> None:
-        self._flush.set()
-        self._queue.put(None)
-        self._thread.join()
-
-    def _loop(self) -> None:
-        # Warm the insert path while the first requests are still on the wire. Only an
-        # optimisation: a failure here must not stop the thread that makes rows durable.
-        with contextlib.suppress(Exception):
-            self._cache.warm()
-        stopping = False
-        while not stopping:
-            waiting = [self._queue.get()]
-            if waiting[0] is not None:
-                self._flush.wait(self.LINGER_S)
-            self._flush.clear()
-            while True:
-                try:
-                    waiting.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stopping = None in waiting
-            batch = [item for item in waiting if item is not None]
-            if not batch:
-                continue
-            try:
-                self._cache.write_many([record for record, _ in batch])
-            except BaseException as error:  # the callers see why their row was not stored
-                for _, future in batch:
-                    future.set_exception(error)
-                continue
-            for _, future in batch:
-                future.set_result(None)
 
 
 def record_to_json(record: CallRecord) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 
 from mkailin_assets.db import apply_schema, open_connection
-from mkailin_assets.llm.cache import CacheWriter, CallRecord, LLMCache
+from mkailin_assets.llm.cache import CallRecord, LLMCache
 
 
 def _record(key: str, status: str, content: str | None = None) -> CallRecord:
@@ -50,28 +50,5 @@ def test_new_rows_insert_and_a_stored_key_is_replaced(tmp_path):
     assert rows["c"][:2] == ("ok", "C")
     assert rows["a"][3] == '{"messages":[{"content":"a","role":"user"}],"model":"m"}'
     assert set(cache.lookup_final(["a", "b", "c", "zzz"])) == {"a", "b", "c"}
-    cache.close()
-    con.close()
-
-
-def test_the_writer_commits_every_submitted_row_before_its_future_resolves(tmp_path):
-    con = open_connection(tmp_path / "cache.duckdb")
-    apply_schema(con)
-    cache = LLMCache(con)
-    writer = CacheWriter(cache)
-    futures = [writer.submit(_record(f"k{i}", "ok", str(i))) for i in range(250)]
-    futures.append(writer.submit(_record("k0", "ok", "again")))  # same key, later answer
-    for future in futures:
-        future.result(timeout=30)
-    # Read through another connection: committed means visible there.
-    other = con.cursor()
-    assert other.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 250
-    # The later answer wins, whether it shared a commit with the first or came after it.
-    assert (
-        other.execute("SELECT response_content FROM llm_calls WHERE call_id = 'k0'").fetchone()[0]
-        == "again"
-    )
-    other.close()
-    writer.close()
     cache.close()
     con.close()
