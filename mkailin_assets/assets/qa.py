@@ -96,6 +96,7 @@ def candidate_qa(
             "rows_inserted": result.changes["inserted"],
             "rows_deleted": result.changes["deleted"],
             "questions_without_indexable_term": report.no_indexable_term,
+            "questions_without_context": report.no_context,
             "retrieval_index": dg.MetadataValue.json(report.index),
             "first_errors": dg.MetadataValue.json(report.errors),
             "rejected_by_reason": dg.MetadataValue.json(report.rejected),

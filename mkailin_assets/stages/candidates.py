@@ -41,6 +41,7 @@ class CandidateReport:
     retrieved: int = 0
     contexts_reused: int = 0
     no_indexable_term: int = 0
+    no_context: int = 0
     index: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
     per_agent: dict[str, int] = field(default_factory=dict)
@@ -310,9 +311,33 @@ def attach_contexts(
     frame = answered.frame.join(contexts, on="candidate_id", how="left").with_columns(
         pl.col("retrieval_method").fill_null(method)
     )
+    frame, report.no_context = reject_contextless(frame)
+    report.candidates_ok -= report.no_context
+    report.candidates_failed += report.no_context
     report.retrieved = fresh.height
     report.contexts_reused = reused.height
     return frame.select(CANDIDATE_COLUMNS), report
+
+
+NO_CONTEXT_ERROR = (
+    "retrieval found no context the question may use (none matched, or none in its own split)"
+)
+
+
+def reject_contextless(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """A question retrieval found nothing for is recorded as failed with the reason, never kept
+    with empty contexts (a held-out question sees only its own split, which may be small)."""
+    empty = (pl.col("status") == "ok") & (
+        pl.col("context_pmids").is_null() | (pl.col("context_pmids").list.len() == 0)
+    )
+    flagged = frame.with_columns(empty.alias("_empty"))
+    count = int(flagged["_empty"].sum())
+    if not count:
+        return frame, 0
+    return flagged.with_columns(
+        pl.when("_empty").then(pl.lit("failed")).otherwise("status").alias("status"),
+        pl.when("_empty").then(pl.lit(NO_CONTEXT_ERROR)).otherwise("error").alias("error"),
+    ).drop("_empty"), count
 
 
 def vectors_by_text(texts: list[str], vectors: list[Any]) -> Callable[[list[str], list[str]], Any]:

@@ -69,8 +69,9 @@ def test_sigkill_midway_then_rerun_sends_only_the_rest(tmp_db: Path) -> None:
         cached = sum(1 for line in lines if json.loads(line)["status"] == "ok")
         assert 0 < cached < TOTAL
         assert con.execute("SELECT count(*) FROM llm_calls").fetchone()[0] == 0
-        # Lost at the kill: at most the requests in flight (an answer counts once on disk).
-        assert sent_before_kill - cached <= CONCURRENCY
+        # Lost at the kill: the requests in flight, and answers received but not yet on disk
+        # (each waits for its fsync on a worker thread; a loaded machine delays a few).
+        assert sent_before_kill - cached <= 3 * CONCURRENCY
 
         server.reset_stats()
         config = LLMConfig(
