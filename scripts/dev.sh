@@ -2,6 +2,10 @@
 # The Dagster UI on loopback (http://127.0.0.1:3000), with a persistent instance in .dagster_home/.
 # Sources default to the bundled sample; NLM's live servers only with --nlm (or by setting
 # MKAILIN_PUBMED_SOURCE / MKAILIN_MESH_SOURCE yourself).
+#
+# Start: runs left in flight by an unclean stop are marked failed (their slots freed) and resumed
+# by run_retry_sensor; the freshness of each category is printed. Ctrl-C or SIGTERM: runs in
+# flight are cancelled (not left STARTED) and resume at the next start.
 source "$(dirname "${BASH_SOURCE[0]}")/_env.sh"
 if [[ "${1:-}" == "--nlm" ]]; then
   shift
@@ -13,4 +17,27 @@ else
 fi
 ensure_venv ""
 ensure_dagster_home
-exec "$VENV/bin/dagster" dev -w workspace.yaml -h "${MKAILIN_HOST:-127.0.0.1}" -p "${MKAILIN_PORT:-3000}" "$@"
+"$VENV/bin/python" -m mkailin_assets.automation.dead_runs
+"$VENV/bin/python" -m mkailin_assets.automation.staleness
+
+# dagster dev gets its own session, so a Ctrl-C reaches this script only: the runs are cancelled
+# through Dagster first, then its whole process group is stopped.
+setsid "$VENV/bin/dagster" dev -w workspace.yaml -h "${MKAILIN_HOST:-127.0.0.1}" -p "${MKAILIN_PORT:-3000}" "$@" &
+DAGSTER_PID=$!
+
+stop_platform() {
+  trap '' INT TERM
+  echo "==> stopping: cancelling runs in flight"
+  "$VENV/bin/python" -m mkailin_assets.automation.shutdown || true
+  kill -TERM -- "-$DAGSTER_PID" 2>/dev/null || true
+  for _ in $(seq 1 40); do
+    kill -0 -- "-$DAGSTER_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill -KILL -- "-$DAGSTER_PID" 2>/dev/null || true
+  wait "$DAGSTER_PID" 2>/dev/null || true
+  "$VENV/bin/python" -m mkailin_assets.automation.dead_runs --stopped || true
+  exit 0
+}
+trap stop_platform INT TERM
+wait "$DAGSTER_PID"
