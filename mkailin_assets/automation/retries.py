@@ -249,7 +249,7 @@ def plan_retries(
     runs = instance.get_runs(
         dg.RunsFilter(
             statuses=[dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED],
-            updated_after=datetime.fromtimestamp(now - LOOKBACK_S, tz=UTC),
+            updated_after=datetime.fromtimestamp(time.time() - LOOKBACK_S, tz=UTC),
         ),
         limit=500,
     )

@@ -45,7 +45,8 @@ def _engine_start_event(instance: dg.DagsterInstance, run_id: str) -> tuple[int,
         event = entry.dagster_event
         data = getattr(event, "event_specific_data", None) if event else None
         pid = getattr(data, "metadata", {}).get("pid") if data is not None else None
-        if pid is not None and "Started process for run" in (entry.user_message or ""):
+        message = (event.message if event else None) or entry.user_message or ""
+        if pid is not None and "Started process for run" in message:
             return int(getattr(pid, "value", pid)), entry.timestamp
     return None
 
