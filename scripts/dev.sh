@@ -15,6 +15,18 @@ else
   export MKAILIN_MESH_SOURCE="${MKAILIN_MESH_SOURCE:-$REPO_ROOT/data/sample/mesh/desc_sample.xml}"
   echo "==> sources: $MKAILIN_PUBMED_SOURCE and $MKAILIN_MESH_SOURCE (./scripts/dev.sh --nlm for NLM's servers)"
 fi
+# One dagster dev per instance: a second one would run a second daemon over the same runs, run
+# queue and sensor cursors. The lock is held by this script and everything it starts.
+DEV_LOCK="${DAGSTER_HOME:-$REPO_ROOT/.dagster_home}/.dev.lock"
+mkdir -p "$(dirname "$DEV_LOCK")"
+if command -v flock >/dev/null; then
+  exec {LOCK_FD}>>"$DEV_LOCK"
+  if ! flock -n "$LOCK_FD"; then
+    echo "error: another ./scripts/dev.sh (pid $(head -n1 "$DEV_LOCK" 2>/dev/null || echo '?')) already runs on the instance $(dirname "$DEV_LOCK"); stop it first, or set DAGSTER_HOME to another folder" >&2
+    exit 1
+  fi
+  echo "$$" >"$DEV_LOCK"
+fi
 ensure_venv ""
 ensure_dagster_home
 "$VENV/bin/python" -m mkailin_assets.automation.dead_runs

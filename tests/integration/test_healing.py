@@ -226,3 +226,19 @@ def test_a_category_is_due_after_a_file_that_changed_it_and_up_to_date_after_its
     row = next(r for r in table if r.category == "C")
     assert (row.latest_file, row.covered_file, row.state) == ("f3", "f1", "due")
     assert "C" in staleness.render_table(table) and staleness.digest(table)
+
+
+# ---- the daemon killed while the release sensor registers partitions ---------------------------
+def test_files_registered_by_a_tick_cut_short_are_requested_by_the_next(instance):
+    from mkailin_assets.automation.sensors import build_pubmed_release_sensor
+    from tests.integration.test_sensors import Source, tick, updates
+
+    instance.report_runless_asset_event(dg.AssetMaterialization("mesh_vocabulary"))
+    names = [release.name for release in updates(25, 1, 3)]
+    sensor = build_pubmed_release_sensor(Source(updates(25, 1, 3)))
+    # The tick registered the partitions, then the daemon died: no run, no cursor saved.
+    instance.add_dynamic_partitions("pubmed_files", names)
+    requests, cursor = tick(sensor, instance, None)
+    assert [r.partition_key for r in requests] == names
+    assert [r.run_key for r in requests] == names  # first attempts: a file never runs twice
+    assert cursor == names[-1]
