@@ -22,6 +22,8 @@ from typing import Any
 
 import polars as pl
 
+from mkailin_assets.curation.freshness import freshness_section
+
 _CONTEXT = pl.Struct({"pmid": pl.Int64, "title": pl.String, "text": pl.String})
 _MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 _PAIRWISE = {
@@ -306,6 +308,7 @@ def dataset_card(
         "## Models\n\n" + _mapping_section(meta.get("models"), "Not recorded."),
         "## Prompts\n\n" + _mapping_section(meta.get("prompts"), "Not recorded."),
         "## Benchmark results\n\n" + benchmark_section(meta.get("benchmark")),
+        "## Freshness per category\n\n" + freshness_section(meta.get("freshness")),
         "## Loading\n\n```python\nfrom datasets import load_dataset\n"
         'sft = load_dataset("parquet", data_files={"train": "sft/train.parquet"})\n```',
         "## Licence\n\n" + PUBMED_LICENCE_NOTE,
