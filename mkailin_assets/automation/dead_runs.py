@@ -21,6 +21,7 @@ import dagster as dg
 
 from mkailin_assets import settings
 from mkailin_assets.automation.conditions import sensor_status
+from mkailin_assets.automation.instance_errors import instance_write_problem
 from mkailin_assets.automation.run_workers import Worker, run_worker, this_host, worker_alive
 
 SENSOR_NAME = "dead_run_sensor"
@@ -152,8 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the platform was stopped on purpose: end dead runs as cancelled (to be resumed)",
     )
     args = parser.parse_args(argv)
-    with dg.DagsterInstance.get() as instance:
-        sweep = sweep_dead_runs(instance, stopped=args.stopped)
+    try:
+        with dg.DagsterInstance.get() as instance:
+            sweep = sweep_dead_runs(instance, stopped=args.stopped)
+    except Exception as error:
+        problem = instance_write_problem(error)
+        if problem is None:
+            raise
+        print(problem, file=sys.stderr)
+        return 1
     print(f"==> runs in flight: {sweep.summary()}")
     return 0
 
