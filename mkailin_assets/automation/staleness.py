@@ -4,8 +4,9 @@ running, failed (with the reason) or up to date.
 
 Shown four ways: `./scripts/dev.sh` prints the table at start (`python -m
 mkailin_assets.automation.staleness`); one asset check per category on training_export
-(`<letter>_up_to_date`, red when the category lags the releases), evaluated by
-`category_staleness_job`, which `staleness_sensor` launches whenever the table changes; the
+(`<letter>_up_to_date`, red when the category lags the releases, yellow while it refreshes),
+recorded by `staleness_sensor` whenever the table changes (and evaluated with every export, or by
+`category_staleness_job` from the UI); the
 dataset card (its "Freshness" section) and the `category_freshness` SQL view read the same
 facts from the database.
 """
@@ -169,17 +170,30 @@ CHECK_SPECS = [
 ]
 
 
+def check_outcome(row: CategoryFreshness) -> dict:
+    """passed / severity / metadata of a category's check: red (ERROR) when a refresh is due or
+    failed, yellow (WARN) while it runs, green when up to date or without data."""
+    return {
+        "check_name": f"{row.category}_up_to_date",
+        "passed": row.ok,
+        "severity": dg.AssetCheckSeverity.WARN
+        if row.state == "running"
+        else dg.AssetCheckSeverity.ERROR,
+        "metadata": {k: v or "" for k, v in asdict(row).items()},
+    }
+
+
 @dg.multi_asset_check(specs=CHECK_SPECS, name="category_freshness_checks")
 def category_freshness_checks(context: dg.AssetCheckExecutionContext):
-    latest = _latest(context.instance, PUBMED_FILES)
-    for letter in CATEGORY_LETTERS:
-        row = category_freshness(context.instance, letter, latest)
-        yield dg.AssetCheckResult(
-            asset_key=TRAINING_EXPORT,
-            check_name=f"{letter}_up_to_date",
-            passed=row.ok or row.state == "running",
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={k: v or "" for k, v in asdict(row).items()},
+    for row in freshness_table(context.instance):
+        yield dg.AssetCheckResult(asset_key=TRAINING_EXPORT, **check_outcome(row))
+
+
+def report_freshness(instance: dg.DagsterInstance, rows: list[CategoryFreshness]) -> None:
+    """The checks' results recorded without a run (a run per change would cost a process)."""
+    for row in rows:
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=TRAINING_EXPORT, **check_outcome(row))
         )
 
 
@@ -193,20 +207,23 @@ category_staleness_job = dg.define_asset_job(
 def build_staleness_sensor(running: bool = True) -> dg.SensorDefinition:
     @dg.sensor(
         name=SENSOR_NAME,
-        job=category_staleness_job,
-        minimum_interval_seconds=60,
+        minimum_interval_seconds=30,
         default_status=sensor_status(running),
-        description="Re-evaluates the per-category freshness checks whenever the table of "
-        "latest file / covered file / state changes (no run while nothing changes).",
+        description="Records the per-category freshness checks on training_export "
+        "(`<letter>_up_to_date`) whenever the table of latest file / covered file / state "
+        "changes, without launching a run.",
     )
     def staleness_sensor(context: dg.SensorEvaluationContext):
         rows = freshness_table(context.instance)
         key = digest(rows)
         if key == context.cursor:
             return dg.SkipReason("freshness unchanged")
+        report_freshness(context.instance, rows)
         lagging = [f"{r.category} {r.state}" for r in rows if not r.ok]
-        context.log.info("lagging: " + (", ".join(lagging) or "none"))
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"staleness:{key}")], cursor=key)
+        return dg.SensorResult(
+            skip_reason="checks recorded; lagging: " + (", ".join(lagging) or "none"),
+            cursor=key,
+        )
 
     return staleness_sensor
 

@@ -242,3 +242,19 @@ def test_files_registered_by_a_tick_cut_short_are_requested_by_the_next(instance
     assert [r.partition_key for r in requests] == names
     assert [r.run_key for r in requests] == names  # first attempts: a file never runs twice
     assert cursor == names[-1]
+
+
+def test_the_staleness_sensor_records_red_checks_without_a_run_and_only_on_change(instance):
+    instance.add_dynamic_partitions("pubmed_files", ["f1"])
+    materialize(instance, "pubmed_files", "f1", {"affected_categories": "C"})
+    sensor = staleness.build_staleness_sensor()
+    first = sensor(dg.build_sensor_context(instance=instance))
+    assert first.run_requests == [] and "lagging: C due" in first.skip_reason.skip_message
+    key = dg.AssetCheckKey(staleness.TRAINING_EXPORT, "C_up_to_date")
+    (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=5)
+    evaluation = record.event.dagster_event.event_specific_data
+    assert evaluation.passed is False and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert evaluation.metadata["state"].value == "due"
+    again = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+    assert again.skip_message == "freshness unchanged"
+    assert instance.get_runs_count() == 0
