@@ -44,6 +44,7 @@ class Sweep:
     canceled: list[str] = field(default_factory=list)  # run ids marked cancelled
     alive: list[str] = field(default_factory=list)
     unchecked: dict[str, str] = field(default_factory=dict)  # run id -> why not checkable
+    slots_freed: list[str] = field(default_factory=list)  # finished runs that still held slots
 
     def summary(self) -> str:
         parts = []
@@ -58,6 +59,8 @@ class Sweep:
                 f"{len(self.unchecked)} run(s) not checkable here: "
                 + "; ".join(f"{run_id[:8]} {why}" for run_id, why in self.unchecked.items())
             )
+        if self.slots_freed:
+            parts.append(f"pool slots of {len(self.slots_freed)} finished run(s) freed")
         return ", ".join(parts) or "no run in flight"
 
 
@@ -93,6 +96,25 @@ def _end_run(
     return cancel
 
 
+def free_slots_of_finished_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs that ended but still hold pool slots (a step interrupted by a stop never released
+    its slot): freed, since a finished run needs none. Ids of the runs freed."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    holders = set(storage.get_concurrency_run_ids())
+    if not holders:
+        return []
+    runs = {run.run_id: run for run in instance.get_runs(dg.RunsFilter(run_ids=list(holders)))}
+    freed = []
+    for run_id in sorted(holders):
+        run = runs.get(run_id)
+        if run is None or run.is_finished:  # a deleted run holds nothing either
+            storage.free_concurrency_slots_for_run(run_id)
+            freed.append(run_id)
+    return freed
+
+
 def sweep_dead_runs(instance: dg.DagsterInstance, stopped: bool = False) -> Sweep:
     """End every in-flight run of this host whose worker is gone. `stopped`: the platform was
     stopped on purpose (dev.sh): such runs end cancelled, tagged so that they are resumed."""
@@ -115,6 +137,7 @@ def sweep_dead_runs(instance: dg.DagsterInstance, stopped: bool = False) -> Swee
             sweep.canceled.append(run.run_id)
         else:
             sweep.failed.append(run.run_id)
+    sweep.slots_freed = free_slots_of_finished_runs(instance)
     return sweep
 
 

@@ -99,7 +99,8 @@ def _runs_of(instance: dg.DagsterInstance, category: str, statuses, limit: int =
 
 def _failure_reason(run: dg.DagsterRun) -> str:
     decided = run.tags.get("mkailin/retry")
-    cause = run.tags.get("mkailin/failure_cause")
+    stopped = run.tags.get("mkailin/stopped_by")
+    cause = f"stopped with {stopped}: resumes" if stopped else run.tags.get("mkailin/failure_cause")
     return f"run {run.run_id[:8]} {run.status.value.lower()}" + (
         f": {decided}" if decided else f" ({cause})" if cause else ""
     )

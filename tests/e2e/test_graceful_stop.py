@@ -5,7 +5,7 @@ platform converges without a hand."""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 import httpx
+import psutil
 import pytest
 
 from mkailin_assets import settings
@@ -81,9 +82,17 @@ class DevScript:
         return code
 
     def kill_everything(self) -> None:
-        if self.process is not None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        """After a failure: the script and `dagster dev` (its own session) with all below."""
+        if self.process is None:
+            return
+        family = [psutil.Process(self.process.pid)]
+        with contextlib.suppress(psutil.NoSuchProcess):
+            family += family[0].children(recursive=True)
+        for member in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()
+        psutil.wait_procs(family, timeout=20)
+        self.process = None
 
 
 def test_sigterm_cancels_runs_in_flight_and_the_next_start_resumes_them(tmp_path):

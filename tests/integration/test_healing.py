@@ -258,3 +258,14 @@ def test_the_staleness_sensor_records_red_checks_without_a_run_and_only_on_chang
     again = sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
     assert again.skip_message == "freshness unchanged"
     assert instance.get_runs_count() == 0
+
+
+def test_a_finished_run_that_still_holds_a_slot_has_it_freed(instance):
+    run = started_run(instance, {PID_TAG: str(dead_pid()), HOST_TAG: this_host()})
+    claim_slot(instance, run.run_id)
+    instance.report_run_canceled(run, "cancelled mid-step; the step never released its slot")
+    assert claimed(instance) == 1
+    sweep = dead_runs.sweep_dead_runs(instance)
+    assert sweep.slots_freed == [run.run_id] and sweep.failed == []
+    assert claimed(instance) == 0
+    assert "pool slots of 1 finished run(s) freed" in sweep.summary()
