@@ -24,6 +24,7 @@ vocabulary have their own retries in pubmed_release_sensor and are left to it.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,6 +90,11 @@ _TRANSIENT_CLASSES = {
     "LLMFailureRateExceeded",
 }
 _TRANSIENT_TEXT = ("Could not set lock", "Conflicting lock", "Connection refused")
+# Blocking checks that fail because LLM calls failed (a model server away, timeouts): every
+# failure is recorded, and a re-run asks only the failed items again.
+_TRANSIENT_CHECKS = {"failure_rate_acceptable"}
+# Dagster lists them one asset a line: "candidate_qa: check_a,check_b".
+_FAILED_CHECKS = re.compile(r"^[^:\n]+: ([\w,]+)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,10 @@ def classify_error(error: object) -> Cause:
     summary = f"{getattr(head, 'cls_name', '?')}: {(getattr(head, 'message', '') or '').strip()}"
     summary = summary[:300]
     if "blocking asset check" in summary:
+        listed = _FAILED_CHECKS.findall(getattr(head, "message", "") or "")
+        failed = {name for names in listed for name in names.split(",")}
+        if failed and failed <= _TRANSIENT_CHECKS:
+            return Cause(True, f"the LLM failure-rate gate failed ({', '.join(sorted(failed))})")
         return Cause(False, f"a blocking data check failed ({summary})")
     for item in chain:
         name = getattr(item, "cls_name", "") or ""

@@ -130,6 +130,22 @@ def error(cls_name: str, message: str, cause=None) -> SerializableErrorInfo:
         (error("BudgetExhausted", "budget of $5.00 reached"), False),
         (error("PubMedFormatError", "pubmed26n0001.xml.gz: truncated"), False),
         (error("DagsterAssetCheckFailedError", "1 blocking asset check failed with ERROR"), False),
+        (
+            error(
+                "DagsterAssetCheckFailedError",
+                "1 blocking asset check failed with ERROR severity:\ncandidate_qa: "
+                "failure_rate_acceptable\n",
+            ),
+            True,
+        ),
+        (
+            error(
+                "DagsterAssetCheckFailedError",
+                "2 blocking asset checks failed with ERROR severity:\ncandidate_qa: "
+                "failure_rate_acceptable,questions_valid",
+            ),
+            False,
+        ),
         (error("KeyError", "'question'"), False),
     ],
 )
