@@ -55,7 +55,15 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-ROLES = {"dagster-daemon": "daemon", "dagster-webserver": "webserver", "api grpc": "code_server"}
+# Substrings of the command lines `dagster dev` starts its processes with.
+ROLES = {
+    "dagster-daemon": "daemon",
+    "dagster._daemon": "daemon",
+    "dagster-webserver": "webserver",
+    "dagster_webserver": "webserver",
+    "api grpc": "code_server",
+    "code-server": "code_server",
+}
 
 
 # ---- release files ----------------------------------------------------------------------------
