@@ -178,6 +178,24 @@ class Settings(BaseSettings):
         description="runs a release file (or the MeSH vocabulary) gets before the release check "
         "fails loudly instead of retrying",
     )
+    dead_run_check_interval: int = Field(
+        default=30,
+        ge=1,
+        description="seconds between two looks of `dead_run_sensor` for runs whose worker "
+        "process is gone (marked failed, pool slots freed)",
+    )
+    run_max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="automatic retries of a run that failed on a transient cause (worker gone, "
+        "model server unreachable, lock wait ran out); 0 = never retry",
+    )
+    run_retry_delay: int = Field(
+        default=30,
+        ge=0,
+        description="seconds before the first automatic retry; each further retry waits twice "
+        "as long (at most an hour)",
+    )
     automation_interval: int | None = Field(
         default=None,
         ge=1,

@@ -99,6 +99,15 @@ def retry_candidates(
     }
 
 
+def never_run(registered: set[str], state: ReleaseState) -> set[str]:
+    """Registered files with no run at all: not loaded, none in flight, none failed."""
+    return {
+        name
+        for name in registered
+        if name not in state.loaded and name not in state.in_flight and not state.failures.get(name)
+    }
+
+
 def exhausted_message(exhausted: dict[str, int], state: ReleaseState, limit: int) -> str:
     files = ", ".join(
         f"{name} ({count} failed runs, last {state.last_failed_run.get(name, '?')})"

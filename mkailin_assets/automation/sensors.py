@@ -191,7 +191,11 @@ def plan_release_check(
         return _waiting_for_vocabulary(state, cursor, max_attempts)
     listing = list(list_files(source or settings.get_settings().pubmed_source))
     registered = releases.registered_files(instance)
-    check = check_releases(listing, registered, cursor, limit)
+    # A tick cut short (the daemon killed after it registered partitions, before its runs and
+    # cursor were saved) leaves files after the cursor registered with no run: request them.
+    check = check_releases(
+        listing, registered - releases.never_run(registered, state), cursor, limit
+    )
     retries = releases.retry_candidates([r.name for r in listing], registered, state)
     exhausted = {name: n for name, n in retries.items() if n >= max_attempts}
     if exhausted:

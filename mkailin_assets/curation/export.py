@@ -22,6 +22,7 @@ from typing import Any
 
 import polars as pl
 
+from mkailin_assets.curation.freshness import freshness_section
 from mkailin_assets.curation.hygiene_card import hygiene_section
 
 _CONTEXT = pl.Struct({"pmid": pl.Int64, "title": pl.String, "text": pl.String})
@@ -374,6 +375,7 @@ def dataset_card(
         "## Prompts\n\n" + _prompts_section(meta.get("prompts")),
         f"{BENCHMARK_HEADING}\n\n" + benchmark_section(meta.get("benchmark")),
         "## Benchmark twins and held-out splits\n\n" + hygiene_section(meta.get("hygiene")),
+        "## Freshness per category\n\n" + freshness_section(meta.get("freshness")),
         "## Loading\n\n```python\nfrom datasets import load_dataset\n"
         'sft = load_dataset("parquet", data_files={"train": "sft/train.parquet"})\n```',
         "## Licence\n\n" + PUBMED_LICENCE_NOTE,

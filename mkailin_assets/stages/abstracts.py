@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import duckdb
 
 from mkailin_assets.db import sync_partition_from_query, transaction
+from mkailin_assets.stages.refreshes import record_refresh
 from mkailin_assets.stages.tables import Preview, fetch_preview
 
 # docs/method.md#categories: a citation belongs to the categories of its major-topic headings; when it has no
@@ -98,6 +99,7 @@ def sync_raw_abstracts(
                 key=("pmid",),
                 own_transaction=False,
             )
+            record_refresh(con, category, "raw_abstracts")
     finally:
         con.execute("DROP TABLE IF EXISTS _raw_abstracts_members")
     return changes | {"quarantined": quarantined}

@@ -22,6 +22,11 @@ from mkailin_assets.db import apply_analysis_views, insert_frame, query_pl, tran
 from mkailin_assets.stages.training import cross_category_duplicates
 from mkailin_assets.stages.twins import twins_per_benchmark
 
+# The dataset card's freshness section (category_freshness, sql/analysis).
+FRESHNESS_SQL = (
+    "SELECT category, latest_file, covered_file, files_pending, state FROM category_freshness"
+)
+
 # A record whose source sits in several categories is exported once, under its first category,
 # with every category it belongs to.
 EXPORT_RECORDS_SQL = """
@@ -81,6 +86,7 @@ def read_export(
         "filters": filters,
         "benchmark": benchmark.to_dicts(),
         "hygiene": {"twins": twins_per_benchmark(con)},
+        "freshness": query_pl(con, FRESHNESS_SQL).to_dicts(),
         "mesh_coverage": {
             f"depth {r['depth']}": f"{r['covered']} / {r['descriptors']} ({r['share_covered']:.1%})"
             for r in coverage.iter_rows(named=True)

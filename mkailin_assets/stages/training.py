@@ -35,6 +35,7 @@ from mkailin_assets.db import (
     transaction,
 )
 from mkailin_assets.evaluation.hygiene import pmids_in
+from mkailin_assets.stages.refreshes import record_refresh
 from mkailin_assets.stages.tables import StageResult, delete_partition, fetch_preview
 from mkailin_assets.stages.twins import with_twins
 
@@ -294,6 +295,7 @@ def write_training(
 ) -> dict[str, int]:
     """training_set and training_filtered change together."""
     with transaction(con):
+        record_refresh(con, category, "training_set")
         delete_partition(con, "training_filtered", category)
         insert_frame(con, "training_filtered", filtered)
         if training.is_empty():
