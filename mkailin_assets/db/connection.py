@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -13,6 +14,8 @@ import duckdb
 
 from mkailin_assets import settings
 
+_log = logging.getLogger("mkailin.db")
+_REPORT_LOCK_WAIT_S = 5.0  # a wait this long is said (stderr of the step: its compute logs)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Extensions must never be fetched at run time: a missing one fails loudly instead.
 _CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -45,14 +48,20 @@ def open_connection(
     """Open the database file, waiting (with backoff) while another process holds the lock."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + lock_timeout_s
+    started = time.monotonic()
+    deadline = started + lock_timeout_s
     delay = 0.05
+    reported = 0.0
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=_connection_config())
         except duckdb.IOException as error:
             if not is_lock_conflict(error) or time.monotonic() >= deadline:
                 raise
+            waited = time.monotonic() - started
+            if waited - reported >= _REPORT_LOCK_WAIT_S:  # DuckDB's message names the holder
+                reported = waited
+                _log.warning(f"waiting {waited:.0f}s for the DuckDB file {path}: {error}")
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
             continue
