@@ -18,6 +18,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from mkailin_assets.automation.abandoned_runs import process_alive
+
 PID_TAG = "mkailin/pid"
 HOST_TAG = "mkailin/host"
 # A worker's own clock reading and /proc's tick-based start time differ by up to a tick or two;
@@ -79,19 +81,9 @@ def _process_start_time(pid: int) -> float | None:
     return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: alive
-        return True
-    return True
-
-
 def worker_alive(worker: Worker) -> bool:
     """The worker's process exists and is not a later process that reused its pid."""
-    if worker.pid is None or worker.pid <= 0 or not pid_alive(worker.pid):
+    if worker.pid is None or worker.pid <= 0 or not process_alive(worker.pid):
         return False
     if worker.started_at is None:
         return True
