@@ -3,6 +3,7 @@ neither holds the DuckDB file while its calls are in flight."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,12 +32,17 @@ RUNNER = textwrap.dedent(
 
     db, url, total = sys.argv[1], sys.argv[2], int(sys.argv[3])
     which = sys.argv[4] if len(sys.argv) > 4 else "same"
+    dsn = sys.argv[5] if len(sys.argv) > 5 else None  # the live store on PostgreSQL
+    live_store = None
+    if dsn:
+        from mkailin_assets.llm.live_store_postgres import PostgresLiveStore
+        live_store = PostgresLiveStore(dsn)
     config = LLMConfig(backend="openai", base_url=url, api_key="sk-shared", max_concurrency=8,
                        structured_output="json_schema")
     requests = make_requests(total)
     if which == "other":  # half its own calls, half shared with the first run
         requests = make_requests(total // 2, prefix="other") + requests[total // 2 :]
-    with LLMClient(config, database_path=db) as client:
+    with LLMClient(config, database_path=db, live_store=live_store) as client:
         con = open_connection(db, lock_timeout_s=120)
         client.prefetch(con, requests)
         con.close()
@@ -50,29 +56,32 @@ RUNNER = textwrap.dedent(
 )
 
 
+def two_runs_at_once(db: Path, server: FakeOpenAIServer, *extra: str) -> list[dict]:
+    """Two phased clients in their own processes asking the same TOTAL calls; their reports."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RUNNER, str(db), server.url, str(TOTAL), *extra],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    for run, (_, err) in zip(runs, outputs, strict=True):
+        assert run.returncode == 0, err[-2000:]
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+
+
 @pytest.mark.slow
 def test_two_runs_at_once_pay_each_request_once(tmp_path: Path) -> None:
     db = tmp_path / "shared.duckdb"
     open_connection(db).close()
     with FakeOpenAIServer(latency_s=0.5, seed=11) as server:
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-        runs = [
-            subprocess.Popen(
-                [sys.executable, "-c", RUNNER, str(db), server.url, str(TOTAL)],
-                cwd=REPO_ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(2)
-        ]
-        outputs = [run.communicate(timeout=120) for run in runs]
-        for run, (_, err) in zip(runs, outputs, strict=True):
-            assert run.returncode == 0, err[-2000:]
-        import json
-
-        reports = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+        reports = two_runs_at_once(db, server)
         assert all(report["ok"] == TOTAL for report in reports)
         assert server.stats.by_path[CHAT_PATH] == TOTAL  # every request paid once, not twice
         assert sum(report["shared"] for report in reports) > 0  # one run waited on the other
