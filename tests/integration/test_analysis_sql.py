@@ -88,6 +88,16 @@ VIEW_COLUMNS = {
     ],
 }
 VIEW_COLUMNS["benchmark_twin_report"] = ["file_name", "twin_citations", "items_copied", "twins"]
+VIEW_COLUMNS["category_freshness"] = [
+    "category",
+    "name",
+    "latest_file",
+    "covered_file",
+    "refreshed_at",
+    "files_pending",
+    "first_pending_file",
+    "state",
+]
 QUERY_COLUMNS = {"demo_summary.sql": [column.name for column in SUMMARY_COLUMNS]}
 _VIEW = re.compile(r"CREATE\s+OR\s+REPLACE\s+VIEW\s+(\w+)", re.IGNORECASE)
 
