@@ -163,8 +163,8 @@ def test_benchmark_eval_scores_a_subset_of_pubmedqa_on_the_real_model(evaluated,
     assert first.success
     results = pipeline.rows(
         "SELECT setting, n_expected FROM benchmark_results "
-        "WHERE model = 'smollm2' AND split = 'test' AND run_id = ? ORDER BY setting",
-        [first.run_id],
+        "WHERE model = 'smollm2' AND split = ? AND run_id = ? ORDER BY setting",
+        [f"test_first_{EVAL_ITEMS}", first.run_id],  # a limited subset says so in its label
     )
     assert [row[0] for row in results] == ["no_context", "reasoning_required", "retrieved"]
     assert all(expected == EVAL_ITEMS for _, expected in results)
