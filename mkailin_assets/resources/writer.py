@@ -73,10 +73,20 @@ class WriterGate:
 
     # ---- the pool slot, through the instance ------------------------------------------------
     def _storage(self) -> Any | None:
+        """The instance's storage when it enforces a limit on the pool, as Dagster's own step
+        claims decide it: an instance without pools, a pool with no limit (and no default), or
+        run granularity leave the order to DuckDB's file lock."""
         if self.context is None:
             return None
         storage = self.context.instance.event_log_storage
-        return storage if storage.supports_global_concurrency_limits else None
+        if not storage.supports_global_concurrency_limits:
+            return None
+        config = storage.get_pool_config()
+        if str(getattr(config.pool_granularity, "value", config.pool_granularity)) == "run":
+            return None
+        if not _pool_limited(storage) and config.default_pool_limit is not None:
+            storage.initialize_concurrency_limit_to_default(WRITER_POOL)
+        return storage if _pool_limited(storage) else None
 
     def _step(self, phase: str) -> str:
         step = self.context.get_step_execution_context().step.key
@@ -105,7 +115,10 @@ class WriterGate:
         held = [f"run {slot.run_id[:8]} step {slot.step_key}" for slot in info.claimed_slots]
         return "held by " + ", ".join(held) if held else "the pool's slot is not free yet"
 
-    def _free(self, phase: str) -> None:
-        storage = self._storage()
-        if storage is not None:
-            storage.free_concurrency_slot_for_step(self.context.run_id, self._step(phase))
+    def _free(self, phase: str) -> None:  # only after a claim, so the pool is limited
+        storage = self.context.instance.event_log_storage
+        storage.free_concurrency_slot_for_step(self.context.run_id, self._step(phase))
+
+
+def _pool_limited(storage: Any) -> bool:
+    return any(pool.name == WRITER_POOL for pool in storage.get_pool_limits())

@@ -1,0 +1,42 @@
+"""The writer gate claims the `duckdb` pool's slot per phase only where the instance limits the
+pool, as Dagster's own step claims do; elsewhere DuckDB's file lock orders the phases."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import dagster as dg
+
+from mkailin_assets.resources.duckdb_store import DuckDBStore
+from mkailin_assets.resources.writer import WRITER_POOL, WriterGate
+
+
+def _context(instance: dg.DagsterInstance, run_id: str = "run-1") -> SimpleNamespace:
+    step = SimpleNamespace(step=SimpleNamespace(key="candidate_qa"))
+    return SimpleNamespace(
+        instance=instance,
+        run_id=run_id,
+        log=SimpleNamespace(info=lambda message: None),
+        get_step_execution_context=lambda: step,
+    )
+
+
+def test_an_instance_without_the_pool_is_not_waited_on(tmp_path):
+    with dg.instance_for_test() as instance:  # SQLite storage, no pool limits configured
+        gate = WriterGate(DuckDBStore(path=str(tmp_path / "db.duckdb")), _context(instance))
+        with gate.hold("read") as con:
+            assert con.execute("SELECT 1").fetchall() == [(1,)]
+        assert instance.event_log_storage.get_concurrency_info(WRITER_POOL).claimed_slots == []
+
+
+def test_a_limited_pool_is_claimed_per_phase_and_freed(tmp_path):
+    overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        gate = WriterGate(DuckDBStore(path=str(tmp_path / "db.duckdb")), _context(instance))
+        with gate.hold("write"):
+            info = instance.event_log_storage.get_concurrency_info(WRITER_POOL)
+            assert [(s.run_id, s.step_key) for s in info.claimed_slots] == [
+                ("run-1", "candidate_qa:write")
+            ]
+        assert instance.event_log_storage.get_concurrency_info(WRITER_POOL).claimed_slots == []
+        assert [p["phase"] for p in gate.phases] == ["write"]
