@@ -42,6 +42,15 @@ def is_lock_conflict(error: duckdb.Error) -> bool:
     return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
+_HOLDER = re.compile(r"held in (.*?) \(PID (\d+)\)")
+
+
+def lock_holder(error: duckdb.Error) -> str:
+    """Who holds the file, as DuckDB names it (the process and its PID), else DuckDB's words."""
+    found = _HOLDER.search(str(error))
+    return f"held by PID {found.group(2)} ({found.group(1)})" if found else str(error)
+
+
 def open_connection(
     path: str | Path, read_only: bool = False, lock_timeout_s: float = 120.0
 ) -> duckdb.DuckDBPyConnection:
@@ -61,7 +70,9 @@ def open_connection(
             waited = time.monotonic() - started
             if waited - reported >= _REPORT_LOCK_WAIT_S:  # DuckDB's message names the holder
                 reported = waited
-                _log.warning(f"waiting {waited:.0f}s for the DuckDB file {path}: {error}")
+                _log.warning(
+                    f"waiting {waited:.0f}s for the DuckDB file {path}: {lock_holder(error)}"
+                )
             time.sleep(delay)
             delay = min(delay * 2, 2.0)
             continue

@@ -15,6 +15,7 @@ and its claims lapse after `lease_s`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -86,9 +87,10 @@ class SQLiteLiveStore:
         con = self._con()
         for start in range(0, len(keys), self.LOOKUP_CHUNK):
             chunk = keys[start : start + self.LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
             rows = con.execute(
-                f"SELECT call_id, record FROM llm_live WHERE call_id IN ({marks})", chunk
+                "SELECT call_id, record FROM llm_live"
+                " WHERE call_id IN (SELECT value FROM json_each(?))",
+                [json.dumps(chunk)],
             ).fetchall()
             found.update(rows)
         return found
@@ -96,6 +98,7 @@ class SQLiteLiveStore:
     def claim(self, key: str, holder: str, lease_s: float) -> bool:
         con = self._con()
         now = time.time()
+        expires = now + lease_s
         con.execute("BEGIN IMMEDIATE")
         try:
             if con.execute("SELECT 1 FROM llm_live WHERE call_id = ?", [key]).fetchone():
@@ -107,7 +110,7 @@ class SQLiteLiveStore:
                 " expires_at = excluded.expires_at"
                 " WHERE llm_claims.expires_at < ? OR llm_claims.holder = excluded.holder"
                 " RETURNING holder",
-                [key, holder, now + lease_s, now],
+                [key, holder, expires, now],
             ).fetchone()
             con.execute("COMMIT")
         except BaseException:
@@ -122,8 +125,9 @@ class SQLiteLiveStore:
         return row[0] if row else None
 
     def renew(self, holder: str, lease_s: float) -> None:
+        expires = time.time() + lease_s
         self._con().execute(
-            "UPDATE llm_claims SET expires_at = ? WHERE holder = ?", [time.time() + lease_s, holder]
+            "UPDATE llm_claims SET expires_at = ? WHERE holder = ?", [expires, holder]
         )
 
     def publish(self, key: str, record_json: str, holder: str) -> None:
