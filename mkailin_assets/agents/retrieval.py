@@ -139,6 +139,20 @@ def _refresh_bm25_in_transaction(con: duckdb.DuckDBPyConnection) -> dict[str, An
 # --------------------------------------------------------------------------- BM25 queries
 
 
+def contexts_per_query(hits: pl.DataFrame) -> pl.DataFrame:
+    """Retrieval hits (query_id, rank, pmid, score) as one row per query: candidate_id,
+    context_pmids and context_scores in rank order."""
+    return (
+        hits.sort(["query_id", "rank"])
+        .group_by("query_id", maintain_order=True)
+        .agg(
+            pl.col("pmid").cast(pl.Int64).alias("context_pmids"),
+            pl.col("score").cast(pl.Float64).alias("context_scores"),
+        )
+        .rename({"query_id": "candidate_id"})
+    )
+
+
 def _exclusion_frame(queries: pl.DataFrame, exclude_pmids: Any) -> pl.DataFrame:
     """Exclusions as (query_id, pmid): a frame with those columns is per query; any other
     iterable of PMIDs applies to every query."""

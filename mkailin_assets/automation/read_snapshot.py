@@ -16,14 +16,13 @@ import duckdb
 
 from mkailin_assets import settings
 from mkailin_assets.automation.conditions import sensor_status
-from mkailin_assets.automation.releases import IN_FLIGHT
+from mkailin_assets.automation.releases import BUSY
 from mkailin_assets.db import open_connection, publish_snapshot
 from mkailin_assets.db.connection import is_lock_conflict
 from mkailin_assets.db.snapshot import read_snapshot_enabled, snapshot_is_stale
 
 SENSOR_NAME = "read_snapshot_sensor"
 # A run being cancelled may still hold the writer.
-BUSY = [*IN_FLIGHT, dg.DagsterRunStatus.CANCELING]
 
 
 def refresh_when_idle(

@@ -33,6 +33,8 @@ IN_FLIGHT = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+# Runs still holding or about to hold resources: in flight, or being cancelled.
+BUSY = [*IN_FLIGHT, dg.DagsterRunStatus.CANCELING]
 FAILED = [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.CANCELING]
 
 

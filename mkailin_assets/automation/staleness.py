@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 import dagster as dg
 
 from mkailin_assets.automation.conditions import sensor_status
+from mkailin_assets.automation.releases import BUSY
 from mkailin_assets.automation.sensors import affected_since
 from mkailin_assets.partitions import CATEGORY_LETTERS
 
@@ -27,13 +28,6 @@ TRAINING_SET = dg.AssetKey("training_set")
 TRAINING_EXPORT = dg.AssetKey("training_export")
 JOB_NAME = "category_staleness_job"
 SENSOR_NAME = "staleness_sensor"
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-]
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 OK_STATES = {"up to date", "no data"}
 
@@ -109,7 +103,7 @@ def _failure_reason(run: dg.DagsterRun) -> str:
 def category_freshness(instance: dg.DagsterInstance, category: str, latest) -> CategoryFreshness:
     latest_file = latest.partition_key if latest else None
     covered_id, covered_file = _covered(instance, category)
-    running = _runs_of(instance, category, IN_FLIGHT, 1)
+    running = _runs_of(instance, category, BUSY, 1)
     if running:
         run = running[0]
         return CategoryFreshness(

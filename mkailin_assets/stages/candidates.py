@@ -19,6 +19,7 @@ from mkailin_assets.agents.question_generation import (
     questions_from_results,
 )
 from mkailin_assets.agents.retrieval import (
+    contexts_per_query,
     embed_todo,
     embedding_todo,
     refresh_bm25_index,
@@ -140,15 +141,7 @@ def retrieve_contexts(
         model_name=model_name,
         exclude_pmids=exclude_pmids,
     )
-    return (
-        hits.sort(["query_id", "rank"])
-        .group_by("query_id", maintain_order=True)
-        .agg(
-            pl.col("pmid").cast(pl.Int64).alias("context_pmids"),
-            pl.col("score").cast(pl.Float64).alias("context_scores"),
-        )
-        .rename({"query_id": "candidate_id"})
-    )
+    return contexts_per_query(hits)
 
 
 NO_TERM_ERROR = "question has no indexable term (only stopwords or punctuation): no BM25 contexts"

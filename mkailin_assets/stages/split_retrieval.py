@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from mkailin_assets.agents.retrieval import retrieve
+from mkailin_assets.agents.retrieval import contexts_per_query, retrieve
 from mkailin_assets.curation.splits import SplitRule
 
 MAX_DEPTH = 4_096  # hits asked for one question at most; fewer than k of its split is then kept
@@ -121,16 +121,7 @@ def split_safe_contexts(
     hits = split_safe_hits(con, questions, rule, method, k, embedding, exclude_pmids)
     if hits.is_empty():
         return pl.DataFrame(schema=CONTEXT_SCHEMA)
-    return (
-        hits.sort(["query_id", "rank"])
-        .group_by("query_id", maintain_order=True)
-        .agg(
-            pl.col("pmid").cast(pl.Int64).alias("context_pmids"),
-            pl.col("score").cast(pl.Float64).alias("context_scores"),
-        )
-        .rename({"query_id": "candidate_id"})
-        .cast(CONTEXT_SCHEMA)
-    )
+    return contexts_per_query(hits).cast(CONTEXT_SCHEMA)
 
 
 def split_safe_reused(reused: pl.DataFrame, sources: pl.DataFrame, rule: SplitRule) -> pl.DataFrame:
