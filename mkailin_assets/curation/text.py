@@ -47,7 +47,12 @@ def _nfkc_non_ascii(texts: pl.Series) -> pl.Series:
 
 def _fold(texts: pl.Series) -> pl.Series:
     """NFKC, lowercase, and punctuation or non-space whitespace to single spaces."""
-    return _nfkc_non_ascii(texts).str.to_lowercase().str.replace_all(r"[^\w ]", " ")
+    return _nfkc_non_ascii(texts).to_frame("text").select(fold_expr(pl.col("text"))).to_series()
+
+
+def fold_expr(text: pl.Expr) -> pl.Expr:
+    """`_fold` after NFKC, as an expression (for texts `_nfkc_non_ascii` has prepared)."""
+    return text.str.to_lowercase().str.replace_all(r"[^\w ]", " ")
 
 
 def normalize_series(texts: pl.Series) -> pl.Series:

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from mkailin_assets.curation.decontamination import Benchmark
-from mkailin_assets.curation.text import _fold
+from mkailin_assets.curation.text import _nfkc_non_ascii, fold_expr
 
 TWIN_SCHEMA = {
     "pmid": pl.Int64,
@@ -44,13 +44,35 @@ class Words:
     hash: np.ndarray
 
 
-def words_of(texts: pl.Series) -> Words:
-    lists = _fold(texts).str.split(" ")
-    doc = np.repeat(np.arange(len(lists), dtype=np.int64), lists.list.len().to_numpy())
-    word = lists.explode()
-    kept = (word != "").fill_null(False).to_numpy()  # runs of spaces leave empty strings
-    word = word.filter(kept)
-    return Words(doc[kept], word, word.hash(seed=_SEED).to_numpy())
+def words_of(texts: pl.Series, parts: int | None = None) -> Words:
+    """Split across `parts` lazy queries (default: Polars' threads) that Polars runs side by
+    side: folding and splitting are per-text string work, single-threaded within one query."""
+    texts = _nfkc_non_ascii(texts)
+    bounds = _part_bounds(len(texts), parts or pl.thread_pool_size())
+    queries = [
+        pl.LazyFrame({"text": texts.slice(start, stop - start)})
+        .with_row_index("doc", offset=start)
+        .select(
+            pl.col("doc").cast(pl.Int64), fold_expr(pl.col("text")).str.split(" ").alias("word")
+        )
+        .explode("word")
+        .filter(pl.col("word") != "")  # runs of spaces leave empty strings (and empty texts)
+        .with_columns(pl.col("word").hash(seed=_SEED).alias("hash"))
+        for start, stop in bounds
+    ]
+    words = (
+        pl.concat(pl.collect_all(queries))
+        if queries
+        else pl.DataFrame(schema={"doc": pl.Int64, "word": pl.String, "hash": pl.UInt64})
+    )
+    return Words(words["doc"].to_numpy(), words["word"], words["hash"].to_numpy())
+
+
+def _part_bounds(size: int, parts: int) -> list[tuple[int, int]]:
+    """`parts` contiguous ranges of about equal size (at least 2,000 texts each)."""
+    parts = max(1, min(parts, size // 2_000))
+    edges = [size * k // parts for k in range(parts + 1)]
+    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
 
 
 def ngram_starts(words: Words, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -74,15 +96,13 @@ def ngram_hashes_at(words: Words, starts: np.ndarray, n: int) -> np.ndarray:
     return combined
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: it holds frames
 class BenchmarkIndex:
-    """One benchmark's n-gram hashes, sorted, with the item each belongs to, and its words."""
+    """One benchmark's n-grams (hash and item, one row per distinct pair) and its words."""
 
     name: str
     own_pmids: frozenset[int]
-    hashes: np.ndarray
-    items: np.ndarray  # index into `item_names` of each hash's item, parallel to `hashes`
-    item_names: list[str]
+    ngrams: pl.DataFrame  # hash (UInt64), item (String)
     vocabulary: pl.Series  # the hash of every word of the benchmark's texts
     digest: str  # of its PMIDs, items and texts: an edited benchmark is compared anew
 
@@ -92,19 +112,18 @@ def index_benchmark(benchmark: Benchmark, ngram: int) -> BenchmarkIndex:
         raise ValueError(f"benchmark {benchmark.name}: every text needs its item")
     words = words_of(pl.Series(benchmark.texts, dtype=pl.String))
     starts = ngram_starts(words, ngram)
-    hashes = ngram_hashes_at(words, starts, ngram)
-    names, item_of_text = np.unique(
-        np.asarray(benchmark.text_items, dtype=str), return_inverse=True
-    )
-    items = item_of_text[words.doc[starts]]
-    order = np.argsort(hashes, kind="stable")
+    item_of_text = pl.Series(benchmark.text_items, dtype=pl.String)
+    ngrams = pl.DataFrame(
+        {
+            "hash": pl.Series(ngram_hashes_at(words, starts, ngram), dtype=pl.UInt64),
+            "item": item_of_text.gather(words.doc[starts]),
+        }
+    ).unique()
     return BenchmarkIndex(
         benchmark.name,
         frozenset(benchmark.pmids),
-        hashes[order],
-        items[order],
-        names.tolist(),
-        pl.Series(np.unique(words.hash)),
+        ngrams,
+        pl.Series(words.hash, dtype=pl.UInt64).unique(),
         benchmark_digest(benchmark),
     )
 
@@ -131,7 +150,7 @@ def find_twins(
 ) -> pl.DataFrame:
     """Twins among `citations` (pmid, title, abstract): one row per citation, benchmark and item
     it shares an n-gram with (TWIN_SCHEMA)."""
-    indexes = [index for index in indexes if index.hashes.size]
+    indexes = [index for index in indexes if index.ngrams.height]
     segments = _segments(citations)
     if segments.is_empty() or not indexes:
         return pl.DataFrame(schema=TWIN_SCHEMA)
@@ -141,22 +160,23 @@ def find_twins(
     for index in indexes:
         known = pl.Series(words.hash).is_in(index.vocabulary.implode()).to_numpy()
         starts = ngram_starts(words, ngram, known)
-        hashes = ngram_hashes_at(words, starts, ngram)
-        # A hash-set probe first (cheap), the item's position only for the few hits.
-        hit = pl.Series(hashes).is_in(pl.Series(index.hashes).implode()).to_numpy()
+        hashes = pl.Series("hash", ngram_hashes_at(words, starts, ngram), dtype=pl.UInt64)
+        # A hash-set probe first (cheap), the items (a join) only for the few hits.
+        hit = hashes.is_in(index.ngrams["hash"].implode()).to_numpy()
         if not hit.any():
             continue
-        at = np.zeros(hashes.size, dtype=np.int64)
-        at[hit] = np.searchsorted(index.hashes, hashes[hit])
         own = pl.Series(sorted(index.own_pmids), dtype=pl.Int64).implode()
-        matches = pl.DataFrame(
-            {
-                "pmid": pmids[words.doc[starts[hit]]],
-                "item": np.asarray(index.item_names, dtype=object)[index.items[at[hit]]],
-                "hash": hashes[hit],
-                "start": starts[hit],
-            }
-        ).filter(~pl.col("pmid").is_in(own))
+        matches = (
+            pl.DataFrame(
+                {
+                    "pmid": pmids[words.doc[starts[hit]]],
+                    "hash": hashes.filter(hit),
+                    "start": starts[hit],
+                }
+            )
+            .filter(~pl.col("pmid").is_in(own))
+            .join(index.ngrams, on="hash")  # an n-gram several items share matches each
+        )
         if matches.height:
             found.append(_per_item(matches, words.word, ngram, index.name))
     if not found:

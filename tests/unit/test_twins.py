@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from mkailin_assets.curation.decontamination import find_contamination, load_benchmarks
-from mkailin_assets.curation.twins import find_twins, index_benchmark
+from mkailin_assets.curation.twins import find_twins, index_benchmark, words_of
 from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.evaluation.hygiene import (
     benchmark_pmid_hits,
@@ -89,6 +89,31 @@ def test_twins_follow_decontamination_rule_exactly(bench_file):
     overlap = find_contamination(frame, [benchmark], ngram=13)
     expected = {int(r) for r in overlap.filter(pl.col("reason") == "13-gram overlap")["record_id"]}
     assert twins == expected and 0 < len(twins) < len(rows)
+
+
+def test_an_ngram_several_items_share_makes_a_twin_of_each(tmp_path):
+    """Two items quoting the same sentence: a copy of it is a twin of both, not of the first."""
+    items = {
+        "201": {"QUESTION": "A?", "CONTEXTS": [CONTEXT], "LONG_ANSWER": "Yes."},
+        "202": {"QUESTION": "B?", "CONTEXTS": [OTHER + " " + CONTEXT], "LONG_ANSWER": "No."},
+    }
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps(items), encoding="utf-8")
+    (benchmark,) = load_benchmarks([str(path)])
+    twins = find_twins(_citations([(950, None, CONTEXT)]), [index_benchmark(benchmark, 13)], 13)
+    assert twins.select("pmid", "item").rows() == [(950, "201"), (950, "202")]
+
+
+def test_words_split_across_parts_equal_one_part():
+    """The parallel split (by text ranges) changes nothing: same words, texts and hashes."""
+    rng = random.Random(3)
+    vocabulary = CONTEXT.split() + ["IL-6", "Ångström", "ﬁbrosis", "  ", "\t", ""]
+    texts = pl.Series(
+        [" ".join(rng.choices(vocabulary, k=rng.randrange(0, 30))) for _ in range(9_001)]
+    )
+    one, many = words_of(texts, 1), words_of(texts, 4)
+    assert one.doc.tolist() == many.doc.tolist() and one.word.equals(many.word)
+    assert one.hash.tolist() == many.hash.tolist() and len(one.doc) > 100_000
 
 
 @pytest.fixture
