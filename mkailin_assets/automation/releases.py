@@ -26,6 +26,9 @@ PUBMED_FILES_KEY = dg.AssetKey("pubmed_files")
 MESH_VOCABULARY_KEY = dg.AssetKey("mesh_vocabulary")
 PARTITION_TAG = "dagster/partition"
 ATTEMPT_TAG = "mkailin/attempt"
+# The queue dequeues higher priorities first: the vocabulary and release files before the
+# category refreshes they make due.
+RELEASE_PRIORITY = "10"
 
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -134,7 +137,7 @@ def vocabulary_run_request(state: ReleaseState) -> dg.RunRequest:
     return dg.RunRequest(
         job_name=MESH_VOCABULARY_JOB,
         run_key=f"mesh_vocabulary:{state.vocabulary_failures}",
-        tags={"mkailin/trigger": "release_check"},
+        tags={"mkailin/trigger": "release_check", "dagster/priority": RELEASE_PRIORITY},
     )
 
 

@@ -125,6 +125,9 @@ def release_run_request(
             RELEASE_SEQUENCE_TAG: f"{sequence:06d}",
             RELEASE_KIND_TAG: str(release.kind),
             releases.ATTEMPT_TAG: str(attempt),
+            # Ahead of queued category refreshes: a refresh queued before a file loads would
+            # only have to run again after it.
+            "dagster/priority": releases.RELEASE_PRIORITY,
         },
     )
 

@@ -64,7 +64,7 @@ def test_concurrent_category_runs_share_the_duckdb_pool(tmp_path, monkeypatch):
         load_inputs(instance)
         # raw_abstracts is the first writer of the per-category chain; the later stages hold the
         # same pool, so the pool, not the stage, is under test (and the test stays short).
-        # Several runs at once, each a process with the multiprocess executor, as launched runs are.
+        # Several runs at once, each a process of its own, as launched runs are.
         runs = [
             subprocess.Popen(
                 [
@@ -98,6 +98,15 @@ def test_concurrent_category_runs_share_the_duckdb_pool(tmp_path, monkeypatch):
         ]
         assert len(category_runs) == len(CATEGORIES)
         assert all(run.status == dg.DagsterRunStatus.SUCCESS for run in category_runs)
+        # The project's executor runs a run's steps in the run's own process (no process per step).
+        for run in category_runs:
+            pids = {
+                record.event_log_entry.dagster_event.pid
+                for record in instance.get_records_for_run(run.run_id).records
+                if record.event_log_entry.dagster_event is not None
+                and record.event_log_entry.dagster_event.pid is not None
+            }
+            assert len(pids) == 1, pids
 
         # The pool (limit 1) let one writer step run at a time: no two step windows overlap.
         windows = sorted(w for run in category_runs for w in step_windows(instance, run.run_id))

@@ -93,6 +93,8 @@ def test_new_files_are_registered_and_requested_once_in_order(instance):
     assert [r.run_key for r in requests] == names
     sequences = [int(r.tags[RELEASE_SEQUENCE_TAG]) for r in requests]
     assert sequences == sorted(sequences) == [1, 2, 3]
+    # Dequeued ahead of category refreshes (default priority 0) waiting in the run queue.
+    assert all(int(r.tags["dagster/priority"]) > 0 for r in requests)
     assert registered(instance) == names
     assert cursor == names[-1]
 
