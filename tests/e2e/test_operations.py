@@ -79,6 +79,13 @@ def quiet(instance: dg.DagsterInstance) -> bool:
     return instance.get_runs_count(dg.RunsFilter(statuses=IN_FLIGHT)) == 0
 
 
+def in_flight(instance: dg.DagsterInstance) -> list[tuple]:
+    return [
+        (r.job_name, r.tags.get("dagster/partition"), r.asset_selection, r.status, dict(r.tags))
+        for r in instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT))
+    ]
+
+
 def latest_timestamp(instance: dg.DagsterInstance, key: str) -> float:
     records = instance.fetch_materializations(dg.AssetKey(key), limit=1, ascending=False).records
     return records[0].timestamp if records else 0.0
@@ -171,7 +178,7 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
 
         wait_for("categories refreshed and the export written", settled, server, 900)
         time.sleep(12)  # two more rounds of ticks: nothing further is due
-        assert quiet(instance)
+        assert quiet(instance), in_flight(instance)
 
         category_runs = runs(instance, "category_pipeline_job")
         assert all(r.tags.get("dagster/sensor_name") for r in category_runs)
