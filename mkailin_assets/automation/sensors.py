@@ -20,6 +20,7 @@ from mkailin_assets.automation.conditions import (
     sensor_status,
 )
 from mkailin_assets.automation.jobs import mesh_vocabulary_job, pubmed_file_job
+from mkailin_assets.automation.retries import RETRY_OF_TAG
 from mkailin_assets.partitions import CATEGORY_LETTERS, pubmed_file_partitions
 
 PUBMED_FILE_JOB = "pubmed_file_job"
@@ -359,12 +360,37 @@ def build_affected_categories_sensor(
                 skip_reason=f"{affected.materializations} file(s) loaded, no category changed",
                 cursor=cursor,
             )
+        waiting = categories_waiting(context.instance, job_name)
+        categories = [c for c in affected.categories if c not in waiting]
+        if not categories:
+            return dg.SensorResult(
+                skip_reason=f"every changed category already has a run waiting to start: "
+                f"{','.join(affected.categories)}",
+                cursor=cursor,
+            )
         return dg.SensorResult(
-            run_requests=category_run_requests(affected.categories, affected.last_storage_id),
+            run_requests=category_run_requests(categories, affected.last_storage_id),
             cursor=cursor,
         )
 
     return affected_categories_sensor
+
+
+def categories_waiting(instance: dg.DagsterInstance, job_name: str) -> set[str]:
+    """Categories with a refresh queued and not yet started: it reads the corpus when it starts,
+    so it covers the files loaded meanwhile and a second run would only repeat it. A queued
+    re-execution (a retry from failure) does not count: it may skip raw_abstracts."""
+    runs = instance.get_runs(
+        dg.RunsFilter(
+            job_name=job_name,
+            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
+        )
+    )
+    return {
+        run.tags[releases.PARTITION_TAG]
+        for run in runs
+        if releases.PARTITION_TAG in run.tags and RETRY_OF_TAG not in run.tags
+    }
 
 
 # ---- LLM batches --------------------------------------------------------------------------

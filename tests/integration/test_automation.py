@@ -10,6 +10,7 @@ from mkailin_assets.automation.conditions import (
     automation_mode,
     downstream_condition,
 )
+from mkailin_assets.automation.retries import RETRY_OF_TAG
 from mkailin_assets.automation.sensors import (
     CATEGORY_PIPELINE_JOB,
     RAW_ABSTRACTS_JOB,
@@ -53,6 +54,36 @@ def test_only_the_affected_categories_are_requested(instance):
     later = evaluate(sensor, instance, result.cursor)
     assert [r.partition_key for r in later.run_requests] == ["A", "D", "Z"]
     assert int(later.cursor) > storage_id
+
+
+def add_run(instance: dg.DagsterInstance, category: str, status, **tags: str) -> None:
+    instance.add_run(
+        dg.DagsterRun(
+            job_name=CATEGORY_PIPELINE_JOB,
+            status=status,
+            tags={"dagster/partition": category, **tags},
+        )
+    )
+
+
+def test_a_category_whose_refresh_waits_to_start_is_not_requested_again(instance):
+    """A queued refresh reads the corpus when it starts, so it covers a file loaded meanwhile;
+    a started one, or a queued retry (which may skip raw_abstracts), does not."""
+    sensor = build_affected_categories_sensor("sensor")
+    # NOT_STARTED, as a queued run is once dequeued (a QUEUED run needs a code location here).
+    add_run(instance, "C", dg.DagsterRunStatus.NOT_STARTED)
+    add_run(instance, "D", dg.DagsterRunStatus.STARTED)
+    add_run(instance, "E", dg.DagsterRunStatus.NOT_STARTED, **{RETRY_OF_TAG: "an-earlier-run"})
+    load_file(instance, "pubmed25n0001.xml.gz", "C,D,E")
+    result = evaluate(sensor, instance, None)
+    assert [r.partition_key for r in result.run_requests] == ["D", "E"]
+
+    load_file(instance, "pubmed25n0002.xml.gz", "C")
+    later = evaluate(sensor, instance, result.cursor)
+    assert list(later.run_requests or []) == [] and "already has a run waiting" in str(
+        later.skip_reason
+    )
+    assert int(later.cursor) > int(result.cursor)  # the file is handled, not retried
 
 
 def test_a_file_that_changes_no_category_moves_the_cursor_without_runs(instance):
