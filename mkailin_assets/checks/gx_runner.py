@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -17,14 +17,6 @@ import dagster as dg
 # A suite is described as (expectation class name, kwargs) pairs so that callers need not
 # import great_expectations themselves.
 ExpectationSpec = tuple[str, dict[str, Any]]
-
-
-@functools.cache
-def warm_up() -> None:
-    """Import GX and build one context now (seconds, once per process): an LLM stage calls this
-    before it takes the DuckDB writer for its checks, so the writer is held for the validations
-    only, not for GX's start-up."""
-    _ephemeral_context()
 
 
 def _ephemeral_context() -> Any:
@@ -121,3 +113,36 @@ def run_query_check(
 ) -> dg.AssetCheckResult:
     """Validate the rows a query returns (read into pandas: GX cannot read DuckDB itself)."""
     return run_check(check_name, con.execute(sql, params).df(), expectations, extra_metadata)
+
+
+# A check whose rows are read and whose GX validation is still to run: an LLM stage reads its
+# checks' rows holding the DuckDB writer and validates them after letting it go (GX takes
+# seconds; the rows are read in milliseconds).
+PendingCheck = Callable[[], dg.AssetCheckResult]
+
+
+def pending_check(
+    check_name: str,
+    frame: Any,
+    expectations: Sequence[ExpectationSpec],
+    extra_metadata: dict[str, Any] | None = None,
+) -> PendingCheck:
+    """run_check on `frame`, deferred until called."""
+    return functools.partial(run_check, check_name, frame, expectations, extra_metadata)
+
+
+def pending_query_check(
+    con: Any,
+    check_name: str,
+    sql: str,
+    params: list[Any],
+    expectations: Sequence[ExpectationSpec],
+    extra_metadata: dict[str, Any] | None = None,
+) -> PendingCheck:
+    """run_query_check with the rows read now and the validation deferred until called."""
+    return pending_check(check_name, con.execute(sql, params).df(), expectations, extra_metadata)
+
+
+def decided(result: dg.AssetCheckResult) -> PendingCheck:
+    """A check SQL already decided, in the same form as the pending ones."""
+    return lambda: result
