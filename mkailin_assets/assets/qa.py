@@ -23,7 +23,7 @@ from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.resources.writer import WriterGate
+from mkailin_assets.resources.writer import WriterGate, import_before_holding
 from mkailin_assets.stages.abstracts import empty_category_reason
 from mkailin_assets.stages.candidates import distill_candidates
 from mkailin_assets.stages.evaluation import distill_evaluation
@@ -60,6 +60,7 @@ def candidate_qa(
 ):
     category = validate_category(context.partition_key)
     started = time.monotonic()
+    import_before_holding("pandas")
     gate = WriterGate(duckdb_store, context)
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_candidates(
@@ -131,6 +132,7 @@ def evaluated_qa(
 ):
     category = validate_category(context.partition_key)
     started = time.monotonic()
+    import_before_holding("pandas")
     gate = WriterGate(duckdb_store, context)
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_evaluation(

@@ -14,6 +14,7 @@ file lock is the only order, as before.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -118,6 +119,14 @@ class WriterGate:
     def _free(self, phase: str) -> None:  # only after a claim, so the pool is limited
         storage = self.context.instance.event_log_storage
         storage.free_concurrency_slot_for_step(self.context.run_id, self._step(phase))
+
+
+def import_before_holding(*modules: str) -> None:
+    """Import now what a held phase would import on first use: pyarrow imports pandas the first
+    time it builds an array (llm_calls rows in the write phase), and the checks read their rows
+    as pandas frames; half a second or more under load, better spent with the writer free."""
+    for module in modules:
+        importlib.import_module(module)
 
 
 def _pool_limited(storage: Any) -> bool:
