@@ -210,12 +210,14 @@ def main() -> None:
             together_s = time.perf_counter() - started
             peak, requests = server.stats.max_in_flight, server.stats.by_path[CHAT_PATH]
         sent, distinct = llm_calls_summary(env)
-        shares = [
-            float(run[stage].get("writer.held_share", 0.0))
+        held = [
+            (float(run[stage].get("writer.held_share", 0.0)), stage, run[stage])
             for run in [one, *runs]
             for stage in LLM_STAGES
             if stage in run
         ]
+        shares = [share for share, _, _ in held]
+        _, worst_stage, worst = max(held, key=lambda item: item[0])
         failed = [
             s for run in [one, *runs] for s, r in run.items() if isinstance(r, dict) and not r["ok"]
         ]
@@ -233,6 +235,12 @@ def main() -> None:
             "requests": requests,
             "repeated_requests": sent - distinct,
             "writer_held_share": round(max(shares), 4),
+            # The phases behind the largest share: which phase grows when runs compete.
+            "writer_held_worst": {
+                "stage": worst_stage,
+                "s": worst.get("s"),
+                "phases": worst.get("writer.phases"),
+            },
             "failed_steps": failed,
             "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
             "one_run": one,
