@@ -14,6 +14,8 @@ file lock is the only order, as before.
 
 from __future__ import annotations
 
+import functools
+import gc
 import importlib
 import time
 from collections.abc import Iterator
@@ -127,6 +129,15 @@ def import_before_holding(*modules: str) -> None:
     as pandas frames; half a second or more under load, better spent with the writer free."""
     for module in modules:
         importlib.import_module(module)
+    _freeze_start_up()
+
+
+@functools.cache
+def _freeze_start_up() -> None:
+    """Once per process, before its first LLM stage: what exists now is start-up's (modules,
+    classes, Dagster's definitions), alive until the process ends. Frozen, it is no longer walked
+    by the cyclic collector's full collections during the stages (0.8 CPU-s of them per run)."""
+    gc.freeze()
 
 
 def _pool_limited(storage: Any) -> bool:
