@@ -105,6 +105,13 @@ class WriterGate:
             status = storage.claim_concurrency_slot(WRITER_POOL, run_id, step)
             if status.is_claimed:
                 return True
+            if not status.is_assigned and storage.has_unassigned_slots(WRITER_POOL):
+                # Dagster queues a claim that finds no free slot and hands queued claims a slot
+                # only when one is freed: a slot freed between that check and the queueing is
+                # never handed on, and every claim waits for ever. Hand it on (to the queue's
+                # head; the slot rows still admit one holder at a time).
+                storage.assign_pending_steps([WRITER_POOL])
+                continue
             now = time.monotonic()
             if now - last_report >= _REPORT_EVERY_S or now == started:
                 self.context.log.info(
