@@ -100,9 +100,17 @@ def project_env(
     }
 
 
-def run_python(env: dict[str, str], code: str, *args: str) -> subprocess.Popen:
+def run_python(
+    env: dict[str, str], code: str, *args: str, profile: Path | None = None
+) -> subprocess.Popen:
+    """`code` in a fresh interpreter; with `profile`, sampled by py-spy (collapsed stacks)."""
+    command = [sys.executable, "-c", code, *args]
+    if profile is not None:
+        spy = Path(sys.executable).with_name("py-spy")
+        command = [str(spy), "record", "--native", "--format", "raw", "--rate", "200",
+                   "-o", str(profile), "--", *command]  # fmt: skip
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args],
+        command,
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -115,7 +123,8 @@ def finish(process: subprocess.Popen) -> dict[str, Any]:
     out, err = process.communicate(timeout=3600)
     if process.returncode != 0:
         raise SystemExit(f"a run process failed:\n{err[-3000:]}")
-    return json.loads(out.strip().splitlines()[-1])
+    # The run's JSON line is its last (py-spy, when profiling, may print after it).
+    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
 
 
 def setup(env: dict[str, str], categories: list[str]) -> None:
@@ -165,6 +174,11 @@ def main() -> None:
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--corpus", type=Path, help="a PubMed release file (default: the sample)")
     parser.add_argument("--mesh", type=Path, help="a MeSH descriptor file (with --corpus)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="sample the one-alone run with py-spy into this file (collapsed stacks) and stop",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT))
     from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
@@ -183,8 +197,11 @@ def main() -> None:
             setup(env, [alone, *together])
             server.reset_stats()
             started = time.perf_counter()
-            one = finish(run_python(env, CHILD, alone, ",".join(LLM_STAGES)))
+            one = finish(run_python(env, CHILD, alone, ",".join(LLM_STAGES), profile=args.profile))
             one_s = time.perf_counter() - started
+            if args.profile is not None:
+                print(json.dumps({"one_s": round(one_s, 2), "one_run": one}))
+                return
             one_peak = server.stats.max_in_flight
             server.reset_stats()
             started = time.perf_counter()
@@ -193,12 +210,14 @@ def main() -> None:
             together_s = time.perf_counter() - started
             peak, requests = server.stats.max_in_flight, server.stats.by_path[CHAT_PATH]
         sent, distinct = llm_calls_summary(env)
-        shares = [
-            float(run[stage].get("writer.held_share", 0.0))
+        held = [
+            (float(run[stage].get("writer.held_share", 0.0)), stage, run[stage])
             for run in [one, *runs]
             for stage in LLM_STAGES
             if stage in run
         ]
+        shares = [share for share, _, _ in held]
+        _, worst_stage, worst = max(held, key=lambda item: item[0])
         failed = [
             s for run in [one, *runs] for s, r in run.items() if isinstance(r, dict) and not r["ok"]
         ]
@@ -216,6 +235,12 @@ def main() -> None:
             "requests": requests,
             "repeated_requests": sent - distinct,
             "writer_held_share": round(max(shares), 4),
+            # The phases behind the largest share: which phase grows when runs compete.
+            "writer_held_worst": {
+                "stage": worst_stage,
+                "s": worst.get("s"),
+                "phases": worst.get("writer.phases"),
+            },
             "failed_steps": failed,
             "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
             "one_run": one,

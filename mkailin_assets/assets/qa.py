@@ -11,7 +11,6 @@ from mkailin_assets.assets.metadata import (
     skipped_metadata,
 )
 from mkailin_assets.automation.conditions import downstream_condition
-from mkailin_assets.checks.gx_runner import warm_up as gx_warm_up
 from mkailin_assets.checks.qa_checks import (
     CANDIDATE_QA_CHECKS,
     EVALUATED_QA_CHECKS,
@@ -24,7 +23,7 @@ from mkailin_assets.partitions import category_partitions, validate_category
 from mkailin_assets.resources.duckdb_store import DuckDBStore
 from mkailin_assets.resources.llm import LLMResource
 from mkailin_assets.resources.method import MethodConfig
-from mkailin_assets.resources.writer import WriterGate
+from mkailin_assets.resources.writer import WriterGate, import_before_holding
 from mkailin_assets.stages.abstracts import empty_category_reason
 from mkailin_assets.stages.candidates import distill_candidates
 from mkailin_assets.stages.evaluation import distill_evaluation
@@ -61,6 +60,7 @@ def candidate_qa(
 ):
     category = validate_category(context.partition_key)
     started = time.monotonic()
+    import_before_holding("pandas")
     gate = WriterGate(duckdb_store, context)
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_candidates(
@@ -76,7 +76,6 @@ def candidate_qa(
             split_rule=SplitRule(method.ratios()),  # held-out splits never leak via contexts
         )
         accounting = client.accounting()
-    gx_warm_up()  # GX's start-up is not spent holding the writer
     with gate.hold("checks") as con:
         skipped = empty_category_reason(con, category)
         # One threshold for the client's run and this check: MKAILIN_LLM_MAX_FAILURE_RATE.
@@ -105,7 +104,8 @@ def candidate_qa(
             **gate.metadata(time.monotonic() - started),
         }
     )
-    yield from checks
+    # GX validates the rows read above, the writer free (GX takes seconds, the reads do not).
+    yield from (check() for check in checks)
 
 
 @dg.asset(
@@ -132,6 +132,7 @@ def evaluated_qa(
 ):
     category = validate_category(context.partition_key)
     started = time.monotonic()
+    import_before_holding("pandas")
     gate = WriterGate(duckdb_store, context)
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_evaluation(
@@ -146,7 +147,6 @@ def evaluated_qa(
             judge_enabled=method.judge_enabled,
         )
         accounting = client.accounting()
-    gx_warm_up()  # GX's start-up is not spent holding the writer
     with gate.hold("checks") as con:
         skipped = empty_category_reason(con, category)
         checks = evaluated_qa_checks(con, category)
@@ -175,4 +175,5 @@ def evaluated_qa(
             **gate.metadata(time.monotonic() - started),
         }
     )
-    yield from checks
+    # GX validates the rows read above, the writer free (GX takes seconds, the reads do not).
+    yield from (check() for check in checks)

@@ -8,8 +8,9 @@ seconds to import and the code location must load fast.
 from __future__ import annotations
 
 import functools
+import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import dagster as dg
@@ -20,15 +21,24 @@ ExpectationSpec = tuple[str, dict[str, Any]]
 
 
 @functools.cache
-def warm_up() -> None:
-    """Import GX and build one context now (seconds, once per process): an LLM stage calls this
-    before it takes the DuckDB writer for its checks, so the writer is held for the validations
-    only, not for GX's start-up."""
-    _ephemeral_context()
+def _import_gx() -> None:
+    """Import GX (with scipy, about 4 CPU-seconds: the largest part of an LLM run's own CPU)
+    without the cyclic collector: it would walk the ~400k objects the import makes, all of
+    which live as long as the process, over and over while they are made (0.6 s). Frozen
+    afterwards, they and everything older are not walked by later full collections either."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import great_expectations  # noqa: F401
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def _ephemeral_context() -> Any:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    _import_gx()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -121,3 +131,36 @@ def run_query_check(
 ) -> dg.AssetCheckResult:
     """Validate the rows a query returns (read into pandas: GX cannot read DuckDB itself)."""
     return run_check(check_name, con.execute(sql, params).df(), expectations, extra_metadata)
+
+
+# A check whose rows are read and whose GX validation is still to run: an LLM stage reads its
+# checks' rows holding the DuckDB writer and validates them after letting it go (GX takes
+# seconds; the rows are read in milliseconds).
+PendingCheck = Callable[[], dg.AssetCheckResult]
+
+
+def pending_check(
+    check_name: str,
+    frame: Any,
+    expectations: Sequence[ExpectationSpec],
+    extra_metadata: dict[str, Any] | None = None,
+) -> PendingCheck:
+    """run_check on `frame`, deferred until called."""
+    return functools.partial(run_check, check_name, frame, expectations, extra_metadata)
+
+
+def pending_query_check(
+    con: Any,
+    check_name: str,
+    sql: str,
+    params: list[Any],
+    expectations: Sequence[ExpectationSpec],
+    extra_metadata: dict[str, Any] | None = None,
+) -> PendingCheck:
+    """run_query_check with the rows read now and the validation deferred until called."""
+    return pending_check(check_name, con.execute(sql, params).df(), expectations, extra_metadata)
+
+
+def decided(result: dg.AssetCheckResult) -> PendingCheck:
+    """A check SQL already decided, in the same form as the pending ones."""
+    return lambda: result

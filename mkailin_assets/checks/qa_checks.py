@@ -11,7 +11,12 @@ import duckdb
 import polars as pl
 
 from mkailin_assets.agents.mesh_similarity import snapshot_inputs
-from mkailin_assets.checks.gx_runner import run_check, run_query_check
+from mkailin_assets.checks.gx_runner import (
+    PendingCheck,
+    decided,
+    pending_check,
+    pending_query_check,
+)
 from mkailin_assets.checks.verdicts import count_check, sql_count, verdict
 from mkailin_assets.db import missing_pmids, query_pl
 
@@ -73,8 +78,8 @@ EVALUATED_QA_CHECKS = [
 # ---- candidate_qa --------------------------------------------------------------------------
 
 
-def questions_well_formed(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
-    return run_query_check(
+def questions_well_formed(con: duckdb.DuckDBPyConnection, category: str) -> PendingCheck:
+    return pending_query_check(
         con,
         "questions_well_formed",
         """SELECT candidate_id, question, length(question) AS question_chars
@@ -110,7 +115,7 @@ def question_descriptors_in_tree(
     )
 
 
-def contexts_exist(con: duckdb.DuckDBPyConnection, category: str, k: int) -> dg.AssetCheckResult:
+def contexts_exist(con: duckdb.DuckDBPyConnection, category: str, k: int) -> PendingCheck:
     candidates = query_pl(
         con,
         """SELECT candidate_id, context_pmids FROM candidate_qa
@@ -127,7 +132,7 @@ def contexts_exist(con: duckdb.DuckDBPyConnection, category: str, k: int) -> dg.
         contexts=pl.col("context_pmids").list.len(),
         missing_contexts=pl.col("context_pmids").list.eval(pl.element().is_in(gone)).list.sum(),
     )
-    return run_check(
+    return pending_check(
         "contexts_exist",
         frame,
         [
@@ -163,21 +168,22 @@ def failure_rate_acceptable(
 
 def candidate_qa_checks(
     con: duckdb.DuckDBPyConnection, category: str, k: int, max_failure_rate: float
-) -> list[dg.AssetCheckResult]:
+) -> list[PendingCheck]:
+    """The checks' rows, read now; call each to validate (after letting the writer go)."""
     return [
         questions_well_formed(con, category),
-        question_descriptors_in_tree(con, category),
+        decided(question_descriptors_in_tree(con, category)),
         contexts_exist(con, category, k),
-        failure_rate_acceptable(con, category, max_failure_rate),
+        decided(failure_rate_acceptable(con, category, max_failure_rate)),
     ]
 
 
 # ---- evaluated_qa --------------------------------------------------------------------------
 
 
-def scores_in_range(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+def scores_in_range(con: duckdb.DuckDBPyConnection, category: str) -> PendingCheck:
     """MeSH scores within [0, 1] (GX on the column) and one preferred candidate per source."""
-    in_range = run_query_check(
+    in_range = pending_query_check(
         con,
         "scores_in_range",
         "SELECT candidate_id, mesh_score FROM evaluated_qa WHERE category = ?",
@@ -197,15 +203,20 @@ def scores_in_range(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCh
                GROUP BY source_pmid HAVING count(*) FILTER (WHERE is_preferred) <> 1)""",
         [category],
     )
-    return verdict(
-        "scores_in_range",
-        in_range.passed and not_one_preferred == 0,
-        {**in_range.metadata, "sources_without_one_preferred": not_one_preferred},
-    )
+
+    def validated() -> dg.AssetCheckResult:
+        ranged = in_range()
+        return verdict(
+            "scores_in_range",
+            ranged.passed and not_one_preferred == 0,
+            {**ranged.metadata, "sources_without_one_preferred": not_one_preferred},
+        )
+
+    return validated
 
 
-def preference_pairs_valid(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
-    return run_query_check(
+def preference_pairs_valid(con: duckdb.DuckDBPyConnection, category: str) -> PendingCheck:
+    return pending_query_check(
         con,
         "preference_pairs_valid",
         """SELECT chosen_id <> rejected_id AS distinct_sides, label_source, margin
@@ -225,7 +236,7 @@ def preference_pairs_valid(con: duckdb.DuckDBPyConnection, category: str) -> dg.
     )
 
 
-def answers_grounded(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetCheckResult:
+def answers_grounded(con: duckdb.DuckDBPyConnection, category: str) -> PendingCheck:
     """Kept answers only; flagged ones are excluded from training and counted here."""
     flagged = sql_count(
         con,
@@ -233,7 +244,7 @@ def answers_grounded(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetC
            WHERE category = ? AND is_preferred AND answer_flag IS NOT NULL""",
         [category],
     )
-    return run_query_check(
+    return pending_query_check(
         con,
         "answers_grounded",
         """SELECT candidate_id, length(trim(coalesce(answer, ''))) AS answer_chars,
@@ -250,12 +261,13 @@ def answers_grounded(con: duckdb.DuckDBPyConnection, category: str) -> dg.AssetC
     )
 
 
-def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[dg.AssetCheckResult]:
+def evaluated_qa_checks(con: duckdb.DuckDBPyConnection, category: str) -> list[PendingCheck]:
+    """The checks' rows, read now; call each to validate (after letting the writer go)."""
     return [
         scores_in_range(con, category),
         preference_pairs_valid(con, category),
         answers_grounded(con, category),
-        one_ic_snapshot(con, category),
+        decided(one_ic_snapshot(con, category)),
     ]
 
 

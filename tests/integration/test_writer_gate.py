@@ -40,3 +40,26 @@ def test_a_limited_pool_is_claimed_per_phase_and_freed(tmp_path):
             ]
         assert instance.event_log_storage.get_concurrency_info(WRITER_POOL).claimed_slots == []
         assert [p["phase"] for p in gate.phases] == ["write"]
+
+
+def test_a_slot_freed_while_a_claim_was_queued_is_handed_on(tmp_path):
+    """Dagster queues a claim unassigned when it finds no free slot; if the holder frees the slot
+    before the claim is queued, nothing assigns it: the gate does, instead of waiting for ever."""
+    overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        gate = WriterGate(DuckDBStore(path=str(tmp_path / "db.duckdb")), _context(instance))
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(WRITER_POOL)
+        # The race's outcome: the slot is free, the claim queued without a slot assigned.
+        storage.add_pending_step(
+            concurrency_key=WRITER_POOL,
+            run_id="run-1",
+            step_key="candidate_qa:write",
+            should_assign=False,
+        )
+        with gate.hold("write"):
+            info = storage.get_concurrency_info(WRITER_POOL)
+            assert [(s.run_id, s.step_key) for s in info.claimed_slots] == [
+                ("run-1", "candidate_qa:write")
+            ]
+        assert storage.get_concurrency_info(WRITER_POOL).claimed_slots == []

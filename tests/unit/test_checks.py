@@ -101,14 +101,24 @@ def _evaluated(con, candidate: str, source: int, score: float, preferred: bool) 
 def test_scores_in_range_wants_sane_scores_and_one_preferred_per_source(con):
     _evaluated(con, "a", 1, 0.4, True)
     _evaluated(con, "b", 1, 0.2, False)
-    assert scores_in_range(con, "K").passed
+    assert scores_in_range(con, "K")().passed
     _evaluated(con, "c", 1, 0.3, True)  # a second preferred candidate for source 1
-    second = scores_in_range(con, "K")
+    second = scores_in_range(con, "K")()
     assert not second.passed and second.metadata["sources_without_one_preferred"].value == 1
     con.execute("DELETE FROM evaluated_qa WHERE candidate_id = 'c'")
     _evaluated(con, "d", 2, 1.5, True)  # out of range
-    third = scores_in_range(con, "K")
+    third = scores_in_range(con, "K")()
     assert not third.passed and third.metadata["gx_unsuccessful"].value == 1
+
+
+def test_qa_checks_read_their_rows_first_and_validate_without_the_database(con):
+    """The LLM stages read the checks' rows holding the writer and validate after freeing it:
+    validation must not touch the connection, and sees the rows as they were when read."""
+    _evaluated(con, "a", 1, 0.4, True)
+    pending = scores_in_range(con, "K")
+    _evaluated(con, "d", 2, 1.5, True)  # out of range, but written after the read
+    con.close()
+    assert pending().passed
 
 
 def _record(con, category: str, record_id: str, split: str, source: int, question: str) -> None:
