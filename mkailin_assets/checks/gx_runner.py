@@ -130,7 +130,7 @@ def run_query_check(
     extra_metadata: dict[str, Any] | None = None,
 ) -> dg.AssetCheckResult:
     """Validate the rows a query returns (read into pandas: GX cannot read DuckDB itself)."""
-    return run_check(check_name, con.execute(sql, params).df(), expectations, extra_metadata)
+    return pending_query_check(con, check_name, sql, params, expectations, extra_metadata)()
 
 
 # A check whose rows are read and whose GX validation is still to run: an LLM stage reads its

@@ -87,9 +87,11 @@ class WriterGate:
         config = storage.get_pool_config()
         if str(getattr(config.pool_granularity, "value", config.pool_granularity)) == "run":
             return None
-        if not _pool_limited(storage) and config.default_pool_limit is not None:
+        limited = _pool_limited(storage)
+        if not limited and config.default_pool_limit is not None:
             storage.initialize_concurrency_limit_to_default(WRITER_POOL)
-        return storage if _pool_limited(storage) else None
+            limited = _pool_limited(storage)  # asked again only after creating the pool
+        return storage if limited else None
 
     def _step(self, phase: str) -> str:
         step = self.context.get_step_execution_context().step.key
