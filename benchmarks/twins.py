@@ -10,14 +10,17 @@ Each trial loads the whole MeSH 2024 vocabulary into a fresh DuckDB file (untime
 what pubmed_files does with the file: the load itself (load_pubmed_file), and the whole step
 (the load, the affected categories, the file's totals and its three checks); then runs
 record_twins over every citation the load changed (all of them: a baseline file into an empty
-corpus, the worst case), timed apart. Prints the twins found (benchmark, item, twin PMID,
-matched n-grams, first n-gram) and the times; ends with one JSON line.
+corpus, the worst case), timed apart. Each trial runs twice, interleaved: with the compiled
+word scanner (the default) and with the Polars reference (MKAILIN_WORD_SCANNER=off), the
+baseline measured in the same run. Prints the twins found (benchmark, item, twin PMID, matched
+n-grams, first n-gram) and the times; ends with one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -38,7 +41,10 @@ from mkailin_assets.stages.ingest import affected_categories, citation_totals  #
 from mkailin_assets.stages.twins import record_twins  # noqa: E402
 
 
-def trial(path: Path, benchmarks: list[str]) -> tuple[float, float, float, int, list[dict]]:
+def trial(
+    path: Path, benchmarks: list[str], scanner: str
+) -> tuple[float, float, float, int, list[dict]]:
+    os.environ["MKAILIN_WORD_SCANNER"] = scanner
     with tempfile.TemporaryDirectory() as folder:
         con = open_connection(Path(folder) / "bench.duckdb")
         apply_schema(con)
@@ -70,11 +76,20 @@ def main() -> None:
         if not needed.is_file():
             raise SystemExit(f"file not found: {needed} (see ../shared/data/README.md)")
     benchmarks = args.benchmark or settings.get_settings().decontamination
-    results = [trial(args.path, benchmarks) for _ in range(args.trials)]
+    if settings.get_settings().word_scanner == "off":
+        raise SystemExit("unset MKAILIN_WORD_SCANNER: this benchmark runs both scanners itself")
+    runs = [
+        (trial(args.path, benchmarks, "auto"), trial(args.path, benchmarks, "off"))
+        for _ in range(args.trials)
+    ]
+    results = [fast for fast, _ in runs] + [slow for _, slow in runs]
     load_s = statistics.median(r[0] for r in results)
     step_s = statistics.median(r[1] for r in results)
-    twins_s = statistics.median(r[2] for r in results)
-    compared, rows = results[0][3], results[0][4]
+    twins_s = statistics.median(fast[2] for fast, _ in runs)
+    reference_s = statistics.median(slow[2] for _, slow in runs)
+    compared, rows = runs[0][0][3], runs[0][0][4]
+    if rows != runs[0][1][4]:
+        raise SystemExit("the compiled and the reference scanner found different twins")
     print(f"file: {args.path.name}; benchmarks: {', '.join(Path(b).name for b in benchmarks)}")
     print(f"twins found: {len({r['pmid'] for r in rows})} citations, {len(rows)} (twin, item) rows")
     for row in rows:
@@ -84,9 +99,12 @@ def main() -> None:
         )
     share = twins_s / load_s if load_s else 0.0
     step_share = twins_s / step_s if step_s else 0.0
+    reference_share = reference_s / load_s if load_s else 0.0
     print(f"load {load_s:.2f} s (the pubmed_files step: {step_s:.2f} s), twin finding")
-    print(f"  {twins_s:.2f} s over {compared} citations; median of {args.trials} trials")
+    print(f"  {twins_s:.2f} s over {compared} citations (Polars reference: {reference_s:.2f} s);")
+    print(f"  medians of {args.trials} trials each, interleaved")
     print(f"twin finding / load = {share:.1%}; / the whole step = {step_share:.1%} (target <= 10%)")
+    print(f"with the Polars reference: {reference_share:.1%} of the load")
     print(
         json.dumps(
             {
@@ -98,7 +116,9 @@ def main() -> None:
                 "load_s": round(load_s, 3),
                 "step_s": round(step_s, 3),
                 "twins_s": round(twins_s, 3),
+                "twins_s_reference": round(reference_s, 3),
                 "share_of_load": round(share, 4),
+                "share_of_load_reference": round(reference_share, 4),
                 "share_of_step": round(step_share, 4),
                 "target_met_vs_load": share <= 0.10,
                 "trials": args.trials,

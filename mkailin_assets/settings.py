@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         description="`off` parses every PubMed record with lxml instead of the compiled scanner "
         "(same rows, about twice as slow end to end)",
     )
+    word_scanner: Literal["auto", "off"] = Field(
+        default="auto",
+        description="`off` splits and hashes words for benchmark twins with Polars instead of "
+        "the compiled word scanner (same twins, the twin step about three times as slow)",
+    )
     download_dir: Path = Field(
         default=REPO_ROOT / "data" / "downloads",
         description="where remote MeSH and PubMed files are downloaded",
@@ -351,7 +356,7 @@ class Settings(BaseSettings):
         default=120.0, gt=0, description="seconds the local model server may take to start"
     )
 
-    @field_validator("pubmed_scanner", mode="before")
+    @field_validator("pubmed_scanner", "word_scanner", mode="before")
     @classmethod
     def _scanner_spelling(cls, value: Any) -> Any:
         if isinstance(value, str):

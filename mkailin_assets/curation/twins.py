@@ -9,19 +9,24 @@ spanning two texts). The item's own PMID is the benchmark citation itself, never
 A release file holds 30,000 citations, so the comparison is cut to what can match: an n-gram
 can only be shared if all its words occur in the benchmark, so n-grams are hashed only where a
 run of at least n such words starts (about a fifth of the positions). Words and n-grams are
-hashed with Polars' hash inside one call (both sides the same process), never stored.
+hashed in the process that compares them (both sides the same process), never stored: by the
+compiled scanner (_word_scan.c, one pass over the bytes) when it was built, else by the Polars
+reference (`words_of_reference`, about ten times slower); tests hold the two equal.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from mkailin_assets.curation.decontamination import Benchmark
 from mkailin_assets.curation.text import _nfkc_non_ascii, fold_expr
+from mkailin_assets.settings import get_settings
 
 TWIN_SCHEMA = {
     "pmid": pl.Int64,
@@ -37,16 +42,73 @@ _MIX = np.uint64(0x9E3779B97F4A7C15)
 @dataclass(frozen=True)
 class Words:
     """The normalised words of many texts, flattened in text order (as curation/text.tokenize
-    splits them): `doc` is each word's text index."""
+    splits them): `doc` is each word's text index, `hash` its hash; `texts` are the texts as
+    prepared for splitting (to show an n-gram's words)."""
 
     doc: np.ndarray
-    word: pl.Series
     hash: np.ndarray
+    texts: pl.Series
+
+    def words_at(self, start: int, n: int) -> str:
+        """The n words from word offset `start`, joined by spaces (re-split the reference way:
+        the compiled path splits exactly so)."""
+        doc = int(self.doc[start])
+        first = int(np.searchsorted(self.doc, doc))
+        folded = self.texts.slice(doc, 1).to_frame("t").select(fold_expr(pl.col("t"))).item()
+        words = [word for word in folded.split(" ") if word]
+        return " ".join(words[start - first : start - first + n])
+
+
+def word_scanner() -> Any:
+    """The compiled word scanner (_word_scan.c), or None when it was not built (no C compiler at
+    install) or MKAILIN_WORD_SCANNER=off asks for the Polars reference alone."""
+    if get_settings().word_scanner == "off":
+        return None
+    try:
+        from mkailin_assets.curation import _word_scan
+    except ImportError:
+        return None
+    return _word_scan
 
 
 def words_of(texts: pl.Series, parts: int | None = None) -> Words:
-    """Split across `parts` lazy queries (default: Polars' threads) that Polars runs side by
-    side: folding and splitting are per-text string work, single-threaded within one query."""
+    """Every word of `texts` with its hash: compiled when built, else the Polars reference (the
+    two hash differently, so a benchmark index and the citations it is compared with must come
+    from the same process; they always do)."""
+    scanner = word_scanner()
+    return words_of_compiled(texts, scanner) if scanner else words_of_reference(texts, parts)
+
+
+def words_of_compiled(texts: pl.Series, scanner: Any) -> Words:
+    """The scanner splits and hashes raw ASCII texts itself; a text with non-ASCII characters is
+    NFKC-normalised and folded here first (the scanner's contract, in _word_scan.c)."""
+    texts = _nfkc_non_ascii(texts)
+    non_ascii = texts.str.len_bytes() != texts.str.len_chars()
+    prepared = texts
+    if non_ascii.any():
+        indices = non_ascii.arg_true()
+        folded = texts.gather(indices).to_frame("t").select(fold_expr(pl.col("t"))).to_series()
+        prepared = texts.scatter(indices, folded)
+    offsets, data = _arrow_buffers(prepared)
+    doc, hashes = scanner.word_hashes(offsets, data, 0)
+    return Words(np.frombuffer(doc, dtype=np.int64), np.frombuffer(hashes, dtype=np.uint64), texts)
+
+
+def _arrow_buffers(texts: pl.Series) -> tuple[np.ndarray, Any]:
+    """The int64 offsets (one more than the texts) and the bytes of a string column, zero-copy."""
+    array = texts.to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if array.type != pa.large_string():
+        array = array.cast(pa.large_string())
+    _, offsets, data = array.buffers()
+    starts = np.frombuffer(offsets, dtype=np.int64)[array.offset : array.offset + len(array) + 1]
+    return np.ascontiguousarray(starts), data if data is not None else b""
+
+
+def words_of_reference(texts: pl.Series, parts: int | None = None) -> Words:
+    """Polars: split across `parts` lazy queries (default: Polars' threads) that Polars runs side
+    by side: folding and splitting are per-text string work, single-threaded within one query."""
     texts = _nfkc_non_ascii(texts)
     bounds = _part_bounds(len(texts), parts or pl.thread_pool_size())
     queries = [
@@ -57,15 +119,15 @@ def words_of(texts: pl.Series, parts: int | None = None) -> Words:
         )
         .explode("word")
         .filter(pl.col("word") != "")  # runs of spaces leave empty strings (and empty texts)
-        .with_columns(pl.col("word").hash(seed=_SEED).alias("hash"))
+        .select("doc", pl.col("word").hash(seed=_SEED).alias("hash"))
         for start, stop in bounds
     ]
     words = (
         pl.concat(pl.collect_all(queries))
         if queries
-        else pl.DataFrame(schema={"doc": pl.Int64, "word": pl.String, "hash": pl.UInt64})
+        else pl.DataFrame(schema={"doc": pl.Int64, "hash": pl.UInt64})
     )
-    return Words(words["doc"].to_numpy(), words["word"], words["hash"].to_numpy())
+    return Words(words["doc"].to_numpy(), words["hash"].to_numpy(), texts)
 
 
 def _part_bounds(size: int, parts: int) -> list[tuple[int, int]]:
@@ -73,6 +135,28 @@ def _part_bounds(size: int, parts: int) -> list[tuple[int, int]]:
     parts = max(1, min(parts, size // 2_000))
     edges = [size * k // parts for k in range(parts + 1)]
     return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if b > a]
+
+
+def ngrams_of(
+    words: Words, n: int, vocabulary: pl.Series | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and hashes of the n-grams lying within one text (and, given `vocabulary`, only
+    over words whose hash is in it): compiled when built, else numpy."""
+    scanner = word_scanner()
+    if scanner is not None:
+        allowed = None if vocabulary is None else vocabulary.cast(pl.UInt64).to_numpy()
+        starts, hashes = scanner.ngram_hashes(
+            np.ascontiguousarray(words.doc, dtype=np.int64),
+            np.ascontiguousarray(words.hash, dtype=np.uint64),
+            n,
+            None if allowed is None else np.ascontiguousarray(allowed),
+        )
+        return np.frombuffer(starts, dtype=np.int64), np.frombuffer(hashes, dtype=np.uint64)
+    allowed = None
+    if vocabulary is not None:
+        allowed = pl.Series(words.hash, dtype=pl.UInt64).is_in(vocabulary.implode()).to_numpy()
+    starts = ngram_starts(words, n, allowed)
+    return starts, ngram_hashes_at(words, starts, n)
 
 
 def ngram_starts(words: Words, n: int, allowed: np.ndarray | None = None) -> np.ndarray:
@@ -98,7 +182,7 @@ def ngram_hashes_at(words: Words, starts: np.ndarray, n: int) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)  # compared by identity: it holds frames
 class BenchmarkIndex:
-    """One benchmark's n-grams (hash and item, one row per distinct pair) and its words."""
+    """One benchmark's n-grams (hash and item, one row per occurrence) and its words."""
 
     name: str
     own_pmids: frozenset[int]
@@ -111,14 +195,13 @@ def index_benchmark(benchmark: Benchmark, ngram: int) -> BenchmarkIndex:
     if len(benchmark.text_items) != len(benchmark.texts):
         raise ValueError(f"benchmark {benchmark.name}: every text needs its item")
     words = words_of(pl.Series(benchmark.texts, dtype=pl.String))
-    starts = ngram_starts(words, ngram)
+    starts, hashes = ngrams_of(words, ngram)
+    # Not made distinct (a pair repeats where an item repeats an n-gram): the matches count
+    # distinct n-grams per item, so repeats change nothing, and unique() would cost 30 ms.
     item_of_text = pl.Series(benchmark.text_items, dtype=pl.String)
     ngrams = pl.DataFrame(
-        {
-            "hash": pl.Series(ngram_hashes_at(words, starts, ngram), dtype=pl.UInt64),
-            "item": item_of_text.gather(words.doc[starts]),
-        }
-    ).unique()
+        {"hash": pl.Series(hashes, dtype=pl.UInt64), "item": item_of_text.gather(words.doc[starts])}
+    )
     return BenchmarkIndex(
         benchmark.name,
         frozenset(benchmark.pmids),
@@ -158,9 +241,8 @@ def find_twins(
     pmids = segments["pmid"].to_numpy()
     found = []
     for index in indexes:
-        known = pl.Series(words.hash).is_in(index.vocabulary.implode()).to_numpy()
-        starts = ngram_starts(words, ngram, known)
-        hashes = pl.Series("hash", ngram_hashes_at(words, starts, ngram), dtype=pl.UInt64)
+        starts, found_hashes = ngrams_of(words, ngram, index.vocabulary)
+        hashes = pl.Series("hash", found_hashes, dtype=pl.UInt64)
         # A hash-set probe first (cheap), the items (a join) only for the few hits.
         hit = hashes.is_in(index.ngrams["hash"].implode()).to_numpy()
         if not hit.any():
@@ -178,17 +260,17 @@ def find_twins(
             .join(index.ngrams, on="hash")  # an n-gram several items share matches each
         )
         if matches.height:
-            found.append(_per_item(matches, words.word, ngram, index.name))
+            found.append(_per_item(matches, words, ngram, index.name))
     if not found:
         return pl.DataFrame(schema=TWIN_SCHEMA)
     return pl.concat(found).cast(TWIN_SCHEMA).sort("pmid", "benchmark", "item")
 
 
-def _per_item(matches: pl.DataFrame, word: pl.Series, ngram: int, name: str) -> pl.DataFrame:
+def _per_item(matches: pl.DataFrame, words: Words, ngram: int, name: str) -> pl.DataFrame:
     grouped = matches.group_by("pmid", "item").agg(
         pl.col("hash").n_unique().alias("matched_ngrams"), pl.col("start").min().alias("start")
     )
-    first = [" ".join(word.slice(start, ngram).to_list()) for start in grouped["start"].to_list()]
+    first = [words.words_at(start, ngram) for start in grouped["start"].to_list()]
     return grouped.select(
         "pmid",
         pl.lit(name).alias("benchmark"),

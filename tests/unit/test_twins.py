@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from mkailin_assets.curation.decontamination import find_contamination, load_benchmarks
-from mkailin_assets.curation.twins import find_twins, index_benchmark, words_of
+from mkailin_assets.curation.twins import find_twins, index_benchmark, words_of_reference
 from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.evaluation.hygiene import (
     benchmark_pmid_hits,
@@ -111,8 +111,8 @@ def test_words_split_across_parts_equal_one_part():
     texts = pl.Series(
         [" ".join(rng.choices(vocabulary, k=rng.randrange(0, 30))) for _ in range(9_001)]
     )
-    one, many = words_of(texts, 1), words_of(texts, 4)
-    assert one.doc.tolist() == many.doc.tolist() and one.word.equals(many.word)
+    one, many = words_of_reference(texts, 1), words_of_reference(texts, 4)
+    assert one.doc.tolist() == many.doc.tolist() and one.texts.equals(many.texts)
     assert one.hash.tolist() == many.hash.tolist() and len(one.doc) > 100_000
 
 
