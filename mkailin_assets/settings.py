@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     word_scanner: Literal["auto", "off"] = Field(
         default="auto",
         description="`off` splits and hashes words for benchmark twins with Polars instead of "
-        "the compiled word scanner (same twins, the twin step about three times as slow)",
+        "the compiled word scanner (same twins, the twin step about twice as slow)",
     )
     download_dir: Path = Field(
         default=REPO_ROOT / "data" / "downloads",
