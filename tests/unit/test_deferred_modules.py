@@ -1,0 +1,59 @@
+"""GX's unused imports (altair, scipy.stats) are deferred: GX validates without them, and code
+that does use them still gets the real module."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from tests.conftest import REPO_ROOT
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import polars as pl
+    from mkailin_assets.checks.deferred_modules import is_loaded
+    from mkailin_assets.checks.gx_runner import validate_frame
+
+    frame = pl.DataFrame({"pmid": [1, 2, None], "score": [0.1, 0.5, 0.9]})
+    result = validate_frame(
+        "probe",
+        frame,
+        [
+            ("ExpectColumnValuesToNotBeNull", {"column": "pmid"}),
+            ("ExpectColumnValuesToBeBetween", {"column": "score", "min_value": 0, "max_value": 1}),
+        ],
+    )
+    before = {name: is_loaded(name) for name in ("altair", "scipy.stats")}
+    import altair as alt
+    from scipy import stats
+    entropy = float(stats.entropy([0.5, 0.5], [0.9, 0.1]))
+    chart = type(alt.Chart()).__name__
+    after = {name: is_loaded(name) for name in ("altair", "scipy.stats")}
+    print(json.dumps({
+        "success": result["success"],
+        "outcomes": [r["success"] for r in result["expectations"]],
+        "before": before, "after": after, "entropy": entropy, "chart": chart,
+        "real_in_sys_modules": type(sys.modules["scipy.stats"]).__name__,
+    }))
+    """
+)
+
+
+def test_gx_validates_without_altair_and_scipy_stats_which_still_work_when_used():
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=True,
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe["success"] is False and probe["outcomes"] == [False, True]
+    assert probe["before"] == {"altair": False, "scipy.stats": False}
+    assert probe["after"] == {"altair": True, "scipy.stats": True}
+    assert abs(probe["entropy"] - 0.5108256) < 1e-6 and probe["chart"] == "Chart"
+    assert probe["real_in_sys_modules"] == "module"
