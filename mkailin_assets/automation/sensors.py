@@ -322,8 +322,8 @@ def affected_since(
 @dataclass(frozen=True)
 class QuietPeriod:
     """How long the refresh waits for more release files (MKAILIN_REFRESH_QUIET_S) and at most
-    (MKAILIN_REFRESH_MAX_WAIT_S). NLM posts a day's update files together and each load changes
-    most categories: refreshing after each file would refresh every category once per file."""
+    (MKAILIN_REFRESH_MAX_WAIT_S). Files that land one after another each change many
+    categories: refreshing after each file would refresh those categories once per file."""
 
     quiet_s: float
     max_wait_s: float
