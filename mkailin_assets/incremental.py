@@ -38,6 +38,8 @@ OPERATIONAL = frozenset(
         "release_check_interval",
         "release_max_attempts",
         "automation_interval",
+        "refresh_quiet_s",
+        "refresh_max_wait_s",
         "read_snapshot",
         "read_snapshot_inline_max_mb",
         "retrieval_threads",

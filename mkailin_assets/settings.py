@@ -17,7 +17,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -205,7 +212,24 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         description="seconds between two evaluations of the refresh sensors (affected "
-        "categories, automation conditions); unset = 60 and 30",
+        "categories, automation conditions); unset = 60 and 30 (the affected-categories sensor: "
+        "a tenth of MKAILIN_REFRESH_QUIET_S, 5 to 60, while that is on)",
+    )
+    refresh_quiet_s: int = Field(
+        default=300,
+        ge=0,
+        description="seconds the newest release file loaded must be old before "
+        "`affected_categories_sensor` requests the category refreshes, so files loaded together "
+        "(NLM posts a day's update files at once) cost one refresh per category, not one per "
+        "file; 0 = at once",
+    )
+    refresh_max_wait_s: int = Field(
+        default=1800,
+        ge=0,
+        validate_default=True,  # also checked against a quiet period set above its default
+        description="seconds after the oldest release file not yet refreshed at which the "
+        "refreshes are requested even while files keep arriving; at least "
+        "MKAILIN_REFRESH_QUIET_S",
     )
     read_snapshot: bool = Field(
         default=True,
@@ -368,6 +392,17 @@ class Settings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("refresh_max_wait_s")
+    @classmethod
+    def _max_wait_covers_quiet(cls, value: int, info: ValidationInfo) -> int:
+        quiet = info.data.get("refresh_quiet_s")  # absent when its own value was rejected
+        if quiet is not None and value < quiet:
+            raise ValueError(
+                f"must be at least MKAILIN_REFRESH_QUIET_S ({quiet} s), or the cap on the wait "
+                "would end before the quiet period (raise it, or lower MKAILIN_REFRESH_QUIET_S)"
+            )
+        return value
 
     @field_validator("decontamination", mode="before")
     @classmethod

@@ -14,6 +14,11 @@ if [[ "${1:-}" == "--nlm" ]]; then
   shift
   echo "==> sources: NLM's live PubMed and MeSH servers (--nlm)"
 else
+  if [[ -z "${MKAILIN_PUBMED_SOURCE:-}" ]]; then
+    # The sample's files are all there at start: its categories refresh once they are loaded, not
+    # after the quiet period meant for NLM's daily update files (MKAILIN_REFRESH_QUIET_S, 300 s).
+    export MKAILIN_REFRESH_QUIET_S="${MKAILIN_REFRESH_QUIET_S:-0}"
+  fi
   export MKAILIN_PUBMED_SOURCE="${MKAILIN_PUBMED_SOURCE:-$REPO_ROOT/data/sample/pubmed}"
   export MKAILIN_MESH_SOURCE="${MKAILIN_MESH_SOURCE:-$REPO_ROOT/data/sample/mesh/desc_sample.xml}"
   echo "==> sources: $MKAILIN_PUBMED_SOURCE and $MKAILIN_MESH_SOURCE (./scripts/dev.sh --nlm for NLM's servers)"

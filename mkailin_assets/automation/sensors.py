@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -272,6 +274,9 @@ class AffectedCategories:
     categories: list[str]  # in CATEGORY_LETTERS order
     last_storage_id: int | None  # the newest pubmed_files materialization read
     materializations: int
+    # When the oldest and the newest of them were recorded (Unix seconds, the event's timestamp).
+    first_at: float | None = None
+    last_at: float | None = None
 
 
 def parse_categories(raw: object) -> set[str]:
@@ -289,6 +294,8 @@ def affected_since(
     found: set[str] = set()
     last = after_storage_id
     count = 0
+    first_at: float | None = None
+    last_at: float | None = None
     page_cursor = None
     while True:
         result = instance.fetch_materializations(
@@ -302,12 +309,48 @@ def affected_since(
             if materialization is not None:
                 found |= parse_categories(materialization.metadata.get("affected_categories"))
             last = record.storage_id if last is None else max(last, record.storage_id)
+            first_at = record.timestamp if first_at is None else min(first_at, record.timestamp)
+            last_at = record.timestamp if last_at is None else max(last_at, record.timestamp)
             count += 1
         if not result.has_more:
             break
         page_cursor = result.cursor
     ordered = [letter for letter in CATEGORY_LETTERS if letter in found]
-    return AffectedCategories(ordered, last, count)
+    return AffectedCategories(ordered, last, count, first_at, last_at)
+
+
+@dataclass(frozen=True)
+class QuietPeriod:
+    """How long the refresh waits for more release files (MKAILIN_REFRESH_QUIET_S) and at most
+    (MKAILIN_REFRESH_MAX_WAIT_S). Files that land one after another each change many
+    categories: refreshing after each file would refresh those categories once per file."""
+
+    quiet_s: float
+    max_wait_s: float
+
+    @classmethod
+    def from_settings(cls) -> QuietPeriod:
+        current = settings.get_settings()
+        return cls(current.refresh_quiet_s, current.refresh_max_wait_s)
+
+    def wait_s(self, affected: AffectedCategories, now: float) -> float:
+        """Seconds before these materializations' refreshes may be requested; 0 = now: the
+        newest is `quiet_s` old, or the oldest `max_wait_s` old (files arriving steadily never
+        put the refresh off for longer). An event stamped later than `now` (another machine's
+        clock) counts as just recorded."""
+        if self.quiet_s <= 0 or affected.last_at is None or affected.first_at is None:
+            return 0.0
+        newest_age = max(0.0, now - affected.last_at)
+        oldest_age = max(0.0, now - affected.first_at)
+        return max(0.0, min(self.quiet_s - newest_age, self.max_wait_s - oldest_age))
+
+    def check_interval_s(self) -> int:
+        """The sensor's interval by default: a tenth of the quiet period (5 to 60 s), so the
+        refresh is requested at most that long after the quiet period ends."""
+        return 60 if self.quiet_s <= 0 else int(min(60, max(5, self.quiet_s // 10)))
+
+
+Clock = Callable[[], float]
 
 
 def release_runs_in_flight(instance: dg.DagsterInstance) -> int:
@@ -327,11 +370,30 @@ def category_run_requests(categories: Sequence[str], storage_id: int) -> list[dg
     ]
 
 
+def quiet_skip_reason(
+    affected: AffectedCategories, categories: Sequence[str], wait_s: float, quiet: QuietPeriod
+) -> str:
+    covered = [c for c in affected.categories if c not in categories]
+    return (
+        f"{affected.materializations} release file(s) loaded and not yet refreshed changed "
+        f"{','.join(affected.categories)}"
+        + (f" ({','.join(covered)} already with a run waiting to start)" if covered else "")
+        + f": refresh of {','.join(categories)} requested in {math.ceil(wait_s)}s, once no file "
+        f"has loaded for {quiet.quiet_s:g}s (MKAILIN_REFRESH_QUIET_S) or at the latest "
+        f"{quiet.max_wait_s:g}s after the first (MKAILIN_REFRESH_MAX_WAIT_S)"
+    )
+
+
 def build_affected_categories_sensor(
-    mode: AutomationMode | None = None, minimum_interval_seconds: int | None = None
+    mode: AutomationMode | None = None,
+    minimum_interval_seconds: int | None = None,
+    clock: Clock = time.time,
 ) -> dg.SensorDefinition:
+    """`clock` gives the time the materializations' ages are measured at (tests move it)."""
     mode = mode or automation_mode()
-    minimum_interval_seconds = minimum_interval_seconds or automation_interval_s(60)
+    minimum_interval_seconds = minimum_interval_seconds or automation_interval_s(
+        QuietPeriod.from_settings().check_interval_s()
+    )
     # In "eager" mode the automation-condition sensor carries the stages below raw_abstracts.
     job_name = RAW_ABSTRACTS_JOB if mode == "eager" else CATEGORY_PIPELINE_JOB
 
@@ -342,7 +404,9 @@ def build_affected_categories_sensor(
         default_status=sensor_status(mode != "off"),
         description=(
             f"After pubmed_files loads, refreshes ({job_name}) only the category partitions the "
-            "files changed, read from their 'affected_categories' metadata."
+            "files changed, read from their 'affected_categories' metadata, once no file has "
+            "loaded for MKAILIN_REFRESH_QUIET_S seconds (at the latest MKAILIN_REFRESH_MAX_WAIT_S "
+            "after the first), so a burst of files costs one refresh per category."
         ),
     )
     def affected_categories_sensor(context: dg.SensorEvaluationContext):
@@ -368,6 +432,12 @@ def build_affected_categories_sensor(
                 f"{','.join(affected.categories)}",
                 cursor=cursor,
             )
+        # More files may follow (a day's update files land together): wait until none has
+        # loaded for the quiet period. The cursor stays, so these files are read again.
+        quiet = QuietPeriod.from_settings()
+        wait_s = quiet.wait_s(affected, clock())
+        if wait_s > 0:
+            return dg.SkipReason(quiet_skip_reason(affected, categories, wait_s, quiet))
         return dg.SensorResult(
             run_requests=category_run_requests(categories, affected.last_storage_id),
             cursor=cursor,

@@ -113,6 +113,7 @@ def test_sigterm_cancels_runs_in_flight_and_the_next_start_resumes_them(tmp_path
             MKAILIN_PORT=str(port),
             MKAILIN_RELEASE_CHECK_INTERVAL="5",
             MKAILIN_AUTOMATION_INTERVAL="5",
+            MKAILIN_REFRESH_QUIET_S="0",  # a category run in flight soon after the files load
             MKAILIN_DEAD_RUN_CHECK_INTERVAL="5",
             MKAILIN_RUN_RETRY_DELAY="5",
             MKAILIN_EXPORT_DIR=None,

@@ -54,6 +54,7 @@ def test_a_killed_platform_converges_after_a_restart_without_a_hand(tmp_path):
             MKAILIN_MESH_SOURCE=str(mesh),
             MKAILIN_RELEASE_CHECK_INTERVAL="5",
             MKAILIN_AUTOMATION_INTERVAL="5",
+            MKAILIN_REFRESH_QUIET_S="0",  # a category run in flight soon after the files load
             MKAILIN_DEAD_RUN_CHECK_INTERVAL="5",
             MKAILIN_RUN_RETRY_DELAY="5",
             MKAILIN_EXPORT_DIR=None,

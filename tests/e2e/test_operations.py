@@ -2,10 +2,11 @@
 
 release files are dropped before MeSH exists (they wait), then the MeSH file (the release sensor
 loads the vocabulary, then the files), then one more release file whose first run is forced to
-fail (a wrong .md5): it is retried on a later tick and loads. Every category with data refreshes
-and training_export follows, without a run launched by hand. Short intervals through the settings
-(MKAILIN_RELEASE_CHECK_INTERVAL, MKAILIN_AUTOMATION_INTERVAL); the project's own run queue (four
-runs at once, release files one at a time).
+fail (a wrong .md5): it is retried on a later tick and loads. Every category with data refreshes,
+once no file has loaded for the quiet period, and training_export follows, without a run launched
+by hand. Short intervals through the settings (MKAILIN_RELEASE_CHECK_INTERVAL,
+MKAILIN_AUTOMATION_INTERVAL, MKAILIN_REFRESH_QUIET_S); the project's own run queue (four runs at
+once, release files one at a time).
 
 The source is the sample cut down to a handful of citations in three categories
 (tests/e2e/small_release.py), so the daemon carries three category refreshes, not fifteen."""
@@ -22,6 +23,7 @@ import duckdb
 import pytest
 
 from mkailin_assets import settings
+from mkailin_assets.automation.staleness import freshness_table
 from mkailin_assets.db import snapshot_path
 from mkailin_assets.settings import REPO_ROOT
 from tests.e2e.dagster_server import DagsterDevServer
@@ -32,6 +34,8 @@ from tests.harness import BASELINE_FILES, UPDATE_FILE, project_home, sample_env,
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 RELEASE_SENSOR = "pubmed_release_sensor"
+AFFECTED_SENSOR = "affected_categories_sensor"
+QUIET_S = 20  # the refreshes wait this long after the newest file (MKAILIN_REFRESH_QUIET_S)
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -103,6 +107,8 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
         MKAILIN_RELEASE_CHECK_INTERVAL="5",
         MKAILIN_AUTOMATION_INTERVAL="5",
         MKAILIN_RELEASE_MAX_ATTEMPTS="4",
+        MKAILIN_REFRESH_QUIET_S=str(QUIET_S),
+        MKAILIN_REFRESH_MAX_WAIT_S="600",  # never reached here: every refresh waits the quiet
         MKAILIN_EXPORT_DIR=None,  # the default: beside the instance's DuckDB file
     )
     for name in BASELINE_FILES:
@@ -167,9 +173,10 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
             assert succeeded(instance, "pubmed_file_job", name)
         loaded_update_at = latest_timestamp(instance, "pubmed_files")
 
-        # 4. Categories refresh and the export follows, all by automation.
+        # 4. Categories refresh and the export follows, all by automation. No run in flight is
+        # not enough: during the quiet period nothing runs and the categories are still due.
         def settled() -> bool:
-            if not quiet(instance):
+            if not quiet(instance) or not all(row.ok for row in freshness_table(instance)):
                 return False
             export_at = latest_timestamp(instance, "training_export")
             return export_at > loaded_update_at and export_at >= latest_timestamp(
@@ -196,6 +203,18 @@ def test_first_start_releases_retries_and_the_export_follow_without_a_hand(tmp_p
             r for r in instance.get_runs() if "training_export" in str(r.asset_selection)
         ]
         assert export_runs and all(r.tags.get("dagster/sensor_name") for r in export_runs)
+
+        # Each refresh was requested once no file had loaded for the quiet period.
+        loaded_at = {
+            r.storage_id: r.timestamp
+            for r in instance.fetch_materializations(dg.AssetKey("pubmed_files"), limit=100).records
+        }
+        for record in instance.get_run_records(dg.RunsFilter(job_name="category_pipeline_job")):
+            covered = record.dagster_run.tags.get("mkailin/pubmed_storage_id")
+            if covered:
+                waited = record.create_timestamp.timestamp() - loaded_at[int(covered)]
+                assert waited >= QUIET_S - 1, (record.dagster_run.run_id, waited)
+        assert any("MKAILIN_REFRESH_QUIET_S" in r for r in skip_reasons(instance, AFFECTED_SENSOR))
 
     con = duckdb.connect(str(snapshot_path(tmp_path / "mkailin.duckdb")), read_only=True)
     try:

@@ -1,8 +1,13 @@
 """Automation on a real Dagster instance: a loaded file refreshes only the category partitions it
-changed, and the QA stages follow their parents but never past a failed blocking check."""
+changed (once no file has loaded for the quiet period), and the QA stages follow their parents but
+never past a failed blocking check."""
+
+import time
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
+from dagster._core.instance.utils import RUNLESS_JOB_NAME, RUNLESS_RUN_ID
 
 from mkailin_assets.automation.conditions import (
     AUTOMATION_SENSOR_NAME,
@@ -14,6 +19,8 @@ from mkailin_assets.automation.retries import RETRY_OF_TAG
 from mkailin_assets.automation.sensors import (
     CATEGORY_PIPELINE_JOB,
     RAW_ABSTRACTS_JOB,
+    QuietPeriod,
+    affected_since,
     build_affected_categories_sensor,
     parse_categories,
 )
@@ -21,21 +28,38 @@ from mkailin_assets.partitions import category_partitions
 from tests.harness import materialize as run
 
 
-def load_file(instance: dg.DagsterInstance, name: str, affected: str) -> None:
-    """A pubmed_files materialization as the asset records it (its metadata is the contract)."""
+def load_file(
+    instance: dg.DagsterInstance, name: str, affected: str, at: float | None = None
+) -> None:
+    """A pubmed_files materialization as the asset records it (its metadata is the contract),
+    recorded now or, with `at`, stamped at that time (as report_runless_asset_event records it)."""
     instance.add_dynamic_partitions("pubmed_files", [name])
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization(
-            asset_key="pubmed_files", partition=name, metadata={"affected_categories": affected}
-        )
+    materialization = dg.AssetMaterialization(
+        asset_key="pubmed_files", partition=name, metadata={"affected_categories": affected}
     )
+    if at is None:
+        instance.report_runless_asset_event(materialization)
+        return
+    event = DagsterEvent(
+        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+        event_specific_data=StepMaterializationData(materialization),
+        job_name=RUNLESS_JOB_NAME,
+    )
+    instance.report_dagster_event(event, run_id=RUNLESS_RUN_ID, timestamp=at)
 
 
 def evaluate(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None):
     return sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
-def test_only_the_affected_categories_are_requested(instance):
+@pytest.fixture
+def at_once(monkeypatch):
+    """No quiet period: a loaded file's refreshes are requested at the next tick (as before
+    MKAILIN_REFRESH_QUIET_S)."""
+    monkeypatch.setenv("MKAILIN_REFRESH_QUIET_S", "0")
+
+
+def test_only_the_affected_categories_are_requested(instance, at_once):
     sensor = build_affected_categories_sensor("sensor")
     assert isinstance(evaluate(sensor, instance, None), dg.SkipReason)
 
@@ -66,7 +90,7 @@ def add_run(instance: dg.DagsterInstance, category: str, status, **tags: str) ->
     )
 
 
-def test_a_category_whose_refresh_waits_to_start_is_not_requested_again(instance):
+def test_a_category_whose_refresh_waits_to_start_is_not_requested_again(instance, at_once):
     """A queued refresh reads the corpus when it starts, so it covers a file loaded meanwhile;
     a started one, or a queued retry (which may skip raw_abstracts), does not."""
     sensor = build_affected_categories_sensor("sensor")
@@ -86,13 +110,161 @@ def test_a_category_whose_refresh_waits_to_start_is_not_requested_again(instance
     assert int(later.cursor) > int(result.cursor)  # the file is handled, not retried
 
 
-def test_a_file_that_changes_no_category_moves_the_cursor_without_runs(instance):
+def test_a_file_that_changes_no_category_moves_the_cursor_without_runs(instance, at_once):
     sensor = build_affected_categories_sensor("sensor")
     load_file(instance, "pubmed25n0001.xml.gz", "")
     result = evaluate(sensor, instance, None)
     assert list(result.run_requests or []) == []
     assert result.cursor is not None
     assert isinstance(evaluate(sensor, instance, result.cursor), dg.SkipReason)
+
+
+# ---- the quiet period: a burst of release files, one refresh per category ------------------
+class Clock:
+    """The sensor's clock, moved by the test (the files are stamped with it too)."""
+
+    def __init__(self) -> None:
+        self.start = self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def at(self, seconds: float) -> float:
+        """Move to `seconds` after the start; returns the time."""
+        self.now = self.start + seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def quiet_period(monkeypatch, quiet_s: int, max_wait_s: int) -> None:
+    monkeypatch.setenv("MKAILIN_REFRESH_QUIET_S", str(quiet_s))
+    monkeypatch.setenv("MKAILIN_REFRESH_MAX_WAIT_S", str(max_wait_s))
+
+
+def test_a_file_loaded_within_the_quiet_period_requests_nothing_and_keeps_the_cursor(
+    instance, monkeypatch, clock
+):
+    quiet_period(monkeypatch, 300, 1800)
+    sensor = build_affected_categories_sensor("sensor", clock=clock)
+    load_file(instance, "pubmed25n0001.xml.gz", "C,D", at=clock.at(0))
+    load_file(instance, "pubmed25n0002.xml.gz", "", at=clock.at(1))
+    first = affected_since(instance, None).last_storage_id
+    load_file(instance, "pubmed25n0003.xml.gz", "Z", at=clock.at(2))
+    clock.at(60)
+    # A SkipReason, not a SensorResult: the cursor stays, the files are read again next tick.
+    for cursor in (None, str(first - 1)):
+        result = evaluate(sensor, instance, cursor)
+        assert isinstance(result, dg.SkipReason), result
+    reason = evaluate(sensor, instance, None).skip_message
+    assert reason.startswith("3 release file(s) loaded and not yet refreshed changed C,D,Z:")
+    assert "requested in 242s" in reason and "MKAILIN_REFRESH_QUIET_S" in reason
+    assert instance.get_runs_count() == 0
+
+    clock.at(301)  # 299 s after the newest file: still quiet
+    assert isinstance(evaluate(sensor, instance, None), dg.SkipReason)
+    clock.at(302)
+    result = evaluate(sensor, instance, None)
+    assert [r.partition_key for r in result.run_requests] == ["C", "D", "Z"]
+
+
+def test_files_loaded_in_a_burst_cost_one_request_per_changed_category(
+    instance, monkeypatch, clock
+):
+    quiet_period(monkeypatch, 300, 1800)
+    sensor = build_affected_categories_sensor("sensor", clock=clock)
+    load_file(instance, "pubmed25n0001.xml.gz", "C,D", at=clock.at(0))
+    clock.at(10)
+    assert "in 290s" in evaluate(sensor, instance, None).skip_message
+    load_file(instance, "pubmed25n0002.xml.gz", "D,E", at=clock.at(90))  # restarts the quiet
+    clock.at(100)
+    reason = evaluate(sensor, instance, None).skip_message
+    assert reason.startswith("2 release file(s)") and "C,D,E" in reason
+    assert "requested in 290s" in reason
+
+    clock.at(390)
+    result = evaluate(sensor, instance, None)
+    storage_id = int(result.cursor)
+    assert storage_id == affected_since(instance, None).last_storage_id
+    assert [r.partition_key for r in result.run_requests] == ["C", "D", "E"]
+    assert [r.run_key for r in result.run_requests] == [f"{c}:{storage_id}" for c in "CDE"]
+    # Handled: the next ticks request nothing more.
+    clock.at(1000)
+    assert evaluate(sensor, instance, result.cursor).skip_message == (
+        "no new pubmed_files materializations"
+    )
+
+
+def test_the_max_wait_refreshes_under_a_steady_stream_of_files(instance, monkeypatch, clock):
+    """A file every 200 s never leaves 300 s of quiet: at 600 s after the first, the refresh is
+    requested anyway, and the next files start a new wait."""
+    quiet_period(monkeypatch, 300, 600)
+    sensor = build_affected_categories_sensor("sensor", clock=clock)
+    cursor = None
+    requested_at = []
+    for index in range(9):  # files at 0, 200, ..., 1600 s
+        load_file(instance, f"pubmed25n{index + 1:04d}.xml.gz", "C", at=clock.at(200 * index))
+        for tick in range(0, 200, 50):  # a tick every 50 s until the next file
+            clock.at(200 * index + tick)
+            result = evaluate(sensor, instance, cursor)
+            if isinstance(result, dg.SkipReason):
+                assert "requested in" in result.skip_message or "no new" in result.skip_message
+            else:
+                assert [r.partition_key for r in result.run_requests] == ["C"]
+                requested_at.append(round(clock() - clock.start))
+                cursor = result.cursor
+    # Each refresh comes 600 s after the oldest file it covers (the files at 0 and at 800 s);
+    # the file at 1600 s waits for the next.
+    assert requested_at == [600, 1400]
+    assert int(cursor) < affected_since(instance, None).last_storage_id
+
+
+def test_no_quiet_period_requests_at_once_as_before(instance, monkeypatch, clock):
+    quiet_period(monkeypatch, 0, 0)
+    sensor = build_affected_categories_sensor("sensor", clock=clock)
+    assert sensor.minimum_interval_seconds == 60
+    load_file(instance, "pubmed25n0001.xml.gz", "C,D", at=clock.at(0))
+    result = evaluate(sensor, instance, None)
+    assert [r.partition_key for r in result.run_requests] == ["C", "D"]
+    load_file(instance, "pubmed25n0002.xml.gz", "E", at=clock.at(1))
+    later = evaluate(sensor, instance, result.cursor)
+    assert [r.partition_key for r in later.run_requests] == ["E"]
+
+
+def test_a_release_load_in_flight_still_holds_the_refresh_back(instance, monkeypatch, clock):
+    """The quiet period over, a queued file load still comes first (the refresh would miss it)."""
+    quiet_period(monkeypatch, 300, 600)
+    sensor = build_affected_categories_sensor("sensor", clock=clock)
+    load_file(instance, "pubmed25n0001.xml.gz", "C", at=clock.at(0))
+    instance.add_run(
+        dg.DagsterRun(job_name="pubmed_file_job", status=dg.DagsterRunStatus.NOT_STARTED)
+    )
+    clock.at(700)
+    assert "still queued or running" in evaluate(sensor, instance, None).skip_message
+
+
+def test_the_interval_follows_the_quiet_period(monkeypatch):
+    quiet_period(monkeypatch, 300, 1800)
+    assert build_affected_categories_sensor("sensor").minimum_interval_seconds == 30
+    quiet_period(monkeypatch, 20, 60)
+    assert build_affected_categories_sensor("sensor").minimum_interval_seconds == 5
+    quiet_period(monkeypatch, 3600, 7200)
+    assert build_affected_categories_sensor("sensor").minimum_interval_seconds == 60
+    monkeypatch.setenv("MKAILIN_AUTOMATION_INTERVAL", "7")  # an explicit interval wins
+    assert build_affected_categories_sensor("sensor").minimum_interval_seconds == 7
+
+
+def test_an_event_stamped_ahead_of_the_sensors_clock_counts_as_just_loaded():
+    from mkailin_assets.automation.sensors import AffectedCategories
+
+    quiet = QuietPeriod(300, 1800)
+    ahead = AffectedCategories(["C"], 7, 1, first_at=1_000.0, last_at=1_000.0)
+    assert quiet.wait_s(ahead, now=900.0) == 300
+    assert quiet.wait_s(ahead, now=1_100.0) == 200
+    assert QuietPeriod(0, 0).wait_s(ahead, now=900.0) == 0
 
 
 def test_mode_chooses_the_refresh_job(monkeypatch):

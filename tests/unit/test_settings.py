@@ -123,6 +123,25 @@ def test_bad_values_name_the_variable(clean_env) -> None:
     assert "MKAILIN_LLM_MAX_CONCURRENCY='0'" in message
 
 
+def test_the_refresh_quiet_period_and_its_cap_are_checked(clean_env) -> None:
+    current = get_settings()
+    assert (current.refresh_quiet_s, current.refresh_max_wait_s) == (300, 1800)
+    assert get_settings({"MKAILIN_REFRESH_QUIET_S": "0"}).refresh_quiet_s == 0  # off
+    with pytest.raises(ValueError, match=r"MKAILIN_REFRESH_QUIET_S='-1': .*greater than"):
+        get_settings({"MKAILIN_REFRESH_QUIET_S": "-1"})
+    with pytest.raises(ValueError, match=r"MKAILIN_REFRESH_MAX_WAIT_S='-5': .*greater than"):
+        get_settings({"MKAILIN_REFRESH_MAX_WAIT_S": "-5"})
+    below = {"MKAILIN_REFRESH_QUIET_S": "600", "MKAILIN_REFRESH_MAX_WAIT_S": "60"}
+    with pytest.raises(ValueError) as raised:
+        get_settings(below)
+    assert "MKAILIN_REFRESH_MAX_WAIT_S='60'" in str(raised.value)
+    assert "at least MKAILIN_REFRESH_QUIET_S (600 s)" in str(raised.value)
+    # A quiet period above the cap's default is caught too (the default is checked).
+    with pytest.raises(ValueError, match="MKAILIN_REFRESH_MAX_WAIT_S=1800"):
+        get_settings({"MKAILIN_REFRESH_QUIET_S": "3600"})
+    assert get_settings({**below, "MKAILIN_REFRESH_MAX_WAIT_S": "600"}).refresh_max_wait_s == 600
+
+
 def test_api_key_falls_back_to_openai_and_is_never_shown(clean_env) -> None:
     clean_env.setenv("OPENAI_API_KEY", KEY)
     current = get_settings()
