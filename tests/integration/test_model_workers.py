@@ -1,0 +1,255 @@
+"""Model workers (MKAILIN_MODEL_WORKERS): a run's model phase sent by another process that never
+opens the DuckDB file, through a file queue; real processes against the local OpenAI-compatible
+server. The run process's key differs from the worker's, so the server's Authorization headers
+say which process sent each request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from mkailin_assets.db import open_connection
+from mkailin_assets.llm import model_queue
+from mkailin_assets.llm.client import LLMClient
+from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.spool import read_spool, spool_dir_for
+from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
+from tests.integration.test_llm_client import make_requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+RUN_KEY = "sk-run-process"
+WORKER_KEY = "sk-model-worker"
+
+# The worker, with DuckDB's connect replaced by a trap: any attempt to open a database is
+# written to a marker file (and fails), so a test can prove the worker never opened one.
+WORKER = textwrap.dedent(
+    """
+    import sys, duckdb
+    marker = sys.argv[1]
+    def trap(*args, **kwargs):
+        with open(marker, "a") as handle:
+            handle.write(repr(args) + "\\n")
+        raise RuntimeError("the model worker opened a DuckDB database")
+    duckdb.connect = trap
+    from mkailin_assets.llm.model_worker import main
+    sys.exit(main(sys.argv[2:]))
+    """
+)
+
+# A phased client, as a stage runs it: read phase, model phase (no DuckDB), write phase.
+RUNNER = textwrap.dedent(
+    """
+    import json, sys
+    from mkailin_assets.db import open_connection
+    from mkailin_assets.llm.client import LLMClient
+    from mkailin_assets.llm.config import LLMConfig
+    from tests.integration.test_llm_client import make_requests
+
+    db, url, total, prefix = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    config = LLMConfig(backend="openai", base_url=url, api_key=sys.argv[5], max_concurrency=8,
+                       structured_output="json_schema")
+    requests = make_requests(total, prefix=prefix)
+    with LLMClient(config, database_path=db) as client:
+        con = open_connection(db, lock_timeout_s=120)
+        client.prefetch(con, requests)
+        con.close()
+        results = client.run(requests)
+        con = open_connection(db, lock_timeout_s=120)
+        committed = client.commit(con)
+        con.close()
+        rows = [
+            {**vars(r), "parsed": r.parsed.model_dump() if r.parsed else None} for r in results
+        ]
+        print(json.dumps({"results": rows, "committed": committed,
+                          "metadata": client.accounting()}))
+    """
+)
+
+
+def worker_env(server: FakeOpenAIServer, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "MKAILIN_LLM_BACKEND": "openai",
+        "MKAILIN_LLM_BASE_URL": server.url,
+        "MKAILIN_LLM_API_KEY": WORKER_KEY,
+        "MKAILIN_LLM_MAX_CONCURRENCY": "8",
+        "MKAILIN_LLM_STRUCTURED_OUTPUT": "json_schema",
+        "MKAILIN_LLM_LIVE_STORE": "sqlite",
+        **extra,
+    }
+    env.pop("MKAILIN_MODEL_WORKERS", None)
+    env.pop("DAGSTER_HOME", None)
+    return env
+
+
+def start_worker(queue: Path, marker: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, str(marker), "--queue", str(queue)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def start_run(db: Path, server: FakeOpenAIServer, total: int, prefix: str, queue: Path | None):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "MKAILIN_LLM_LIVE_STORE": "sqlite"}
+    env.pop("MKAILIN_MODEL_WORKERS", None)
+    env.pop("DAGSTER_HOME", None)
+    if queue is not None:
+        env |= {"MKAILIN_MODEL_WORKERS": str(queue), "MKAILIN_MODEL_WORKERS_TIMEOUT_S": "30"}
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(db), server.url, str(total), prefix, RUN_KEY],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(run: subprocess.Popen) -> dict:
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def stop_worker(worker: subprocess.Popen) -> str:
+    """SIGTERM: the worker exits 0 (and says so)."""
+    worker.send_signal(signal.SIGTERM)
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err[-3000:]
+    return err
+
+
+def new_db(path: Path) -> Path:
+    open_connection(path).close()
+    return path
+
+
+def ok_rows(db: Path) -> int:
+    con = open_connection(db, read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM llm_calls WHERE status = 'ok'").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.mark.timeout(120)
+def test_two_runs_through_one_worker_equal_the_in_process_results(tmp_path: Path) -> None:
+    """(a, d) at the client's level: two run processes with MKAILIN_MODEL_WORKERS, one worker;
+    every request sent by the worker (its key), none by the runs, none twice; the results equal
+    an in-process run's field by field; every answer in llm_calls; the worker opened no DuckDB."""
+    total = 24
+    queue, marker = tmp_path / "queue", tmp_path / "duckdb-opened"
+    with FakeOpenAIServer(latency_s=0.3, seed=5) as server:
+        reference_db = new_db(tmp_path / "reference.duckdb")
+        reference = [finish(start_run(reference_db, server, total, p, None)) for p in ("a", "b")]
+        assert server.stats.by_path[CHAT_PATH] == 2 * total
+        server.reset_stats()
+
+        db = new_db(tmp_path / "workers.duckdb")
+        worker = start_worker(queue, marker, worker_env(server))
+        started = time.monotonic()
+        runs = [start_run(db, server, total, prefix, queue) for prefix in ("a", "b")]
+        reports = [finish(run) for run in runs]
+        elapsed = time.monotonic() - started
+        err = stop_worker(worker)
+        assert "job" in err and WORKER_KEY not in err and RUN_KEY not in err
+
+        assert server.stats.by_path[CHAT_PATH] == 2 * total
+        assert max(server.stats.by_hash.values()) == 1  # no request paid twice
+        assert set(server.stats.auth_headers) == {f"Bearer {WORKER_KEY}"}  # the runs sent none
+    assert not marker.exists(), marker.read_text()
+    for report, expected in zip(reports, reference, strict=True):
+        assert report["results"] == expected["results"]
+        metadata = report["metadata"]
+        assert metadata["llm.model_worker_jobs"] == 1
+        assert metadata["llm.requests_sent"] == total == metadata["llm.items_completed"]
+        assert report["committed"]["own"] == 0  # the run's own spool held nothing
+    assert sum(r["committed"]["orphaned"] for r in reports) == 2 * total  # the worker's spools
+    assert ok_rows(db) == 2 * total
+    assert not list(spool_dir_for(db).glob("*.jsonl"))
+    assert not list(model_queue.jobs_dir(queue).iterdir())
+    assert not list(model_queue.results_dir(queue).iterdir())
+    print(f"two runs through one worker: {elapsed:.1f} s")
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_killed_mid_job_is_taken_over_and_nothing_paid_is_lost(tmp_path: Path) -> None:
+    """(b) SIGKILL of the worker mid-job: its lock frees the job, a restarted worker finishes
+    it without paying again for what the dead one spooled, and the run imports the dead
+    worker's spool."""
+    total = 60
+    queue, marker = tmp_path / "queue", tmp_path / "duckdb-opened"
+    db = new_db(tmp_path / "killed.duckdb")
+    with FakeOpenAIServer(latency_s=0.3, seed=7) as server:
+        env = worker_env(server)
+        first = start_worker(queue, marker, env)
+        run = start_run(db, server, total, "k", queue)
+        deadline = time.monotonic() + 60
+        while server.stats.by_path[CHAT_PATH] < total // 3:
+            assert run.poll() is None and first.poll() is None, first.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "the worker never got going"
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        sent_before = server.stats.by_path[CHAT_PATH]
+        spools = list(spool_dir_for(db).glob("*.jsonl"))
+        assert len(spools) == 1  # the dead worker's: the run has not imported it yet
+        paid = {row["call_id"] for row in read_spool(spools[0]).rows if row["status"] == "ok"}
+        assert 0 < len(paid) < total
+        jobs = list(model_queue.jobs_dir(queue).glob("*.json"))
+        assert len(jobs) == 1 and model_queue.job_state(jobs[0]) == "waiting"  # lease freed
+
+        second = start_worker(queue, marker, env)
+        report = finish(run)
+        stop_worker(second)
+        sent = server.stats.by_path[CHAT_PATH]
+    in_flight_lost = sent_before - len(paid)
+    assert sent - total <= in_flight_lost  # only what was in flight at the kill is sent again
+    assert sent - sent_before == total - len(paid)  # the spooled answers were not paid again
+    assert all(r["ok"] for r in report["results"])
+    assert report["metadata"]["llm.model_worker_jobs"] == 1
+    assert ok_rows(db) == total  # the dead worker's answers and the second's, all recorded
+    assert not list(spool_dir_for(db).glob("*.jsonl"))
+    assert not marker.exists()
+
+
+@pytest.mark.timeout(60)
+def test_without_a_worker_the_run_fails_naming_the_command(tmp_path: Path, monkeypatch) -> None:
+    """(c) nobody takes the job: after the timeout the run fails with the command to start one,
+    and the job leaves the queue."""
+    queue = tmp_path / "queue"
+    monkeypatch.setenv("MKAILIN_MODEL_WORKERS", str(queue))
+    monkeypatch.setenv("MKAILIN_MODEL_WORKERS_TIMEOUT_S", "1.5")
+    monkeypatch.setenv("MKAILIN_LLM_LIVE_STORE", "sqlite")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    db = new_db(tmp_path / "alone.duckdb")
+    with FakeOpenAIServer(latency_s=0.0, seed=9) as server:
+        config = LLMConfig(
+            backend="openai", base_url=server.url, api_key=RUN_KEY, structured_output="json_schema"
+        )
+        started = time.monotonic()
+        with (
+            LLMClient(config, database_path=str(db)) as client,
+            pytest.raises(model_queue.ModelWorkerUnavailable) as raised,
+        ):
+            client.run(make_requests(3))
+        waited = time.monotonic() - started
+        assert server.stats.total == 0
+    message = str(raised.value)
+    assert "no model worker took job" in message and "in 2 s" in message
+    assert f"python -m mkailin_assets.llm.model_worker --queue {queue}" in message
+    assert 1.5 <= waited < 10
+    assert not list(model_queue.jobs_dir(queue).glob("*.json"))
