@@ -253,3 +253,117 @@ def test_without_a_worker_the_run_fails_naming_the_command(tmp_path: Path, monke
     assert f"python -m mkailin_assets.llm.model_worker --queue {queue}" in message
     assert 1.5 <= waited < 10
     assert not list(model_queue.jobs_dir(queue).glob("*.json"))
+
+
+# ---- real runs: candidate_qa of two categories on the PostgreSQL instance ---------------------
+QA_CATEGORIES = ["C", "D"]
+COMPARED = (
+    "category, candidate_id, source_pmid, source_hash, agent, model, prompt_version,"
+    " question_index, question, question_descriptors, dropped_descriptors, context_pmids,"
+    " context_scores, retrieval_method, llm_call_id, status, error"
+)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_candidate_qa_in_two_run_processes_on_postgres_through_one_model_worker(
+    tmp_path: Path, postgres_server, fresh_database, monkeypatch
+) -> None:
+    """(a) `dagster asset materialize` of candidate_qa for two categories, two run processes
+    at once on the PostgreSQL instance with MKAILIN_MODEL_WORKERS, one model worker (live store
+    in the instance's PostgreSQL): every request sent by the worker, none twice, all in
+    llm_calls, and the rows equal those of the in-process path (the same stage run without
+    workers on a copy of the database, against the same server)."""
+    import dagster as dg
+
+    from mkailin_assets.automation.pools import initialize_pools
+    from tests.harness import new_pipeline, subprocess_env
+    from tests.integration.test_postgres_instance import DAGSTER, postgres_home
+
+    if not (REPO_ROOT / "data").exists():
+        pytest.skip("no sample data")
+    project = new_pipeline(tmp_path / "project")
+    project.ingest(QA_CATEGORIES)
+    pg_env = postgres_server.env(fresh_database)
+    home = postgres_home(tmp_path / "home")
+    for name, value in {**pg_env, "DAGSTER_HOME": str(home)}.items():
+        monkeypatch.setenv(name, value)
+    with dg.DagsterInstance.get() as instance:
+        assert initialize_pools(instance) == {"duckdb": 1}
+    queue, marker = tmp_path / "queue", tmp_path / "duckdb-opened"
+
+    def launch(env: dict[str, str], what: str) -> None:
+        """candidate_qa of each category in its own run process, all at once."""
+        runs = [
+            subprocess.Popen(
+                [
+                    str(DAGSTER),
+                    "asset",
+                    "materialize",
+                    "-m",
+                    "mkailin_assets.definitions",
+                    "--select",
+                    "candidate_qa",
+                    "--partition",
+                    category,
+                ],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+            for category in QA_CATEGORIES
+        ]
+        outputs = [run.communicate(timeout=240)[0] for run in runs]
+        for category, run, output in zip(QA_CATEGORIES, runs, outputs, strict=True):
+            assert run.returncode == 0, f"{what}: candidate_qa {category} failed:\n{output[-4000:]}"
+
+    with FakeOpenAIServer(latency_s=0.5, seed=3) as server:
+        llm = {
+            "MKAILIN_LLM_BACKEND": "openai",
+            "MKAILIN_LLM_BASE_URL": server.url,
+            "MKAILIN_LLM_API_KEY": RUN_KEY,
+            "MKAILIN_LLM_STRUCTURED_OUTPUT": "json_schema",
+            "MKAILIN_SAMPLE_PER_CATEGORY": "6",
+        }
+        reference = project.copy_to(tmp_path / "reference")
+        env = subprocess_env({**project.env, **pg_env, "DAGSTER_HOME": str(home), **llm})
+        env |= {"MKAILIN_MODEL_WORKERS": str(queue), "MKAILIN_MODEL_WORKERS_TIMEOUT_S": "60"}
+        worker = start_worker(
+            queue,
+            marker,
+            worker_env(server, **pg_env, DAGSTER_HOME=str(home), MKAILIN_LLM_LIVE_STORE="auto"),
+        )
+        started = time.monotonic()
+        launch(env, "workers")
+        workers_s = time.monotonic() - started
+        err = stop_worker(worker)
+        paid = server.stats.by_path[CHAT_PATH]
+        assert paid > 0 and max(server.stats.by_hash.values()) == 1  # none paid twice
+        assert set(server.stats.auth_headers) == {f"Bearer {WORKER_KEY}"}  # the runs sent none
+        assert RUN_KEY not in err and WORKER_KEY not in err
+
+        # The in-process path: the same two runs without workers, on the copy taken before
+        # (their own live store: the worker's answers in PostgreSQL would answer them).
+        server.reset_stats()
+        env = subprocess_env({**reference.env, **pg_env, "DAGSTER_HOME": str(home), **llm})
+        env |= {"MKAILIN_LLM_LIVE_STORE": "sqlite"}
+        started = time.monotonic()
+        launch(env, "in-process")
+        in_process_s = time.monotonic() - started
+        assert server.stats.by_path[CHAT_PATH] == paid
+        assert max(server.stats.by_hash.values()) == 1
+        assert set(server.stats.auth_headers) == {f"Bearer {RUN_KEY}"}
+    assert not marker.exists(), marker.read_text()
+    order = " ORDER BY category, candidate_id"
+    rows = project.rows(f"SELECT {COMPARED} FROM candidate_qa" + order)
+    assert len(rows) > 0 and rows == reference.rows(f"SELECT {COMPARED} FROM candidate_qa" + order)
+    calls = "SELECT call_id, status, response_content FROM llm_calls WHERE kind = 'chat' ORDER BY 1"
+    recorded = project.rows(calls)
+    assert len(recorded) == paid and recorded == reference.rows(calls)
+    assert not list(spool_dir_for(project.db_path).glob("*.jsonl"))
+    print(
+        f"candidate_qa C and D: two run processes + one model worker {workers_s:.1f} s,"
+        f" two run processes sending their own {in_process_s:.1f} s; {paid} requests each time"
+    )
