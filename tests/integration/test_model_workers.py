@@ -367,3 +367,94 @@ def test_candidate_qa_in_two_run_processes_on_postgres_through_one_model_worker(
         f"candidate_qa C and D: two run processes + one model worker {workers_s:.1f} s,"
         f" two run processes sending their own {in_process_s:.1f} s; {paid} requests each time"
     )
+
+
+# ---- the gates and the accounting, with a worker on a thread of the test -----------------------
+@pytest.fixture
+def thread_worker(tmp_path: Path, monkeypatch):
+    """Start a ModelWorker on a thread (its config given) with the run's MKAILIN_MODEL_WORKERS."""
+    import threading
+
+    from mkailin_assets.llm.model_worker import ModelWorker
+
+    queue = tmp_path / "queue"
+    monkeypatch.setenv("MKAILIN_MODEL_WORKERS", str(queue))
+    monkeypatch.setenv("MKAILIN_MODEL_WORKERS_TIMEOUT_S", "20")
+    monkeypatch.setenv("MKAILIN_LLM_LIVE_STORE", "sqlite")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    started: list[tuple[ModelWorker, threading.Thread]] = []
+
+    def start(config: LLMConfig) -> ModelWorker:
+        worker = ModelWorker(queue, config)
+        thread = threading.Thread(target=worker.serve, daemon=True)
+        thread.start()
+        started.append((worker, thread))
+        return worker
+
+    yield start
+    for worker, thread in started:
+        worker.stopping = True
+        thread.join(timeout=10)
+
+
+def worker_config(server: FakeOpenAIServer, **overrides) -> LLMConfig:
+    values = {"backend": "openai", "base_url": server.url, "api_key": WORKER_KEY}
+    return LLMConfig(**{**values, "structured_output": "json_schema", **overrides})
+
+
+def run_config(server: FakeOpenAIServer, **overrides) -> LLMConfig:
+    values = {"backend": "openai", "base_url": server.url, "api_key": RUN_KEY}
+    return LLMConfig(**{**values, "structured_output": "json_schema", **overrides})
+
+
+@pytest.mark.timeout(60)
+def test_embeddings_accounting_and_the_gates_hold_through_a_worker(
+    tmp_path: Path, thread_worker, monkeypatch
+) -> None:
+    """Embeddings equal the in-process ones; the accounting the stages report is the same; the
+    failure-rate gate and the budget stop the run as they do when the run sends."""
+    from mkailin_assets.llm.accounting import BudgetExhausted
+    from mkailin_assets.llm.client import LLMFailureRateExceeded
+    from tests.fakes.openai_server import Fault
+
+    texts, ids = ["alpha beta", "gamma", "alpha beta", "delta"], ["a", "b", "c", "d"]
+    compared = ("llm.requests_sent", "llm.items_completed", "llm.prompt_tokens", "llm.failures")
+    with FakeOpenAIServer(latency_s=0.0, seed=21) as server:
+        thread_worker(worker_config(server, max_retries=0))
+        db = new_db(tmp_path / "w.duckdb")
+        with LLMClient(run_config(server), database_path=str(db)) as client:
+            vectors = client.embed(texts, ids)
+            results = client.run(make_requests(5))
+            via_worker = client.accounting()
+            con = open_connection(db)
+            client.commit(con)
+            con.close()
+        assert set(server.stats.auth_headers) == {f"Bearer {WORKER_KEY}"}
+        monkeypatch.delenv("MKAILIN_MODEL_WORKERS")
+        db_local = new_db(tmp_path / "local.duckdb")
+        with LLMClient(run_config(server), database_path=str(db_local)) as client:
+            assert client.embed(texts, ids) == vectors and vectors[0] == vectors[2]
+            assert client.run(make_requests(5)) == results
+            local = client.accounting()
+        assert {k: via_worker[k] for k in compared} == {k: local[k] for k in compared}
+        assert via_worker["llm.model_worker_jobs"] == 2
+
+        # The gates: every call fails at the server (the worker does not retry, its setting).
+        monkeypatch.setenv("MKAILIN_MODEL_WORKERS", str(tmp_path / "queue"))
+        server.add_fault(Fault("500", probability=1.0))
+        config = run_config(server, max_failure_rate=0.5)
+        with (
+            LLMClient(config, database_path=str(db)) as client,
+            pytest.raises(LLMFailureRateExceeded, match="4 of 4 LLM items failed"),
+        ):
+            client.run(make_requests(4, prefix="failing"))
+        server.clear_faults()
+        config = run_config(server, budget_tokens=200, max_tokens=30)
+        with (
+            LLMClient(config, database_path=str(db)) as client,
+            pytest.raises(BudgetExhausted, match="budget exhausted") as raised,
+        ):
+            client.run(make_requests(20, prefix="budget"))
+        done = [r for r in raised.value.results if r.ok]
+        assert 0 < len(done) < 20
+        assert client.accounting()["llm.budget_spent_tokens"] <= 200
