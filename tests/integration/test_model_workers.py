@@ -458,3 +458,33 @@ def test_embeddings_accounting_and_the_gates_hold_through_a_worker(
         done = [r for r in raised.value.results if r.ok]
         assert 0 < len(done) < 20
         assert client.accounting()["llm.budget_spent_tokens"] <= 200
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_mid_job_hands_the_job_back_and_exits_cleanly(tmp_path: Path) -> None:
+    """SIGTERM while a job is sent: the worker stops sending, closes its spool (what it paid
+    stays), frees the job and exits 0; the next worker finishes it, paying nothing twice."""
+    total = 60
+    queue, marker = tmp_path / "queue", tmp_path / "duckdb-opened"
+    db = new_db(tmp_path / "term.duckdb")
+    with FakeOpenAIServer(latency_s=0.3, seed=17) as server:
+        env = worker_env(server)
+        first = start_worker(queue, marker, env)
+        run = start_run(db, server, total, "t", queue)
+        deadline = time.monotonic() + 60
+        while server.stats.by_path[CHAT_PATH] < total // 3:
+            assert run.poll() is None and first.poll() is None, first.stderr.read()[-2000:]
+            assert time.monotonic() < deadline, "the worker never got going"
+            time.sleep(0.01)
+        err = stop_worker(first)
+        assert "left to the queue" in err
+        (spool,) = spool_dir_for(db).glob("*.jsonl")
+        assert model_queue.job_state(next(model_queue.jobs_dir(queue).glob("*.json"))) == "waiting"
+        paid = len(read_spool(spool).rows)
+        sent_before = server.stats.by_path[CHAT_PATH]
+        second = start_worker(queue, marker, env)
+        report = finish(run)
+        stop_worker(second)
+        assert server.stats.by_path[CHAT_PATH] - sent_before == total - paid
+    assert all(r["ok"] for r in report["results"]) and ok_rows(db) == total
+    assert not marker.exists()
