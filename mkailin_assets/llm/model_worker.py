@@ -36,6 +36,7 @@ from mkailin_assets.llm.cache import record_to_json
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
 from mkailin_assets.llm.structured import endpoint_id
+from mkailin_assets.settings import get_settings
 
 log = logging.getLogger("mkailin.model_worker")
 POLL_S = 0.2
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--queue",
-        default=os.environ.get("MKAILIN_MODEL_WORKERS"),
+        default=get_settings().model_workers,
         help="the queue directory (default: MKAILIN_MODEL_WORKERS)",
     )
     parser.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs")
