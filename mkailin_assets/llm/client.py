@@ -577,6 +577,20 @@ class LLMClient:
             "budget_exhausted": self._budget.exhausted,
         }
 
+    def prefetch_orphaned_spools(self, keys: list[str]) -> int:
+        """Without DuckDB (a model worker): the final answers for `keys` that spools no living
+        client holds carry (a worker killed mid-job paid them; the next write phase imports the
+        files, left in place here). Closes the gap between an answer's spool line and its
+        publication in the live store. Returns the rows found."""
+        wanted, found = set(keys), 0
+        for path in orphaned_spools(self._spool.directory, own=self._spool.path):
+            with contextlib.suppress(OSError):
+                for row in read_spool(path).rows:
+                    if row["call_id"] in wanted and row["status"] in ("ok", "rejected"):
+                        self._prefetched[row["call_id"]] = record_from_json(row)
+                        found += 1
+        return found
+
     def adopt_modes(self, rows: list[list[Any]]) -> None:
         """Modes known elsewhere (a job's), so a worker need not probe them again."""
         self._modes.adopt(rows, pending=False)

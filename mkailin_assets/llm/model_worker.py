@@ -13,9 +13,10 @@ its lock, so the next read or write phase of any run imports it into `llm_calls`
 dead run's spool; then it writes the result (records and accounting) and removes the job.
 
 Jobs are taken under an exclusive lock on the job file: a worker that dies frees it and another
-worker (or this one restarted) takes the job over, finding in the live store what the dead one
-was paid for. SIGTERM or SIGINT: the current job stops, its spool is closed (what was paid
-stays), the job goes back to the queue, and the worker exits 0.
+worker (or this one restarted) takes the job over, finding what the dead one was paid for in the
+live store and in its spool (the worker reads the spools no living client holds for answers to
+the job's calls before sending). SIGTERM or SIGINT: the current job stops, its spool is closed
+(what was paid stays), the job goes back to the queue, and the worker exits 0.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ POLL_S = 0.2
 
 
 class Stopped(BaseException):
-    """SIGTERM/SIGINT while a job runs: unwinds it (BaseException: no handler swallows it)."""
+    """SIGTERM/SIGINT while a job runs: its task was cancelled, the job goes back."""
 
 
 class ModelWorker:
@@ -53,15 +54,17 @@ class ModelWorker:
         self.name = f"{socket.gethostname()}-{os.getpid()}"
         self.modes: list[list[Any]] = []  # structured-output modes learned, kept across jobs
         self.stopping = False
-        self.busy = False
         self.jobs_done = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task | None = None  # the job's sending, cancelled by a signal
 
     # ---- signals -----------------------------------------------------------------------------
     def _on_signal(self, signum: int, _frame: Any) -> None:
         self.stopping = True
         log.info(f"model worker {self.name}: {signal.Signals(signum).name}, stopping")
-        if self.busy:
-            raise Stopped
+        task, loop = self._task, self._loop
+        if task is not None and loop is not None:
+            loop.call_soon_threadsafe(task.cancel)  # unwinds the job's sending cooperatively
 
     def install_signals(self) -> None:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -81,12 +84,10 @@ class ModelWorker:
                 time.sleep(POLL_S)
                 continue
             try:
-                self.busy = True
                 self.run_job(job)
             except Stopped:
                 log.info(f"model worker {self.name}: job {job.job_id} left to the queue")
             finally:
-                self.busy = False
                 job.release()
             if max_jobs is not None and self.jobs_done >= max_jobs:
                 break
@@ -117,12 +118,15 @@ class ModelWorker:
             try:
                 client.adopt_modes(data.get("modes") or [])
                 client.adopt_modes(self.modes)
-                records, cached = asyncio.run(client._resolve(calls))
+                client.prefetch_orphaned_spools([call.key for call in calls])
+                records, cached = asyncio.run(self._send(client, calls))
                 report = client.worker_report()
                 result["records"] = [record_to_json(record) for record in records.values()]
                 result["cached"] = sorted(cached)
                 result["report"] = report
                 self.modes.extend(report["modes_learned"])
+            except asyncio.CancelledError:
+                raise Stopped from None
             except Exception as error:  # reported to the run, which fails naming it
                 result["error"] = client._redact(f"{type(error).__name__}: {error}")
                 log.exception(f"model worker {self.name}: job {job.job_id} failed")
@@ -139,6 +143,15 @@ class ModelWorker:
             f" {time.perf_counter() - started:.1f} s, {report.get('requests_sent', 0)}"
             f" request(s) sent, {report.get('shared_answers', 0)} shared"
         )
+
+    async def _send(self, client: LLMClient, calls: list) -> tuple[dict, set[str]]:
+        self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()
+        try:
+            if self.stopping:
+                raise asyncio.CancelledError
+            return await client._resolve(calls)
+        finally:
+            self._task = None
 
 
 def main(argv: list[str] | None = None) -> int:

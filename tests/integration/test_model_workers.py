@@ -224,6 +224,10 @@ def test_a_worker_killed_mid_job_is_taken_over_and_nothing_paid_is_lost(tmp_path
     assert ok_rows(db) == total  # the dead worker's answers and the second's, all recorded
     assert not list(spool_dir_for(db).glob("*.jsonl"))
     assert not marker.exists()
+    print(
+        f"killed worker: {sent_before} sent, {len(paid)} spooled, {in_flight_lost} in flight lost;"
+        f" the second worker sent {sent - sent_before}; {sent} requests for {total} calls"
+    )
 
 
 @pytest.mark.timeout(60)
