@@ -36,6 +36,7 @@ from mkailin_assets.llm import model_queue
 from mkailin_assets.llm.cache import record_to_json
 from mkailin_assets.llm.client import LLMClient
 from mkailin_assets.llm.config import LLMConfig
+from mkailin_assets.llm.live_store import SQLiteLiveStore
 from mkailin_assets.llm.structured import endpoint_id
 from mkailin_assets.settings import get_settings
 
@@ -55,6 +56,7 @@ class ModelWorker:
         self.modes: list[list[Any]] = []  # structured-output modes learned, kept across jobs
         self.stopping = False
         self.jobs_done = 0
+        self.warned_sqlite = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task | None = None  # the job's sending, cancelled by a signal
 
@@ -115,6 +117,14 @@ class ModelWorker:
                 spool_dir=Path(data["spool_dir"]),
                 model_workers=False,
             )
+            if not self.warned_sqlite and isinstance(client._live, SQLiteLiveStore):
+                self.warned_sqlite = True
+                log.warning(
+                    "model worker: the live store is SQLite beside the database; only workers"
+                    " and runs on this machine share it. Across machines, put the Dagster"
+                    " instance on PostgreSQL (docs/scale-out.md §2) and give the worker its"
+                    " DAGSTER_HOME and DAGSTER_PG_* settings"
+                )
             try:
                 client.adopt_modes(data.get("modes") or [])
                 client.adopt_modes(self.modes)
