@@ -97,51 +97,20 @@ class ModelWorker:
 
     def run_job(self, job: model_queue.TakenJob) -> None:
         data = job.data
-        calls = [model_queue.call_from_json(call) for call in data.get("calls") or []]
         started = time.perf_counter()
-        log.info(f"model worker {self.name}: job {job.job_id}, {len(calls)} call(s)")
+        log.info(
+            f"model worker {self.name}: job {job.job_id}, {len(data.get('calls') or [])} call(s)"
+        )
         result: dict[str, Any] = {"job_id": job.job_id, "worker": self.name}
         if data.get("version") != model_queue.JOB_VERSION:
             result["error"] = f"job format {data.get('version')!r}, this worker reads 1"
         else:
-            config = self.config.model_copy(
-                update={
-                    "budget_tokens": data.get("budget_tokens"),
-                    "budget_usd": data.get("budget_usd"),
-                }
-            )
-            client = LLMClient(
-                config,
-                logger=log,
-                database_path=data.get("database_path"),
-                spool_dir=Path(data["spool_dir"]),
-                model_workers=False,
-            )
-            if not self.warned_sqlite and isinstance(client._live, SQLiteLiveStore):
-                self.warned_sqlite = True
-                log.warning(
-                    "model worker: the live store is SQLite beside the database; only workers"
-                    " and runs on this machine share it. Across machines, put the Dagster"
-                    " instance on PostgreSQL (docs/scale-out.md §2) and give the worker its"
-                    " DAGSTER_HOME and DAGSTER_PG_* settings"
-                )
             try:
-                client.adopt_modes(data.get("modes") or [])
-                client.adopt_modes(self.modes)
-                client.prefetch_orphaned_spools([call.key for call in calls])
-                records, cached = asyncio.run(self._send(client, calls))
-                report = client.worker_report()
-                result["records"] = [record_to_json(record) for record in records.values()]
-                result["cached"] = sorted(cached)
-                result["report"] = report
-                self.modes.extend(report["modes_learned"])
-            except asyncio.CancelledError:
-                raise Stopped from None
+                result.update(self._answer(data))
             except Exception as error:  # reported to the run, which fails naming it
-                result["error"] = client._redact(f"{type(error).__name__}: {error}")
-                log.exception(f"model worker {self.name}: job {job.job_id} failed")
-            finally:
-                client.close()  # the spool's lock goes: the next write phase imports it
+                result["error"] = self._redact(f"{type(error).__name__}: {error}")
+                # Redacted, without the traceback: a server may echo the key in its message.
+                log.error(f"model worker {self.name}: job {job.job_id} failed: {result['error']}")
         model_queue.write_atomically(
             model_queue.results_dir(self.queue) / f"{job.job_id}.json", result
         )
@@ -153,6 +122,52 @@ class ModelWorker:
             f" {time.perf_counter() - started:.1f} s, {report.get('requests_sent', 0)}"
             f" request(s) sent, {report.get('shared_answers', 0)} shared"
         )
+
+    def _answer(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The job's records, the keys answered without a request, and the accounting."""
+        calls = [model_queue.call_from_json(call) for call in data.get("calls") or []]
+        config = self.config.model_copy(
+            update={
+                "budget_tokens": data.get("budget_tokens"),
+                "budget_usd": data.get("budget_usd"),
+            }
+        )
+        client = LLMClient(
+            config,
+            logger=log,
+            database_path=data.get("database_path"),
+            spool_dir=Path(data["spool_dir"]),
+            model_workers=False,
+        )
+        try:
+            if not self.warned_sqlite and isinstance(client._live, SQLiteLiveStore):
+                self.warned_sqlite = True
+                log.warning(
+                    "model worker: the live store is SQLite beside the database; only workers"
+                    " and runs on this machine share it. Across machines, put the Dagster"
+                    " instance on PostgreSQL (docs/scale-out.md §2) and give the worker its"
+                    " DAGSTER_HOME and DAGSTER_PG_* settings"
+                )
+            client.adopt_modes(data.get("modes") or [])
+            client.adopt_modes(self.modes)
+            client.prefetch_orphaned_spools([call.key for call in calls])
+            try:
+                records, cached = asyncio.run(self._send(client, calls))
+            except asyncio.CancelledError:
+                raise Stopped from None
+            report = client.worker_report()
+        finally:
+            client.close()  # the spool's lock goes: the next write phase imports it
+        self.modes.extend(report["modes_learned"])
+        return {
+            "records": [record_to_json(record) for record in records.values()],
+            "cached": sorted(cached),
+            "report": report,
+        }
+
+    def _redact(self, text: str) -> str:
+        secret = self.config.api_key_value()
+        return text.replace(secret, "***") if secret else text
 
     async def _send(self, client: LLMClient, calls: list) -> tuple[dict, set[str]]:
         self._loop, self._task = asyncio.get_running_loop(), asyncio.current_task()

@@ -492,3 +492,30 @@ def test_sigterm_mid_job_hands_the_job_back_and_exits_cleanly(tmp_path: Path) ->
         assert server.stats.by_path[CHAT_PATH] - sent_before == total - paid
     assert all(r["ok"] for r in report["results"]) and ok_rows(db) == total
     assert not marker.exists()
+
+
+@pytest.mark.timeout(60)
+def test_a_job_the_worker_cannot_answer_fails_the_run_with_its_reason(
+    tmp_path: Path, thread_worker
+) -> None:
+    """A response model the worker cannot import (defined inside a function): the worker
+    reports the error, the run fails naming it, and the worker keeps serving."""
+    from dataclasses import replace
+
+    from pydantic import BaseModel
+
+    class Local(BaseModel):
+        question: str
+
+    with FakeOpenAIServer(latency_s=0.0, seed=23) as server:
+        worker = thread_worker(worker_config(server))
+        db = new_db(tmp_path / "f.duckdb")
+        requests = [replace(r, response_model=Local) for r in make_requests(2, prefix="local")]
+        with (
+            LLMClient(run_config(server), database_path=str(db)) as client,
+            pytest.raises(model_queue.ModelWorkerFailed, match="failed job .*<locals>"),
+        ):
+            client.run(requests)
+        with LLMClient(run_config(server), database_path=str(db)) as client:
+            assert all(r.ok for r in client.run(make_requests(2, prefix="after")))
+        assert server.stats.by_path[CHAT_PATH] == 2 and worker.jobs_done == 2
