@@ -507,8 +507,9 @@ class LLMClient:
             with contextlib.suppress(OSError):
                 job_path.unlink()  # nobody waits for it any more
             raise
-        with contextlib.suppress(OSError):
-            result_path.unlink()
+        for done in (result_path, job_path):  # the job too, should its worker have died after
+            with contextlib.suppress(OSError):  # writing the result
+                done.unlink()
         if result.get("error"):
             raise model_queue.ModelWorkerFailed(
                 f"model worker {result.get('worker')} failed job {job_id}: {result['error']}"

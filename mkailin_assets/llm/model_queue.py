@@ -8,7 +8,8 @@ that lock is the lease. A worker that dies loses it (the OS frees the lock), and
 that looks takes the job over; what the dead one paid is in its spool, which the job names (the
 database's spool directory), and in the live store, so the new one pays nothing twice. The
 worker writes the result, then removes the job; the run reads the result and removes it. A run
-that gives up removes its job.
+that gives up removes its job; results nobody read (a run killed while it waited) are removed
+by the workers after a day.
 
 Nothing secret travels: a job holds request bodies (models, messages, sampling) and the run's
 remaining budget; the endpoint and key are the worker's own settings.
@@ -21,6 +22,7 @@ import fcntl
 import importlib
 import json
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from mkailin_assets.llm.types import PreparedCall
 JOB_VERSION = 1
 JOBS = "jobs"
 RESULTS = "results"
+RESULT_KEEP_S = 24 * 3600.0  # a result nobody read (its run was killed) goes after this
 
 
 class ModelWorkerUnavailable(RuntimeError):
@@ -185,3 +188,17 @@ def _held(path: Path, fd: int) -> TakenJob | None:
         os.close(fd)
         return None
     return TakenJob(path, fd, data)
+
+
+def prune_results(queue: Path, keep_s: float = RESULT_KEEP_S) -> int:
+    """Remove results older than `keep_s` (their runs died waiting); returns how many."""
+    directory = results_dir(queue)
+    if not directory.is_dir():
+        return 0
+    cutoff, removed = time.time() - keep_s, 0
+    for path in directory.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed

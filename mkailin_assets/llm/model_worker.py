@@ -42,6 +42,7 @@ from mkailin_assets.settings import get_settings
 
 log = logging.getLogger("mkailin.model_worker")
 POLL_S = 0.2
+PRUNE_EVERY_S = 600.0  # how often an idle worker removes results nobody read
 
 
 class Stopped(BaseException):
@@ -80,9 +81,13 @@ class ModelWorker:
             f"model worker {self.name}: queue {self.queue}, backend {self.config.backend},"
             f" endpoint {endpoint_id(self.config.base_url)}"
         )
+        pruned_at = 0.0
         while not self.stopping:
             job = model_queue.take_next(self.queue)
             if job is None:
+                if time.monotonic() - pruned_at > PRUNE_EVERY_S:
+                    pruned_at = time.monotonic()
+                    model_queue.prune_results(self.queue)
                 time.sleep(POLL_S)
                 continue
             try:
