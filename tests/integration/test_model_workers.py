@@ -91,8 +91,21 @@ def worker_env(server: FakeOpenAIServer, **extra: str) -> dict[str, str]:
     return env
 
 
+STARTED: list[subprocess.Popen] = []  # worker processes, killed after each test if left
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_left_behind():
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
 def start_worker(queue: Path, marker: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-c", WORKER, str(marker), "--queue", str(queue)],
         cwd=REPO_ROOT,
         env=env,
@@ -100,6 +113,8 @@ def start_worker(queue: Path, marker: Path, env: dict[str, str]) -> subprocess.P
         stderr=subprocess.PIPE,
         text=True,
     )
+    STARTED.append(process)
+    return process
 
 
 def start_run(db: Path, server: FakeOpenAIServer, total: int, prefix: str, queue: Path | None):
