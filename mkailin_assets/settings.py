@@ -363,6 +363,21 @@ class Settings(BaseSettings):
         "until the batch sensor has collected the answers, the next run uses them",
     )
 
+    # ---- model workers: the model phases in other processes (llm/model_worker.py) --------------
+    model_workers: str | None = Field(
+        default=None,
+        description="a directory (on storage every machine reaches) holding the model workers' "
+        "job queue: the LLM stages hand the calls they miss to `python -m "
+        "mkailin_assets.llm.model_worker --queue DIR` processes instead of sending them; "
+        "unset = the run's process sends them",
+    )
+    model_workers_timeout_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="seconds a job may wait for a model worker to take it (or take it over "
+        "from a worker that died) before the run fails naming the command to start one",
+    )
+
     # ---- the local model (MKAILIN_LLM_BACKEND=local) -------------------------------------------
     local_model: str | None = Field(
         default=None,

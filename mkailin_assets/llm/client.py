@@ -18,12 +18,19 @@ max_tokens and a timeout that follows it.
 
 Without a connection (`LLMClient(config, database_path=...)`), nothing here touches DuckDB
 between `prefetch` and `commit`: the model phase of a stage runs while other runs write.
+
+With MKAILIN_MODEL_WORKERS set (a queue directory), the calls the cache and the live store do
+not answer go as one job to a model worker process (llm/model_worker.py, llm/model_queue.py),
+which sends them with this same machinery and spools the answers into the database's spool
+directory; this client waits for its result and `commit` imports the worker's spool as it
+imports any spool no living client holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import json
 import logging
@@ -39,7 +46,7 @@ import openai
 from pydantic import BaseModel, ValidationError
 
 from mkailin_assets import settings
-from mkailin_assets.llm import structured
+from mkailin_assets.llm import model_queue, structured
 from mkailin_assets.llm.accounting import Accounting, Budget, BudgetExhausted
 from mkailin_assets.llm.backends import Backend, OpenAIBackend, make_backend
 from mkailin_assets.llm.cache import (
@@ -213,10 +220,14 @@ class LLMClient:
         *,
         database_path: str | None = None,
         live_store: LiveStore | None = None,
+        spool_dir: Path | None = None,
+        model_workers: bool = True,
     ) -> None:
         """`con`: attached (lookups in llm_calls, a commit after every run). Without it, the
         client needs `database_path` (where its spool lives) and reads llm_calls only through
-        `prefetch` and writes only through `commit`, both given a connection by the caller."""
+        `prefetch` and writes only through `commit`, both given a connection by the caller.
+        `model_workers=False`: send here even when MKAILIN_MODEL_WORKERS is set (the workers'
+        own clients); `spool_dir`: the spool directory a job names (a worker's clients)."""
         self.config = config
         self._log = logger or logging.getLogger("mkailin.llm")
         self._con = con
@@ -224,11 +235,14 @@ class LLMClient:
         if database_path is None and con is not None:
             database_path = database_file(con)
         self.database_path = database_path
-        spool_dir = (
-            spool_dir_for(database_path)
-            if database_path
-            else Path(tempfile.mkdtemp(prefix="mkailin-spool-"))
-        )
+        if spool_dir is None:
+            spool_dir = (
+                spool_dir_for(database_path)
+                if database_path
+                else Path(tempfile.mkdtemp(prefix="mkailin-spool-"))
+            )
+        queue = settings.get_settings().model_workers if model_workers else None
+        self.model_queue = Path(queue) if queue else None
         self.holder = new_holder()
         self._spool = Spool(spool_dir, self.holder)
         self._live = live_store or default_live_store(database_path, spool_dir)
@@ -252,6 +266,7 @@ class LLMClient:
         self.spools_imported = 0
         self.spool_lines_refused = 0
         self.concurrency_settled: dict[str, int] = {}  # endpoint/model -> limit, for metadata
+        self.worker_jobs = 0  # jobs model workers answered for this client
 
     # ---- public API ----------------------------------------------------------------------
     def run(self, requests: list[LLMRequest]) -> list[LLMResult]:
@@ -388,6 +403,8 @@ class LLMClient:
         metadata["llm.shared_answers"] = self.shared_answers
         metadata["llm.spools_imported"] = self.spools_imported
         metadata["llm.spool_lines_refused"] = self.spool_lines_refused
+        if self.model_queue is not None:
+            metadata["llm.model_worker_jobs"] = self.worker_jobs
         if self.concurrency_settled:
             metadata["llm.concurrency"] = ", ".join(
                 f"{name}: {limit}" for name, limit in sorted(self.concurrency_settled.items())
@@ -420,9 +437,164 @@ class LLMClient:
                 batch_ids,
                 pending,
             )
+        elif self.model_queue is not None and self.backend.name != "offline":
+            answered, answered_cached = await self._via_model_workers(missing)
+            records.update(answered)
+            cached.update(answered_cached)
         else:
             records.update(await self.backend.complete(self, missing))
         return records, cached
+
+    # ---- model workers (MKAILIN_MODEL_WORKERS) -------------------------------------------
+    async def _via_model_workers(
+        self, calls: list[PreparedCall]
+    ) -> tuple[dict[str, CallRecord], set[str]]:
+        """One job for the calls nothing here answers; wait for a worker's result (the DuckDB
+        file is not held meanwhile). The worker's spool is imported by `commit`."""
+        assert self.model_queue is not None
+        queue = self.model_queue
+        job_id = model_queue.new_job_id()
+        job_path = model_queue.jobs_dir(queue) / f"{job_id}.json"
+        result_path = model_queue.results_dir(queue) / f"{job_id}.json"
+        budget = self._budget
+        job = {
+            "version": model_queue.JOB_VERSION,
+            "job_id": job_id,
+            "submitted_by": self.holder,
+            "database_path": self.database_path,
+            "spool_dir": str(self._spool.directory),
+            "calls": [model_queue.call_to_json(call) for call in calls],
+            "budget_tokens": None
+            if budget.max_tokens is None
+            else max(0, budget.max_tokens - budget.spent_tokens),
+            "budget_usd": None
+            if budget.max_usd is None
+            else max(0.0, budget.max_usd - budget.spent_usd),
+            "modes": self._modes.export(),
+        }
+        timeout = settings.get_settings().model_workers_timeout_s
+        await asyncio.to_thread(model_queue.write_atomically, job_path, job)
+        self._log.info(f"llm: {len(calls)} call(s) handed to the model workers as job {job_id}")
+        started = last_seen = time.monotonic()
+        last_log = started
+        taken = False
+        try:
+            while not result_path.exists():
+                state = await asyncio.to_thread(model_queue.job_state, job_path)
+                now = time.monotonic()
+                if state == "taken":
+                    taken, last_seen = True, now
+                elif state == "gone" and not result_path.exists():
+                    raise model_queue.ModelWorkerFailed(
+                        f"model worker job {job_id} was removed from {queue} without a result"
+                    )
+                elif now - last_seen > timeout:
+                    raise model_queue.ModelWorkerUnavailable(
+                        f"no model worker took job {job_id} ({len(calls)} call(s)) in"
+                        f" {timeout:.0f} s: start `python -m mkailin_assets.llm.model_worker"
+                        f" --queue {queue}` where the endpoint is reachable"
+                        " (MKAILIN_MODEL_WORKERS_TIMEOUT_S sets the wait)"
+                    )
+                if now - last_log >= 10:
+                    last_log = now
+                    doing = "at a model worker" if state == "taken" else "waiting for a worker"
+                    self._log.info(
+                        f"llm: job {job_id} ({len(calls)} call(s)) {doing}, {now - started:.0f} s"
+                    )
+                await asyncio.sleep(0.1 if taken else 0.2)
+            result = await asyncio.to_thread(_read_json, result_path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                job_path.unlink()  # nobody waits for it any more
+            raise
+        for done in (result_path, job_path):  # the job too, should its worker have died after
+            with contextlib.suppress(OSError):  # writing the result
+                done.unlink()
+        if result.get("error"):
+            raise model_queue.ModelWorkerFailed(
+                f"model worker {result.get('worker')} failed job {job_id}: {result['error']}"
+            )
+        self.worker_jobs += 1
+        self._adopt_worker_report(result.get("report") or {})
+        records = {}
+        for row in result.get("records") or []:
+            record = record_from_json(row)
+            if record.error is not None:
+                self._log.warning(f"llm call failed: {record.error}")
+            records[record.call_id] = record
+        return records, set(result.get("cached") or [])
+
+    def _adopt_worker_report(self, report: dict[str, Any]) -> None:
+        """Fold a worker's accounting for this client's job into this client's."""
+        accounting = self._accounting
+        for name in (
+            "requests_sent",
+            "items_completed",
+            "cache_hits",
+            "failures",
+            "retries",
+            "schema_retries",
+        ):
+            setattr(accounting, name, getattr(accounting, name) + int(report.get(name) or 0))
+        accounting.latencies_ms.extend(report.get("latencies_ms") or [])
+        for model, usage in (report.get("usage") or {}).items():
+            mine = accounting.usage[model]
+            for name, value in usage.items():
+                setattr(mine, name, getattr(mine, name) + value)
+        self.timeouts += int(report.get("timeouts") or 0)
+        self.truncated += int(report.get("truncated") or 0)
+        self.shared_answers += int(report.get("shared_answers") or 0)
+        self.rejections_cached += int(report.get("rejections_cached") or 0)
+        self.max_in_flight = max(self.max_in_flight, int(report.get("max_in_flight") or 0))
+        self.concurrency_settled.update(report.get("concurrency_settled") or {})
+        self.modes_used.update(report.get("modes_used") or {})
+        self._modes.adopt(report.get("modes_learned") or [])
+        self._budget.spent_tokens += int(report.get("budget_spent_tokens") or 0)
+        self._budget.spent_usd += float(report.get("budget_spent_usd") or 0.0)
+        self._budget.exhausted = self._budget.exhausted or bool(report.get("budget_exhausted"))
+
+    def worker_report(self) -> dict[str, Any]:
+        """What a model worker's client reports with a job's result (see _adopt_worker_report)."""
+        accounting = self._accounting
+        return {
+            "requests_sent": accounting.requests_sent,
+            "items_completed": accounting.items_completed,
+            "cache_hits": accounting.cache_hits,
+            "failures": accounting.failures,
+            "retries": accounting.retries,
+            "schema_retries": accounting.schema_retries,
+            "latencies_ms": accounting.latencies_ms,
+            "usage": {model: vars(usage) for model, usage in accounting.usage.items()},
+            "timeouts": self.timeouts,
+            "truncated": self.truncated,
+            "shared_answers": self.shared_answers,
+            "rejections_cached": self.rejections_cached,
+            "max_in_flight": self.max_in_flight,
+            "concurrency_settled": self.concurrency_settled,
+            "modes_used": self.modes_used,
+            "modes_learned": self._modes.export(pending_only=True),
+            "budget_spent_tokens": self._budget.spent_tokens,
+            "budget_spent_usd": self._budget.spent_usd,
+            "budget_exhausted": self._budget.exhausted,
+        }
+
+    def prefetch_orphaned_spools(self, keys: list[str]) -> int:
+        """Without DuckDB (a model worker): the final answers for `keys` that spools no living
+        client holds carry (a worker killed mid-job paid them; the next write phase imports the
+        files, left in place here). Closes the gap between an answer's spool line and its
+        publication in the live store. Returns the rows found."""
+        wanted, found = set(keys), 0
+        for path in orphaned_spools(self._spool.directory, own=self._spool.path):
+            with contextlib.suppress(OSError):
+                for row in read_spool(path).rows:
+                    if row["call_id"] in wanted and row["status"] in ("ok", "rejected"):
+                        self._prefetched[row["call_id"]] = record_from_json(row)
+                        found += 1
+        return found
+
+    def adopt_modes(self, rows: list[list[Any]]) -> None:
+        """Modes known elsewhere (a job's), so a worker need not probe them again."""
+        self._modes.adopt(rows, pending=False)
 
     def _final_records(self, keys: list[str]) -> dict[str, CallRecord]:
         """Final rows for keys: llm_calls (attached) or the prefetched rows, then the live store
@@ -1028,6 +1200,11 @@ class LLMClient:
             f"spent {budget.spent_tokens} tokens / {budget.max_tokens},"
             f" ${budget.spent_usd:.4f} / {budget.max_usd}"
         )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _run_sync(make: Callable[[], Awaitable[T]]) -> T:

@@ -148,6 +148,27 @@ class ModeStore:
         row["concurrency"] = concurrency
         self._pending.add((endpoint, model))
 
+    def export(self, pending_only: bool = False) -> list[list[Any]]:
+        """[endpoint, model, mode, detail, concurrency] rows, to hand to another process."""
+        return [
+            [endpoint, model, row.get("mode"), row.get("detail"), row.get("concurrency")]
+            for (endpoint, model), row in sorted(self._rows.items())
+            if row.get("mode") and (not pending_only or (endpoint, model) in self._pending)
+        ]
+
+    def adopt(self, rows: list[list[Any]], pending: bool = True) -> None:
+        """Rows `export` gave; `pending`: written to llm_endpoints at the next flush."""
+        for endpoint, model, mode, detail, concurrency in rows:
+            if not pending and (endpoint, model) in self._rows:
+                continue  # what this process learned stands
+            self._rows[(endpoint, model)] = {
+                "mode": mode,
+                "detail": detail,
+                "concurrency": concurrency,
+            }
+            if pending:
+                self._pending.add((endpoint, model))
+
     def flush(self, con: duckdb.DuckDBPyConnection) -> None:
         if not self._pending:
             return
