@@ -21,7 +21,8 @@ The category refreshes wait --refresh-quiet seconds (150 by default, MKAILIN_REF
 after the newest file loaded: longer than the 60-120 s between two files here, so a refresh
 follows the burst rather than each file; 0 refreshes after each file, as before the setting.
 
-    .venv/bin/python benchmarks/soak.py [--minutes 20] [--files 12] [--refresh-quiet 150] [--keep]
+    .venv/bin/python benchmarks/soak.py [--minutes 20] [--files 12] [--refresh-quiet 150]
+        [--refresh-max-wait S] [--keep]
 """
 
 from __future__ import annotations
@@ -223,6 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         default=150,
         help="seconds without a new file before the category refreshes (MKAILIN_REFRESH_QUIET_S)",
     )
+    parser.add_argument(
+        "--refresh-max-wait",
+        type=int,
+        default=None,
+        help="refresh anyway this long after the first waiting file (MKAILIN_REFRESH_MAX_WAIT_S;"
+        " default: the setting's, 1800 s, longer than the soak: one refresh after the burst)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="mkailin-soak-"))
@@ -255,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             MKAILIN_DEAD_RUN_CHECK_INTERVAL="15",
             MKAILIN_RUN_RETRY_DELAY="30",
             MKAILIN_REFRESH_QUIET_S=str(args.refresh_quiet),
+            MKAILIN_REFRESH_MAX_WAIT_S=None
+            if args.refresh_max_wait is None
+            else str(args.refresh_max_wait),
             MKAILIN_EXPORT_DIR=None,
         )
     )
@@ -300,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             platform.stop()
             server.stop()
     result["refresh_quiet_s"] = args.refresh_quiet
+    result["refresh_max_wait_s"] = settings.get_settings(env).refresh_max_wait_s
     result["events"] = events
     result["folder"] = str(root) if args.keep else None
     if not args.keep:
