@@ -10,8 +10,11 @@ own started by scripts/postgres.sh, deploy/dagster-postgres.yaml, the live store
 every request after `--latency` seconds, then runs candidate_qa and evaluated_qa (the LLM stages,
 after raw_abstracts) for one category alone, then for N other categories launched together as
 separate run processes. Ends with one JSON line: one_s, together_s, ratio, peak_in_flight,
-requests, repeated_requests (requests sent for a call already sent), writer_held_share (the
-share of an LLM stage's time it held the DuckDB file, the largest over the runs).
+requests, repeated_requests (requests sent for a call already sent), writer_held_share_run (the
+share of a run's LLM-bound time, its LLM stages together, during which it held the DuckDB file:
+the issue's measure, the largest over the runs) and writer_held_share (the same per stage, the
+largest over every stage of every run: stricter, as a short stage's read and write phases weigh
+more).
 """
 
 from __future__ import annotations
@@ -217,6 +220,11 @@ def main() -> None:
             if stage in run
         ]
         shares = [share for share, _, _ in held]
+        per_run = [
+            sum(float(run[stage].get("writer.held_s", 0.0)) for stage in LLM_STAGES if stage in run)
+            / max(sum(float(run[stage]["s"]) for stage in LLM_STAGES if stage in run), 1e-9)
+            for run in [one, *runs]
+        ]
         _, worst_stage, worst = max(held, key=lambda item: item[0])
         failed = [
             s for run in [one, *runs] for s, r in run.items() if isinstance(r, dict) and not r["ok"]
@@ -234,6 +242,8 @@ def main() -> None:
             "peak_in_flight": peak,
             "requests": requests,
             "repeated_requests": sent - distinct,
+            "writer_held_share_run": round(max(per_run), 4),
+            "writer_held_share_run_alone": round(per_run[0], 4),
             "writer_held_share": round(max(shares), 4),
             # The phases behind the largest share: which phase grows when runs compete.
             "writer_held_worst": {
