@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -311,3 +313,21 @@ def offline_sample_pipeline(root: Path, **env: str | None) -> Pipeline:
     evaluated_qa; training_set is left to the caller (it reads MKAILIN_DECONTAMINATION)."""
     template = _offline_template()
     return new_pipeline(template.parent).copy_to(root, **env)
+
+
+# ---- run processes ------------------------------------------------------------------------------
+DAGSTER = Path(sys.executable).parent / "dagster"
+
+
+def materialize_process(select: str, partition: str, env: dict[str, str]) -> subprocess.Popen:
+    """`dagster asset materialize` of one partition in a process of its own, as launched runs
+    are (stdout and stderr together, as text)."""
+    command = [str(DAGSTER), "asset", "materialize", "-m", "mkailin_assets.definitions"]
+    return subprocess.Popen(
+        [*command, "--select", select, "--partition", partition],
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )

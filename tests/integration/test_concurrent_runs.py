@@ -3,21 +3,23 @@ process as `dagster dev` would launch them, share the project's `duckdb` pool an
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import dagster as dg
 import duckdb
 import pytest
 
 from mkailin_assets.automation.pools import initialize_pools
 from mkailin_assets.ingest.sources import list_release_files
-from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
-from tests.harness import apply_env, materialize, project_instance, sample_env, subprocess_env
+from mkailin_assets.settings import SAMPLE_PUBMED_SOURCE
+from tests.harness import (
+    apply_env,
+    materialize,
+    materialize_process,
+    project_instance,
+    sample_env,
+    subprocess_env,
+)
 
 CATEGORIES = ["C", "D", "G"]
-DAGSTER = Path(sys.executable).parent / "dagster"
 LOCK_ERRORS = ("Could not set lock", "Conflicting lock", "database is locked")
 
 
@@ -65,27 +67,7 @@ def test_concurrent_category_runs_share_the_duckdb_pool(tmp_path, monkeypatch):
         # raw_abstracts is the first writer of the per-category chain; the later stages hold the
         # same pool, so the pool, not the stage, is under test (and the test stays short).
         # Several runs at once, each a process of its own, as launched runs are.
-        runs = [
-            subprocess.Popen(
-                [
-                    str(DAGSTER),
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "mkailin_assets.definitions",
-                    "--select",
-                    "raw_abstracts",
-                    "--partition",
-                    category,
-                ],
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for category in CATEGORIES
-        ]
+        runs = [materialize_process("raw_abstracts", category, env) for category in CATEGORIES]
         outputs = [run.communicate(timeout=480)[0] for run in runs]
         for category, run, output in zip(CATEGORIES, runs, outputs, strict=True):
             assert run.returncode == 0, f"run for {category} failed:\n{output[-4000:]}"

@@ -200,6 +200,26 @@ def test_two_runs_through_one_worker_equal_the_in_process_results(tmp_path: Path
     print(f"two runs through one worker: {elapsed:.1f} s")
 
 
+def worker_a_third_through(
+    queue: Path,
+    marker: Path,
+    env: dict[str, str],
+    db: Path,
+    server: FakeOpenAIServer,
+    total: int,
+    tag: str,
+) -> tuple[subprocess.Popen, subprocess.Popen]:
+    """A worker and a run handing it `total` calls, once a third of them are sent."""
+    worker = start_worker(queue, marker, env)
+    run = start_run(db, server, total, tag, queue)
+    deadline = time.monotonic() + 60
+    while server.stats.by_path[CHAT_PATH] < total // 3:
+        assert run.poll() is None and worker.poll() is None, worker.stderr.read()[-2000:]
+        assert time.monotonic() < deadline, "the worker never got going"
+        time.sleep(0.01)
+    return worker, run
+
+
 @pytest.mark.timeout(120)
 def test_a_worker_killed_mid_job_is_taken_over_and_nothing_paid_is_lost(tmp_path: Path) -> None:
     """(b) SIGKILL of the worker mid-job: its lock frees the job, a restarted worker finishes
@@ -210,13 +230,7 @@ def test_a_worker_killed_mid_job_is_taken_over_and_nothing_paid_is_lost(tmp_path
     db = new_db(tmp_path / "killed.duckdb")
     with FakeOpenAIServer(latency_s=0.3, seed=7) as server:
         env = worker_env(server)
-        first = start_worker(queue, marker, env)
-        run = start_run(db, server, total, "k", queue)
-        deadline = time.monotonic() + 60
-        while server.stats.by_path[CHAT_PATH] < total // 3:
-            assert run.poll() is None and first.poll() is None, first.stderr.read()[-2000:]
-            assert time.monotonic() < deadline, "the worker never got going"
-            time.sleep(0.01)
+        first, run = worker_a_third_through(queue, marker, env, db, server, total, "k")
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         sent_before = server.stats.by_path[CHAT_PATH]
@@ -296,8 +310,8 @@ def test_candidate_qa_in_two_run_processes_on_postgres_through_one_model_worker(
     import dagster as dg
 
     from mkailin_assets.automation.pools import initialize_pools
-    from tests.harness import new_pipeline, subprocess_env
-    from tests.integration.test_postgres_instance import DAGSTER, postgres_home
+    from tests.harness import materialize_process, new_pipeline, subprocess_env
+    from tests.integration.test_postgres_instance import postgres_home
 
     if not (REPO_ROOT / "data").exists():
         pytest.skip("no sample data")
@@ -313,27 +327,7 @@ def test_candidate_qa_in_two_run_processes_on_postgres_through_one_model_worker(
 
     def launch(env: dict[str, str], what: str) -> None:
         """candidate_qa of each category in its own run process, all at once."""
-        runs = [
-            subprocess.Popen(
-                [
-                    str(DAGSTER),
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "mkailin_assets.definitions",
-                    "--select",
-                    "candidate_qa",
-                    "--partition",
-                    category,
-                ],
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )  # fmt: skip
-            for category in QA_CATEGORIES
-        ]
+        runs = [materialize_process("candidate_qa", category, env) for category in QA_CATEGORIES]
         outputs = [run.communicate(timeout=240)[0] for run in runs]
         for category, run, output in zip(QA_CATEGORIES, runs, outputs, strict=True):
             assert run.returncode == 0, f"{what}: candidate_qa {category} failed:\n{output[-4000:]}"
@@ -488,13 +482,7 @@ def test_sigterm_mid_job_hands_the_job_back_and_exits_cleanly(tmp_path: Path) ->
     db = new_db(tmp_path / "term.duckdb")
     with FakeOpenAIServer(latency_s=0.3, seed=17) as server:
         env = worker_env(server)
-        first = start_worker(queue, marker, env)
-        run = start_run(db, server, total, "t", queue)
-        deadline = time.monotonic() + 60
-        while server.stats.by_path[CHAT_PATH] < total // 3:
-            assert run.poll() is None and first.poll() is None, first.stderr.read()[-2000:]
-            assert time.monotonic() < deadline, "the worker never got going"
-            time.sleep(0.01)
+        first, run = worker_a_third_through(queue, marker, env, db, server, total, "t")
         err = stop_worker(first)
         assert "left to the queue" in err
         (spool,) = spool_dir_for(db).glob("*.jsonl")

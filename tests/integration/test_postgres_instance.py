@@ -26,11 +26,16 @@ from mkailin_assets.instance_check import (
 )
 from mkailin_assets.settings import REPO_ROOT, SAMPLE_PUBMED_SOURCE
 from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
-from tests.harness import apply_env, materialize, sample_env, subprocess_env
+from tests.harness import (
+    apply_env,
+    materialize,
+    materialize_process,
+    sample_env,
+    subprocess_env,
+)
 from tests.integration.test_concurrent_runs import step_windows
 
 DEPLOY_YAML = REPO_ROOT / "deploy" / "dagster-postgres.yaml"
-DAGSTER = Path(sys.executable).parent / "dagster"
 CATEGORIES = ["C", "D", "G"]
 
 
@@ -157,27 +162,7 @@ def test_real_assets_through_the_postgres_instance_with_the_pool_enforced(
 
         # Then one run process per category at once, as launched runs are, on the same instance.
         env = subprocess_env({**project, **pg_env, "DAGSTER_HOME": os.environ["DAGSTER_HOME"]})
-        runs = [
-            subprocess.Popen(
-                [
-                    str(DAGSTER),
-                    "asset",
-                    "materialize",
-                    "-m",
-                    "mkailin_assets.definitions",
-                    "--select",
-                    "raw_abstracts",
-                    "--partition",
-                    category,
-                ],
-                env=env,
-                cwd=REPO_ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-            for category in CATEGORIES
-        ]
+        runs = [materialize_process("raw_abstracts", category, env) for category in CATEGORIES]
         outputs = [run.communicate(timeout=480)[0] for run in runs]
         for category, run, output in zip(CATEGORIES, runs, outputs, strict=True):
             assert run.returncode == 0, f"run for {category} failed:\n{output[-4000:]}"
@@ -208,24 +193,7 @@ def test_real_assets_through_the_postgres_instance_with_the_pool_enforced(
                 "MKAILIN_SAMPLE_PER_CATEGORY": "6",
             }
             llm_runs = [
-                subprocess.Popen(
-                    [
-                        str(DAGSTER),
-                        "asset",
-                        "materialize",
-                        "-m",
-                        "mkailin_assets.definitions",
-                        "--select",
-                        "candidate_qa",
-                        "--partition",
-                        category,
-                    ],
-                    env={**env, **llm},
-                    cwd=REPO_ROOT,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )  # fmt: skip
+                materialize_process("candidate_qa", category, {**env, **llm})
                 for category in CATEGORIES
             ]
             outputs = [run.communicate(timeout=480)[0] for run in llm_runs]
