@@ -40,6 +40,13 @@ OPERATIONAL = frozenset(
         "automation_interval",
         "refresh_quiet_s",
         "refresh_max_wait_s",
+        "dead_run_check_interval",
+        "run_max_retries",
+        "run_retry_delay",
+        # Where and how the same calls are sent, or the same twins found: not what is made.
+        "model_workers",
+        "model_workers_timeout_s",
+        "word_scanner",
         "read_snapshot",
         "read_snapshot_inline_max_mb",
         "retrieval_threads",

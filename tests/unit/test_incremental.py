@@ -58,6 +58,15 @@ def test_settings_that_shape_data_change_it_and_operational_ones_do_not(
     before = _fresh(project).of(STEP, UPSTREAM)
     monkeypatch.setenv("MKAILIN_RELEASE_CHECK_INTERVAL", "60")  # when, not what
     assert _fresh(project).of(STEP, UPSTREAM) == before
+    for name, value in {
+        "MKAILIN_RUN_MAX_RETRIES": "7",
+        "MKAILIN_RUN_RETRY_DELAY": "99",
+        "MKAILIN_DEAD_RUN_CHECK_INTERVAL": "33",
+        "MKAILIN_MODEL_WORKERS": "/shared/queue",  # who sends the same calls
+        "MKAILIN_WORD_SCANNER": "off",  # the same twins, found more slowly
+    }.items():
+        monkeypatch.setenv(name, value)
+        assert _fresh(project).of(STEP, UPSTREAM) == before, name
     monkeypatch.setenv("MKAILIN_MARGIN", "0.3")
     assert _fresh(project).of(STEP, UPSTREAM) != before
 
