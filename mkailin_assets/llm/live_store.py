@@ -54,6 +54,36 @@ def live_store_path(database_path: str | Path) -> Path:
     return path.with_name(path.name + ".live.sqlite")
 
 
+SETUP_DEADLINE_S = 60.0
+
+
+def _ensure_wal(con: sqlite3.Connection) -> None:
+    # WAL is a property of the file: once one process set it, the others only read it.
+    if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        con.execute("PRAGMA journal_mode=WAL")
+
+
+def _retry_while_locked(step, deadline_s: float = SETUP_DEADLINE_S) -> None:
+    """Runs a setup step, again while another process holds the file.
+
+    Switching to WAL, or creating the schema while another process does the same, can fail at
+    once with "database is locked": SQLite skips the busy handler where waiting could deadlock.
+    """
+    give_up = time.monotonic() + deadline_s
+    pause = 0.01
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) and "busy" not in str(error):
+                raise
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
 class SQLiteLiveStore:
     """The live store in one SQLite file (WAL), a connection per thread."""
 
@@ -66,7 +96,7 @@ class SQLiteLiveStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         con = self._con()
-        con.executescript(_SCHEMA)
+        _retry_while_locked(lambda: con.executescript(_SCHEMA))
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -74,9 +104,9 @@ class SQLiteLiveStore:
             con = sqlite3.connect(
                 self.path, timeout=60.0, isolation_level=None, check_same_thread=False
             )
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")  # the spool is the durable copy
             con.execute("PRAGMA busy_timeout=60000")
+            _retry_while_locked(lambda: _ensure_wal(con))
+            con.execute("PRAGMA synchronous=NORMAL")  # the spool is the durable copy
             self._local.con = con
             with self._lock:
                 self._connections.append(con)

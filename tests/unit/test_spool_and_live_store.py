@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sqlite3
 import time
 from pathlib import Path
 
@@ -163,3 +164,60 @@ def test_two_processes_racing_win_each_claim_exactly_once(tmp_path: Path) -> Non
     for racer in racers:
         racer.join(timeout=60)
     assert sorted(won[0] + won[1]) == list(range(1000))
+
+
+def _open_and_read(path: str, out: multiprocessing.Queue) -> None:
+    try:
+        store = SQLiteLiveStore(path)
+        store.lookup(["key"])
+        store.close()
+        out.put(None)
+    except Exception as error:  # reported to the parent, which names it
+        out.put(repr(error))
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    # Runs started together each create the store; switching it to WAL could fail at once with
+    # "database is locked" (SQLite skips the busy handler where waiting could deadlock).
+    errors: list[str] = []
+    for round_ in range(8):
+        path = str(tmp_path / f"live-{round_}.sqlite")
+        out: multiprocessing.Queue = multiprocessing.Queue()
+        openers = [
+            multiprocessing.Process(target=_open_and_read, args=(path, out)) for _ in range(6)
+        ]
+        for opener in openers:
+            opener.start()
+        errors += [e for e in (out.get(timeout=90) for _ in openers) if e]
+        for opener in openers:
+            opener.join(timeout=60)
+    assert errors == []
+
+
+def test_setup_retries_while_locked_and_raises_other_errors_at_once() -> None:
+    from mkailin_assets.llm.live_store import _retry_while_locked
+
+    attempts = []
+
+    def locked_twice() -> None:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise sqlite3.OperationalError("database is locked")
+
+    _retry_while_locked(locked_twice)
+    assert len(attempts) == 3
+
+    def broken() -> None:
+        attempts.append(1)
+        raise sqlite3.OperationalError("no such table: llm_live")
+
+    attempts.clear()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        _retry_while_locked(broken)
+    assert len(attempts) == 1
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _retry_while_locked(
+            lambda: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")),
+            deadline_s=0.05,
+        )
