@@ -4,11 +4,13 @@
         [--instance postgres] [--corpus ../shared/data/pubmed/pubmed20n0014.xml.gz
          --mesh ../shared/data/mesh/mesh2024-trees.xml.gz]
 
-Loads the bundled sample into a fresh DuckDB file and Dagster instance (SQLite, the project's
-dagster.yaml: the `duckdb` pool has one slot; or `--instance postgres`: a PostgreSQL server of its
-own started by scripts/postgres.sh, deploy/dagster-postgres.yaml, the live store there), starts a local OpenAI-compatible server answering
-every request after `--latency` seconds, then runs candidate_qa and evaluated_qa (the LLM stages,
-after raw_abstracts) for one category alone, then for N other categories launched together as
+Loads the bundled sample (or `--corpus`) into a fresh DuckDB file and Dagster instance (SQLite,
+the project's dagster.yaml: the `duckdb` pool has one slot; or `--instance postgres`: a
+PostgreSQL server of its own started by scripts/postgres.sh, deploy/dagster-postgres.yaml, the
+live store there) with the corpus-wide assets a refresh builds first (retrieval_index, mesh_ic),
+starts a local OpenAI-compatible server answering every request after `--latency` seconds, then
+runs candidate_qa and evaluated_qa (the LLM stages, after raw_abstracts) for one category alone,
+then for N other categories launched together as
 separate run processes. Ends with one JSON line: one_s, together_s, ratio, peak_in_flight,
 requests, repeated_requests (requests sent for a call already sent), writer_held_share_run (the
 share of a run's LLM-bound time, its LLM stages together, during which it held the DuckDB file:
@@ -131,7 +133,8 @@ def finish(process: subprocess.Popen) -> dict[str, Any]:
 
 
 def setup(env: dict[str, str], categories: list[str]) -> None:
-    """Vocabulary, release files and raw_abstracts of every category used (no model calls)."""
+    """Vocabulary, release files, the corpus-wide index and IC snapshot, and raw_abstracts of
+    every category used (no model calls)."""
     code = """
 import sys
 import dagster as dg
@@ -148,6 +151,9 @@ with dg.DagsterInstance.get() as instance:
     for name in files:
         dg.materialize(ASSETS, selection=["pubmed_files"], partition_key=name,
                        instance=instance, resources=resources)
+    # The corpus-wide assets a refresh builds after the release files, before any category.
+    dg.materialize(ASSETS, selection=["retrieval_index", "mesh_ic"], instance=instance,
+                   resources=resources)
     for category in categories:
         for stage in ("mesh_tree", "raw_abstracts"):
             dg.materialize(ASSETS, selection=[stage], partition_key=category,
