@@ -260,6 +260,15 @@ def main() -> None:
             "failed_steps": failed,
             "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
             "one_run": one,
+            # Every run's stages: how long, and the writer's phases (held, waited).
+            "runs": {
+                category: {
+                    stage: f"{run[stage]['s']}s: {run[stage].get('writer.phases', '')}"
+                    for stage in LLM_STAGES
+                    if stage in run
+                }
+                for category, run in zip([alone, *together], [one, *runs], strict=True)
+            },
         }
         print(json.dumps(result))
     finally:

@@ -74,12 +74,15 @@ def candidate_qa(
             # Benchmark hygiene: benchmark citations and their twins are never a context.
             exclude_pmids=training_excluded_pmids,  # read in the stage's read phase
             split_rule=SplitRule(method.ratios()),  # held-out splits never leak via contexts
+            # The checks' rows, read in the write phase after the partition is written. One
+            # threshold for the client's run and this check: MKAILIN_LLM_MAX_FAILURE_RATE.
+            then=lambda con: (
+                empty_category_reason(con, category),
+                candidate_qa_checks(con, category, method.top_k, llm.max_failure_rate),
+            ),
         )
         accounting = client.accounting()
-    with gate.hold("checks") as con:
-        skipped = empty_category_reason(con, category)
-        # One threshold for the client's run and this check: MKAILIN_LLM_MAX_FAILURE_RATE.
-        checks = candidate_qa_checks(con, category, method.top_k, llm.max_failure_rate)
+    skipped, checks = result.after_write
     report = result.report
     yield dg.MaterializeResult(
         metadata={
@@ -145,11 +148,14 @@ def evaluated_qa(
             band_min=method.band_min,
             band_max=method.band_max,
             judge_enabled=method.judge_enabled,
+            # The checks' rows, read in the write phase after both tables are written.
+            then=lambda con: (
+                empty_category_reason(con, category),
+                evaluated_qa_checks(con, category),
+            ),
         )
         accounting = client.accounting()
-    with gate.hold("checks") as con:
-        skipped = empty_category_reason(con, category)
-        checks = evaluated_qa_checks(con, category)
+    skipped, checks = result.after_write
     report = result.report
     yield dg.MaterializeResult(
         metadata={

@@ -31,7 +31,12 @@ from mkailin_assets.curation.splits import SplitRule
 from mkailin_assets.db import missing_pmids, query_pl, sync_partition
 from mkailin_assets.llm.client import LLMFailureRateExceeded
 from mkailin_assets.stages.split_retrieval import split_safe_contexts, split_safe_reused
-from mkailin_assets.stages.tables import StageResult, frame_preview
+from mkailin_assets.stages.tables import (
+    AfterWrite,
+    StageResult,
+    frame_preview,
+    read_after_write,
+)
 
 
 @dataclass
@@ -400,11 +405,13 @@ def distill_candidates(
     exclude_pmids: Iterable[int] | Callable[[duckdb.DuckDBPyConnection], Iterable[int]] = (),
     questions_per_agent: int | None = None,
     split_rule: SplitRule | None = None,
+    then: AfterWrite = None,
 ) -> StageResult[CandidateReport]:
     """Questions and their contexts for the category, written where they changed; PMIDs in
     `exclude_pmids` (benchmark citations and their twins; a set, or a function of the database
     read in the read phase) are never retrieved as contexts; with `split_rule`,
-    a record's contexts come only from its own split.
+    a record's contexts come only from its own split. `then(con)` runs in the last write phase,
+    after the partition is written (its value is the result's `after_write`).
 
     Phases: read (sources, requests, cache rows, the corpus vectors to compute) and write
     (spools into llm_calls, retrieval, the partition) each hold the writer (`gate.hold`,
@@ -434,13 +441,15 @@ def distill_candidates(
         )
         questions = answered.todo["question"].to_list()
         if not dense or not questions:
-            return _written(con, category, answered, method, k, (None, None), held_out)
+            written = _written(con, category, answered, method, k, (None, None), held_out)
+            return read_after_write(con, written, then)
         client.prefetch_embeddings(con, questions)
     vectors = client.embed(questions, answered.todo["candidate_id"].to_list())  # model phase
     embedding = (vectors_by_text(questions, vectors), model_name)
     with gate.hold("write") as con:
         client.commit(con)
-        return _written(con, category, answered, method, k, embedding, held_out)
+        written = _written(con, category, answered, method, k, embedding, held_out)
+        return read_after_write(con, written, then)
 
 
 def embed_with(client: Any) -> Callable[[list[str], list[str]], Any]:

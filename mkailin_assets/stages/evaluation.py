@@ -18,7 +18,13 @@ from mkailin_assets.agents.preferences import (
     final_preferences,
 )
 from mkailin_assets.db import TEXT_SCHEMA, citation_rows, query_pl, sync_partition, transaction
-from mkailin_assets.stages.tables import StageResult, delete_partition, frame_preview
+from mkailin_assets.stages.tables import (
+    AfterWrite,
+    StageResult,
+    delete_partition,
+    frame_preview,
+    read_after_write,
+)
 
 SCORE_DECIMALS = 10  # coarser than float noise, much finer than any margin or band
 
@@ -342,10 +348,12 @@ def distill_evaluation(
     band_min: float | None,
     band_max: float | None,
     judge_enabled: bool,
+    then: AfterWrite = None,
 ) -> StageResult[EvaluationReport]:
     """Score, label, judge and answer the category's candidates; write both tables together.
     The writer is held to read and to write (`gate.hold`), not while the judge and the answer
-    agent wait on the model."""
+    agent wait on the model; `then(con)` runs in the write phase, after both tables are written
+    (its value is the result's `after_write`)."""
     with gate.hold("read") as con:
         plan = plan_evaluation(
             con,
@@ -361,21 +369,22 @@ def distill_evaluation(
     evaluated, preferences, report = evaluate_plan(plan, client)
     if plan is None:
         report.candidates = 0
-    with gate.hold("write") as con:
-        client.commit(con)
-        changes = write_evaluation(con, category, evaluated, preferences)
     kept = (
         evaluated.filter(pl.col("is_preferred") & pl.col("answer_flag").is_null()).head(3)
         if evaluated.height
         else evaluated
     )
-    return StageResult(
-        rows=evaluated.height,
-        report=report,
-        changes=changes,
-        preview=frame_preview(
-            kept,
-            ["source_pmid", "question", "answer", "cited_pmids"],
-            ["source_pmid", "question", "answer", "cited"],
-        ),
-    )
+    with gate.hold("write") as con:
+        client.commit(con)
+        changes = write_evaluation(con, category, evaluated, preferences)
+        result = StageResult(
+            rows=evaluated.height,
+            report=report,
+            changes=changes,
+            preview=frame_preview(
+                kept,
+                ["source_pmid", "question", "answer", "cited_pmids"],
+                ["source_pmid", "question", "answer", "cited"],
+            ),
+        )
+        return read_after_write(con, result, then)

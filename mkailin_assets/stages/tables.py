@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import duckdb
@@ -30,6 +31,19 @@ class StageResult(Generic[Report]):
     report: Report
     changes: dict[str, int]
     preview: Preview
+    # What the caller's `then` read in the stage's last write phase (e.g. the checks' rows).
+    after_write: Any = field(default=None, kw_only=True)
+
+
+AfterWrite = Callable[[duckdb.DuckDBPyConnection], Any] | None
+
+
+def read_after_write(
+    con: duckdb.DuckDBPyConnection, result: StageResult, then: AfterWrite
+) -> StageResult:
+    """`result` with what `then` reads from `con`, the partition just written and the writer
+    still held: one phase fewer to claim, open and hand on than a separate read after it."""
+    return replace(result, after_write=then(con)) if then is not None else result
 
 
 def fetch_preview(

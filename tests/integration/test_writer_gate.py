@@ -3,6 +3,9 @@ pool, as Dagster's own step claims do; elsewhere DuckDB's file lock orders the p
 
 from __future__ import annotations
 
+import threading
+import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import dagster as dg
@@ -63,3 +66,48 @@ def test_a_slot_freed_while_a_claim_was_queued_is_handed_on(tmp_path):
                 ("run-1", "candidate_qa:write")
             ]
         assert storage.get_concurrency_info(WRITER_POOL).claimed_slots == []
+
+
+def test_a_waiting_gate_claims_when_the_holder_rings_not_at_its_next_poll(tmp_path, monkeypatch):
+    """The holder's free rings the bell beside the DuckDB file; the waiting gate asks at once
+    instead of at its next poll (set to 30 s here, so only the bell can wake it in time)."""
+    import mkailin_assets.resources.writer as writer
+
+    monkeypatch.setattr(writer, "_POLL_S", 30.0)
+    overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
+    store = DuckDBStore(path=str(tmp_path / "db.duckdb"))
+    with dg.instance_for_test(overrides=overrides) as instance:
+        holder = WriterGate(store, _context(instance, "run-holder"))
+        waiter = WriterGate(store, _context(instance, "run-waiter"))
+        claimed_at: list[float] = []
+
+        def wait_for_the_writer() -> None:
+            with waiter.hold("write"):
+                claimed_at.append(time.monotonic())
+
+        with holder.hold("write"):
+            thread = threading.Thread(target=wait_for_the_writer)
+            thread.start()
+            time.sleep(0.5)  # the waiter's claim is queued behind the holder's
+            assert claimed_at == []
+        freed_at = time.monotonic()
+        thread.join(timeout=20)
+        assert claimed_at and claimed_at[0] - freed_at < 5.0  # not the 30 s poll
+        assert Path(writer.writer_bell_path(store.path)).exists()
+
+
+def test_the_bell_rings_even_within_one_clock_tick_and_starts_again_when_large(tmp_path):
+    from mkailin_assets.resources import writer
+
+    bell = str(tmp_path / "db.duckdb.writer-bell")
+    assert writer.bell_rung_at(bell) == (0, 0)  # no bell yet
+    seen = []
+    for _ in range(50):  # faster than a clock tick: the size still moves every time
+        writer.ring_bell(bell)
+        seen.append(writer.bell_rung_at(bell))
+    assert len(set(seen)) == 50
+    Path(bell).write_text("." * writer._BELL_MAX_BYTES)
+    before = writer.bell_rung_at(bell)
+    writer.ring_bell(bell)
+    assert writer.bell_rung_at(bell) != before and Path(bell).stat().st_size == 1
+    assert not writer.wait_for_bell(bell, writer.bell_rung_at(bell), 0.05)  # silent: times out
