@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,23 +27,42 @@ GX_DEFERRED_MODULES = ("altair", "scipy.stats")
 ExpectationSpec = tuple[str, dict[str, Any]]
 
 
-@functools.cache
+_GX_IMPORT_LOCK = threading.Lock()
+_gx_imported = False
+
+
 def _import_gx() -> None:
     """Import GX (about 3 CPU-seconds, 2 with altair and scipy.stats deferred: the largest part
     of an LLM run's own CPU) without the cyclic collector: it would walk the ~400k objects the
     import makes, all of which live as long as the process, over and over while they are made
     (0.6 s). Frozen afterwards, they and everything older are not walked by later full
-    collections either."""
-    defer(GX_DEFERRED_MODULES)
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import great_expectations  # noqa: F401
-        import great_expectations.expectations  # noqa: F401 - the part the checks use
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+    collections either. Once per process; a second caller waits for the first."""
+    global _gx_imported
+    with _GX_IMPORT_LOCK:
+        if _gx_imported:
+            return
+        defer(GX_DEFERRED_MODULES)
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            import great_expectations  # noqa: F401
+            import great_expectations.expectations  # noqa: F401 - the part the checks use
+        finally:
+            gc.freeze()
+            if enabled:
+                gc.enable()
+        _gx_imported = True
+
+
+def import_gx_in_background() -> threading.Thread | None:
+    """Start importing GX in a thread, for an LLM stage whose model phase is about to wait on
+    the server: the import's seconds of CPU then overlap the wait, instead of coming after the
+    write phase, before the checks. None when GX is imported or being imported already."""
+    if _gx_imported or _GX_IMPORT_LOCK.locked():
+        return None
+    thread = threading.Thread(target=_import_gx, name="mkailin-gx-import", daemon=True)
+    thread.start()
+    return thread
 
 
 def _ephemeral_context() -> Any:

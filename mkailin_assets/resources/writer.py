@@ -27,7 +27,7 @@ import gc
 import importlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +47,9 @@ class WriterGate:
 
     store: Any  # DuckDBStore (resources/duckdb_store.py); typed loosely to keep imports down
     context: Any | None = None  # the step's AssetExecutionContext, None outside Dagster
+    # Called each time a phase lets the writer go: work that would otherwise wait for the
+    # phase after the model calls starts while they are in flight (e.g. importing GX).
+    after_release: Callable[[], Any] | None = None
     held_s: float = 0.0
     waited_s: float = 0.0
     phases: list[dict[str, Any]] = field(default_factory=list)
@@ -73,6 +76,8 @@ class WriterGate:
                     "held_s": round(done - opened, 3),
                 }
             )
+            if self.after_release is not None:
+                self.after_release()
 
     def metadata(self, step_s: float) -> dict[str, Any]:
         return {

@@ -57,3 +57,49 @@ def test_gx_validates_without_altair_and_scipy_stats_which_still_work_when_used(
     assert probe["after"] == {"altair": True, "scipy.stats": True}
     assert abs(probe["entropy"] - 0.5108256) < 1e-6 and probe["chart"] == "Chart"
     assert probe["real_in_sys_modules"] == "module"
+
+
+BACKGROUND_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import polars as pl
+    from mkailin_assets.checks import gx_runner
+
+    thread = gx_runner.import_gx_in_background()
+    again = gx_runner.import_gx_in_background()  # while the first is importing
+    # The checks do not wait for the thread: a caller meanwhile waits for the same import.
+    result = gx_runner.validate_frame(
+        "probe", pl.DataFrame({"pmid": [1, 2]}),
+        [("ExpectColumnValuesToNotBeNull", {"column": "pmid"})],
+    )
+    thread.join(timeout=120)
+    print(json.dumps({
+        "started": thread is not None, "again": again is None,
+        "thread_name": thread.name, "alive": thread.is_alive(),
+        "imported": "great_expectations" in sys.modules and gx_runner._gx_imported,
+        "success": result["success"],
+        "after": gx_runner.import_gx_in_background() is None,
+    }))
+    """
+)
+
+
+def test_gx_imports_in_the_background_once_and_a_check_meanwhile_waits_for_it():
+    out = subprocess.run(
+        [sys.executable, "-c", BACKGROUND_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=300,
+        check=True,
+    )
+    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    assert probe == {
+        "started": True,
+        "again": True,
+        "thread_name": "mkailin-gx-import",
+        "alive": False,
+        "imported": True,
+        "success": True,
+        "after": True,
+    }
