@@ -7,6 +7,7 @@ seconds to import and the code location must load fast.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -60,9 +61,21 @@ def import_gx_in_background() -> threading.Thread | None:
     write phase, before the checks. None when GX is imported or being imported already."""
     if _gx_imported or _GX_IMPORT_LOCK.locked():
         return None
-    thread = threading.Thread(target=_import_gx, name="mkailin-gx-import", daemon=True)
+    thread = threading.Thread(target=_import_gx_politely, name="mkailin-gx-import", daemon=True)
     thread.start()
     return thread
+
+
+BACKGROUND_NICENESS = 10
+
+
+def _import_gx_politely() -> None:
+    # At a lower priority, this thread alone (Linux schedules threads as tasks): the import takes
+    # the CPU other runs' held phases leave idle rather than stretching those phases.
+    # Not Linux, or not allowed: the import runs at the process's priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
+    _import_gx()
 
 
 def _ephemeral_context() -> Any:
