@@ -11,7 +11,10 @@ from mkailin_assets.assets.metadata import (
     skipped_metadata,
 )
 from mkailin_assets.automation.conditions import downstream_condition
-from mkailin_assets.checks.gx_runner import import_gx_in_background
+from mkailin_assets.checks.gx_runner import (
+    finish_background_gx_import,
+    import_gx_in_background,
+)
 from mkailin_assets.checks.qa_checks import (
     CANDIDATE_QA_CHECKS,
     EVALUATED_QA_CHECKS,
@@ -62,7 +65,12 @@ def candidate_qa(
     category = validate_category(context.partition_key)
     started = time.monotonic()
     import_before_holding("pandas")
-    gate = WriterGate(duckdb_store, context, after_release=import_gx_in_background)
+    gate = WriterGate(
+        duckdb_store,
+        context,
+        after_release=import_gx_in_background,  # GX's import overlaps the model calls
+        before_claim=finish_background_gx_import,  # and never a held phase
+    )
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_candidates(
             gate,
@@ -137,7 +145,12 @@ def evaluated_qa(
     category = validate_category(context.partition_key)
     started = time.monotonic()
     import_before_holding("pandas")
-    gate = WriterGate(duckdb_store, context, after_release=import_gx_in_background)
+    gate = WriterGate(
+        duckdb_store,
+        context,
+        after_release=import_gx_in_background,  # GX's import overlaps the model calls
+        before_claim=finish_background_gx_import,  # and never a held phase
+    )
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_evaluation(
             gate,

@@ -30,6 +30,7 @@ ExpectationSpec = tuple[str, dict[str, Any]]
 
 _GX_IMPORT_LOCK = threading.Lock()
 _gx_imported = False
+_gx_import_thread: threading.Thread | None = None
 
 
 def _import_gx() -> None:
@@ -59,11 +60,22 @@ def import_gx_in_background() -> threading.Thread | None:
     """Start importing GX in a thread, for an LLM stage whose model phase is about to wait on
     the server: the import's seconds of CPU then overlap the wait, instead of coming after the
     write phase, before the checks. None when GX is imported or being imported already."""
+    global _gx_import_thread
     if _gx_imported or _GX_IMPORT_LOCK.locked():
         return None
     thread = threading.Thread(target=_import_gx_politely, name="mkailin-gx-import", daemon=True)
     thread.start()
+    _gx_import_thread = thread
     return thread
+
+
+def finish_background_gx_import() -> None:
+    """Wait for a background GX import still running: called before a phase claims the writer,
+    so a held phase never shares the interpreter with the import (nor waits on the lower
+    priority thread for the GIL)."""
+    thread = _gx_import_thread
+    if thread is not None and thread.is_alive():
+        thread.join()
 
 
 BACKGROUND_NICENESS = 10

@@ -50,6 +50,8 @@ class WriterGate:
     # Called each time a phase lets the writer go: work that would otherwise wait for the
     # phase after the model calls starts while they are in flight (e.g. importing GX).
     after_release: Callable[[], Any] | None = None
+    # Called before each phase asks for the writer (e.g. to let that work finish first).
+    before_claim: Callable[[], Any] | None = None
     held_s: float = 0.0
     waited_s: float = 0.0
     phases: list[dict[str, Any]] = field(default_factory=list)
@@ -57,6 +59,8 @@ class WriterGate:
     @contextmanager
     def hold(self, phase: str) -> Iterator[duckdb.DuckDBPyConnection]:
         """The file, opened for writing, for one phase; the pool slot is held around it."""
+        if self.before_claim is not None:
+            self.before_claim()
         asked = time.monotonic()
         claimed = self._claim(phase)
         opened = time.monotonic()

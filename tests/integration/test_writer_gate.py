@@ -113,16 +113,18 @@ def test_the_bell_rings_even_within_one_clock_tick_and_starts_again_when_large(t
     assert not writer.wait_for_bell(bell, writer.bell_rung_at(bell), 0.05)  # silent: times out
 
 
-def test_after_release_runs_each_time_a_phase_lets_the_writer_go(tmp_path):
+def test_before_claim_and_after_release_run_around_each_phase(tmp_path):
     released: list[int] = []
+    asked: list[int] = []
     with dg.instance_for_test() as instance:
         gate = WriterGate(
             DuckDBStore(path=str(tmp_path / "db.duckdb")),
             _context(instance),
             after_release=lambda: released.append(len(gate.phases)),
+            before_claim=lambda: asked.append(len(gate.phases)),
         )
         with gate.hold("read"):
-            assert released == []
+            assert released == [] and asked == [0]
         with gate.hold("write"):
-            assert released == [1]
+            assert released == [1] and asked == [0, 1]
     assert released == [1, 2]  # after each phase was recorded, the file closed

@@ -79,7 +79,7 @@ BACKGROUND_PROBE = textwrap.dedent(
         "probe", pl.DataFrame({"pmid": [1, 2]}),
         [("ExpectColumnValuesToNotBeNull", {"column": "pmid"})],
     )
-    thread.join(timeout=120)
+    gx_runner.finish_background_gx_import()  # as a phase does before it claims the writer
     print(json.dumps({
         "started": thread is not None, "again": again is None,
         "thread_name": thread.name, "alive": thread.is_alive(),
