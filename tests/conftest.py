@@ -11,7 +11,11 @@ import dagster as dg
 import pytest
 
 # A PostgreSQL server the tests start themselves (one per session), and a database per test.
-from tests.postgres_server import fresh_database, postgres_server  # noqa: F401
+from tests.postgres_server import (  # noqa: F401
+    fresh_database,
+    postgres_env,
+    postgres_server,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

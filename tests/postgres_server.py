@@ -116,3 +116,14 @@ def postgres_server() -> Iterator[PostgresServer]:
 def fresh_database(postgres_server: PostgresServer) -> str:
     """A new, empty database on the session's server for one test; returns its name."""
     return postgres_server.create_database(f"t_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture
+def postgres_env(
+    postgres_server: PostgresServer, fresh_database: str, monkeypatch
+) -> dict[str, str]:
+    """The DAGSTER_PG_* settings of a fresh database, set in this process's environment."""
+    env = postgres_server.env(fresh_database)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

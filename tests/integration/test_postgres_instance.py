@@ -47,11 +47,8 @@ def postgres_home(path: Path) -> Path:
 
 
 @pytest.fixture
-def pg_env(postgres_server, fresh_database, monkeypatch) -> dict[str, str]:
-    env = postgres_server.env(fresh_database)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
+def pg_env(postgres_env) -> dict[str, str]:
+    return postgres_env
 
 
 # ---- the server scripts/postgres.sh runs -----------------------------------------------------

@@ -23,11 +23,8 @@ EVENTS = 60
 
 
 @pytest.fixture
-def pg_env(postgres_server, fresh_database, monkeypatch) -> dict[str, str]:
-    env = postgres_server.env(fresh_database)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
+def pg_env(postgres_env) -> dict[str, str]:
+    return postgres_env
 
 
 def home_with(path: Path, yaml_text: str) -> Path:

@@ -42,16 +42,21 @@ PROBE = textwrap.dedent(
 )
 
 
-def test_gx_validates_without_altair_and_scipy_stats_which_still_work_when_used():
+def run_probe(code: str) -> dict:
+    """`code` in a fresh interpreter (nothing imported yet); its last line of output, as JSON."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
         timeout=300,
         check=True,
     )
-    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_gx_validates_without_altair_and_scipy_stats_which_still_work_when_used():
+    probe = run_probe(PROBE)
     assert probe["success"] is False and probe["outcomes"] == [False, True]
     assert probe["before"] == {"altair": False, "scipy.stats": False}
     assert probe["after"] == {"altair": True, "scipy.stats": True}
@@ -93,15 +98,7 @@ BACKGROUND_PROBE = textwrap.dedent(
 
 
 def test_gx_imports_in_the_background_once_and_a_check_meanwhile_waits_for_it():
-    out = subprocess.run(
-        [sys.executable, "-c", BACKGROUND_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=300,
-        check=True,
-    )
-    probe = json.loads(out.stdout.strip().splitlines()[-1])
+    probe = run_probe(BACKGROUND_PROBE)
     assert probe == {
         "started": True,
         "again": True,
