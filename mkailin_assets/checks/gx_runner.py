@@ -31,6 +31,8 @@ ExpectationSpec = tuple[str, dict[str, Any]]
 _GX_IMPORT_LOCK = threading.Lock()
 _gx_imported = False
 _gx_import_thread: threading.Thread | None = None
+BACKGROUND_NICENESS = 10  # of the background import's thread
+GX_IMPORT_WAIT_S = 120.0  # the longest a phase waits for that import before claiming the writer
 
 
 def _import_gx() -> None:
@@ -61,7 +63,8 @@ def import_gx_in_background() -> threading.Thread | None:
     the server: the import's seconds of CPU then overlap the wait, instead of coming after the
     write phase, before the checks. None when GX is imported or being imported already."""
     global _gx_import_thread
-    if _gx_imported or _GX_IMPORT_LOCK.locked():
+    running = _gx_import_thread is not None and _gx_import_thread.is_alive()
+    if _gx_imported or running or _GX_IMPORT_LOCK.locked():
         return None
     thread = threading.Thread(target=_import_gx_politely, name="mkailin-gx-import", daemon=True)
     thread.start()
@@ -75,10 +78,8 @@ def finish_background_gx_import() -> None:
     priority thread for the GIL)."""
     thread = _gx_import_thread
     if thread is not None and thread.is_alive():
-        thread.join()
-
-
-BACKGROUND_NICENESS = 10
+        # Bounded: a phase never waits for ever on an import (the checks would still wait).
+        thread.join(timeout=GX_IMPORT_WAIT_S)
 
 
 def _import_gx_politely() -> None:
