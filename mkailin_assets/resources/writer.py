@@ -15,9 +15,10 @@ Handing the slot on: Dagster gives a freed slot to the queue's head, which learn
 next asks. Asking every 0.25 s left the writer idle for 0.125 s on average at every hand-over,
 and eight runs hand it over about fifty times; asking more often costs a write to the instance
 per ask. So a gate that frees the slot rings a bell, a file beside the DuckDB file (every writer
-runs on the machine that holds that file), and waiting gates watch the bell's time stamp (a stat
-every 10 ms, no instance query) and ask as soon as it rings; they still ask every 0.25 s, for
-slots freed by steps that hold the whole pool (they ring no bell).
+runs on the machine that holds that file), naming the step Dagster assigned the slot to; waiting
+gates watch the bell (a stat every 10 ms, no instance query) and the one named asks at once
+(all of them when the ring names no one). They still ask every 0.25 s, for slots freed by steps
+that hold the whole pool (they ring no bell).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ class WriterGate:
                     f"waiting for the DuckDB writer ({phase} phase): {self._holders(storage)}"
                 )
                 last_report = now
-            wait_for_bell(self._bell, rung, _POLL_S)
+            wait_for_bell(self._bell, rung, _POLL_S, waiter=f"{run_id} {step}")
 
     def _holders(self, storage: Any) -> str:
         info = storage.get_concurrency_info(WRITER_POOL)
@@ -151,7 +152,7 @@ class WriterGate:
     def _free(self, phase: str) -> None:  # only after a claim, so the pool is limited
         storage = self.context.instance.event_log_storage
         storage.free_concurrency_slot_for_step(self.context.run_id, self._step(phase))
-        ring_bell(self._bell)
+        ring_bell(self._bell, next_holder(storage))
 
     @property
     def _bell(self) -> str:
@@ -163,13 +164,32 @@ def writer_bell_path(database_path: str) -> str:
     return f"{database_path}.writer-bell"
 
 
-def ring_bell(bell: str) -> None:
-    """One byte more (the size always moves; a time stamp may not within one clock tick); the
-    file starts again from empty now and then, which moves the size too."""
+def next_holder(storage: Any) -> str:
+    """The step Dagster assigned the freed slot to ("run_id step_key"), "" when none is: the
+    bell names it, so only that waiter asks at once. Every waiter asking at each ring cost a
+    write to the instance per waiter, one after another on SQLite's single writer, while the
+    DuckDB writer sat idle."""
+    try:
+        info = storage.get_concurrency_info(WRITER_POOL)
+    except Exception:  # the ring still wakes every waiter
+        return ""
+    holding = {(slot.run_id, slot.step_key) for slot in info.claimed_slots}
+    for pending in info.pending_steps:
+        if (
+            pending.assigned_timestamp is not None
+            and (pending.run_id, pending.step_key) not in holding
+        ):
+            return f"{pending.run_id} {pending.step_key}"
+    return ""
+
+
+def ring_bell(bell: str, named: str = "") -> None:
+    """One line more, naming the next holder or empty (the size always moves; a time stamp may
+    not within one clock tick); the file starts again from empty now and then."""
     try:
         size = os.stat(bell).st_size if os.path.exists(bell) else 0
         with open(bell, "w" if size >= _BELL_MAX_BYTES else "a") as file:
-            file.write(".")
+            file.write(named.replace("\n", " ") + "\n")
     except OSError:
         pass  # waiting gates fall back to asking every _POLL_S
 
@@ -182,16 +202,32 @@ def bell_rung_at(bell: str) -> tuple[int, int]:
         return 0, 0
 
 
-def wait_for_bell(bell: str, rung: tuple[int, int], timeout_s: float) -> bool:
-    """Sleep until the bell rings again (its size or time stamp differs from `rung`) or
-    `timeout_s` ends;
-    True when it rang."""
+def bell_names(bell: str) -> str:
+    """Whom the last ring named ("" for everyone)."""
+    try:
+        with open(bell, "rb") as file:
+            file.seek(max(0, os.fstat(file.fileno()).st_size - 512))
+            lines = file.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return lines[-1] if lines else ""
+
+
+def wait_for_bell(
+    bell: str, rung: tuple[int, int], timeout_s: float, waiter: str | None = None
+) -> bool:
+    """Sleep until the bell rings for `waiter` (a ring naming it or no one; a ring naming
+    another waiter is not for it) or `timeout_s` ends; True when it rang for it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if bell_rung_at(bell) != rung:
-            return True
+        now = bell_rung_at(bell)
+        if now != rung:
+            named = bell_names(bell)
+            if waiter is None or named in ("", waiter):
+                return True
+            rung = now  # another waiter's turn: wait for the next ring
         time.sleep(_BELL_CHECK_S)
-    return bell_rung_at(bell) != rung
+    return False
 
 
 def import_before_holding(*modules: str) -> None:

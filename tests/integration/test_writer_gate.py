@@ -128,3 +128,63 @@ def test_before_claim_and_after_release_run_around_each_phase(tmp_path):
         with gate.hold("write"):
             assert released == [1] and asked == [0, 1]
     assert released == [1, 2]  # after each phase was recorded, the file closed
+
+
+def test_the_bell_names_the_next_holder_and_wakes_only_it(tmp_path, monkeypatch):
+    """Two gates wait behind a holder: each free names the step Dagster assigned the slot to, that
+    gate claims at once, and the other does not ask the instance again on that ring."""
+    import mkailin_assets.resources.writer as writer
+
+    monkeypatch.setattr(writer, "_POLL_S", 30.0)
+    overrides = {"concurrency": {"pools": {"default_limit": 1, "granularity": "op"}}}
+    store = DuckDBStore(path=str(tmp_path / "db.duckdb"))
+    with dg.instance_for_test(overrides=overrides) as instance:
+        storage = instance.event_log_storage
+        asked: list[str] = []
+        claim = storage.claim_concurrency_slot
+
+        def counting_claim(pool, run_id, step_key, *args, **kwargs):
+            asked.append(run_id)
+            return claim(pool, run_id, step_key, *args, **kwargs)
+
+        monkeypatch.setattr(storage, "claim_concurrency_slot", counting_claim)
+        holder = WriterGate(store, _context(instance, "run-holder"))
+        order: list[str] = []
+
+        def wait_then_hold(run_id: str, hold_s: float) -> None:
+            with WriterGate(store, _context(instance, run_id)).hold("write"):
+                order.append(run_id)
+                time.sleep(hold_s)
+
+        with holder.hold("write"):
+            first = threading.Thread(target=wait_then_hold, args=("run-first", 1.0))
+            first.start()
+            time.sleep(0.5)  # queued first
+            second = threading.Thread(target=wait_then_hold, args=("run-second", 0.0))
+            second.start()
+            time.sleep(0.5)
+            second_asked_before = asked.count("run-second")
+        freed_at = time.monotonic()
+        first.join(timeout=20)
+        second.join(timeout=20)
+        assert order == ["run-first", "run-second"]
+        assert time.monotonic() - freed_at < 10.0  # both by the bell, not the 30 s poll
+        # The second asked once more in all: when the first's free named it, not at the
+        # holder's free (which named the first).
+        assert asked.count("run-second") == second_asked_before + 1
+        assert writer.bell_names(writer.writer_bell_path(store.path)) == ""  # no one left
+
+
+def test_a_ring_for_another_waiter_does_not_wake_this_one(tmp_path):
+    from mkailin_assets.resources import writer
+
+    bell = str(tmp_path / "db.duckdb.writer-bell")
+    writer.ring_bell(bell, "run-a step:write")
+    assert writer.bell_names(bell) == "run-a step:write"
+    rung = writer.bell_rung_at(bell)
+    writer.ring_bell(bell, "run-b step:read")
+    assert not writer.wait_for_bell(bell, rung, 0.1, waiter="run-a step:write")
+    assert writer.wait_for_bell(bell, rung, 0.1, waiter="run-b step:read")
+    rung = writer.bell_rung_at(bell)
+    writer.ring_bell(bell)  # names no one: everyone asks
+    assert writer.wait_for_bell(bell, rung, 0.1, waiter="run-c step:write")
