@@ -16,7 +16,7 @@ requests, repeated_requests (requests sent for a call already sent), writer_held
 share of a run's LLM-bound time, its LLM stages together, during which it held the DuckDB file:
 the issue's measure, the largest over the runs) and writer_held_share (the same per stage, the
 largest over every stage of every run: stricter, as a short stage's read and write phases weigh
-more).
+more); with `--instance postgres`, postgres_cpu_s (the server's CPU, one alone and N together).
 """
 
 from __future__ import annotations
@@ -164,6 +164,27 @@ print("{}")
     finish(run_python(env, code, "".join(categories)))
 
 
+def postgres_cpu_s(postgres: dict[str, str] | None) -> float:
+    """CPU seconds of the benchmark's PostgreSQL server so far: the postmaster, its finished
+    backends (reaped: in its children's times) and the live ones."""
+    if postgres is None:
+        return 0.0
+    pid_file = Path(postgres["DAGSTER_PG_DATA"]) / "cluster" / "postmaster.pid"
+    postmaster = int(pid_file.read_text().split()[0])
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a backend that ended meanwhile
+        pid, parent = int(stat.parent.name), int(fields[1])
+        if pid == postmaster:
+            ticks += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+        elif parent == postmaster:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def llm_calls_summary(env: dict[str, str]) -> tuple[int, int]:
     import duckdb
 
@@ -205,18 +226,20 @@ def main() -> None:
             env = project_env(workdir, server.url, args.sources, postgres, args.corpus, args.mesh)
             setup(env, [alone, *together])
             server.reset_stats()
-            started = time.perf_counter()
+            started, server_cpu = time.perf_counter(), postgres_cpu_s(postgres)
             one = finish(run_python(env, CHILD, alone, ",".join(LLM_STAGES), profile=args.profile))
             one_s = time.perf_counter() - started
+            one_server_cpu = postgres_cpu_s(postgres) - server_cpu
             if args.profile is not None:
                 print(json.dumps({"one_s": round(one_s, 2), "one_run": one}))
                 return
             one_peak = server.stats.max_in_flight
             server.reset_stats()
-            started = time.perf_counter()
+            started, server_cpu = time.perf_counter(), postgres_cpu_s(postgres)
             processes = [run_python(env, CHILD, c, ",".join(LLM_STAGES)) for c in together]
             runs = [finish(p) for p in processes]
             together_s = time.perf_counter() - started
+            together_server_cpu = postgres_cpu_s(postgres) - server_cpu
             peak, requests = server.stats.max_in_flight, server.stats.by_path[CHAT_PATH]
         sent, distinct = llm_calls_summary(env)
         held = [
@@ -259,6 +282,10 @@ def main() -> None:
             },
             "failed_steps": failed,
             "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
+            # PostgreSQL's own CPU (its backends included), one alone and the N together.
+            "postgres_cpu_s": [round(one_server_cpu, 2), round(together_server_cpu, 2)]
+            if postgres
+            else None,
             "one_run": one,
             # Every run's stages: how long, and the writer's phases (held, waited).
             "runs": {
