@@ -33,6 +33,17 @@ from mkailin_assets.stages.candidates import distill_candidates
 from mkailin_assets.stages.evaluation import distill_evaluation
 
 
+def llm_stage_gate(duckdb_store: DuckDBStore, context: dg.AssetExecutionContext) -> WriterGate:
+    """The writer of an LLM stage: GX's import starts once the read phase lets the writer go, so
+    it overlaps the model calls, and is waited for before a phase claims it again."""
+    return WriterGate(
+        duckdb_store,
+        context,
+        after_release=import_gx_in_background,
+        before_claim=finish_background_gx_import,
+    )
+
+
 @dg.asset(
     partitions_def=category_partitions,
     deps=[
@@ -65,12 +76,7 @@ def candidate_qa(
     category = validate_category(context.partition_key)
     started = time.monotonic()
     import_before_holding("pandas")
-    gate = WriterGate(
-        duckdb_store,
-        context,
-        after_release=import_gx_in_background,  # GX's import overlaps the model calls
-        before_claim=finish_background_gx_import,  # and never a held phase
-    )
+    gate = llm_stage_gate(duckdb_store, context)
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_candidates(
             gate,
@@ -145,12 +151,7 @@ def evaluated_qa(
     category = validate_category(context.partition_key)
     started = time.monotonic()
     import_before_holding("pandas")
-    gate = WriterGate(
-        duckdb_store,
-        context,
-        after_release=import_gx_in_background,  # GX's import overlaps the model calls
-        before_claim=finish_background_gx_import,  # and never a held phase
-    )
+    gate = llm_stage_gate(duckdb_store, context)
     with llm.detached_client(duckdb_store.path, logger=context.log) as client:
         result = distill_evaluation(
             gate,

@@ -187,7 +187,7 @@ def ring_bell(bell: str, named: str = "") -> None:
     """One line more, naming the next holder or empty (the size always moves; a time stamp may
     not within one clock tick); the file starts again from empty now and then."""
     try:
-        size = os.stat(bell).st_size if os.path.exists(bell) else 0
+        size = bell_rung_at(bell)[0]
         with open(bell, "w" if size >= _BELL_MAX_BYTES else "a") as file:
             file.write(named.replace("\n", " ") + "\n")
     except OSError:
