@@ -16,7 +16,10 @@ requests, repeated_requests (requests sent for a call already sent), writer_held
 share of a run's LLM-bound time, its LLM stages together, during which it held the DuckDB file:
 the issue's measure, the largest over the runs) and writer_held_share (the same per stage, the
 largest over every stage of every run: stricter, as a short stage's read and write phases weigh
-more); with `--instance postgres`, postgres_cpu_s (the server's CPU, one alone and N together).
+more); with `--instance postgres`, postgres_cpu_s (the server's CPU, one alone and N together);
+gx_service_cpu_s (the GX service's, checks/gx_service.py: the runs' temporary directory is the
+benchmark's own, so the service is too; the set-up's checks start it); CPU seconds and peak RSS
+of every run process. `MKAILIN_GX_SERVICE=off` in the environment measures runs importing GX.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ with dg.DagsterInstance.get() as instance:
 import resource
 usage = resource.getrusage(resource.RUSAGE_SELF)
 out["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+out["rss_mb"] = round(usage.ru_maxrss / 1024)
 print(json.dumps(out, default=str))
 """
 
@@ -82,12 +86,16 @@ def project_env(
 ) -> dict[str, str]:
     home = workdir / "dagster_home"
     home.mkdir(parents=True)
+    (workdir / "tmp").mkdir()
     yaml = "deploy/dagster-postgres.yaml" if postgres else "dagster.yaml"
     shutil.copy(REPO_ROOT / yaml, home / "dagster.yaml")
     return {
         **os.environ,
         **(postgres or {}),
         "PYTHONPATH": str(REPO_ROOT),
+        # The runs' temporary files, and their GX service (checks/gx_service.py): one of the
+        # benchmark's own, started by the one-alone run, stopped at the end.
+        "TMPDIR": str(workdir / "tmp"),
         "DAGSTER_HOME": str(home),
         "MKAILIN_DUCKDB_PATH": str(workdir / "mkailin.duckdb"),
         "MKAILIN_READ_SNAPSHOT": "off",
@@ -185,6 +193,26 @@ def postgres_cpu_s(postgres: dict[str, str] | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def gx_service_cpu_s(env: dict[str, str]) -> float:
+    """CPU seconds of the runs' GX service so far: its own and its finished request children."""
+    from mkailin_assets.checks import gx_service
+
+    sock = Path(env["TMPDIR"]) / f"mkailin-gx-{os.getuid()}" / f"{gx_service.code_key()}.sock"
+    try:
+        pid = int(sock.with_suffix(".lock").read_text().strip())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def stop_gx_service(env: dict[str, str]) -> None:
+    from mkailin_assets.checks import gx_service
+
+    sock = Path(env["TMPDIR"]) / f"mkailin-gx-{os.getuid()}" / f"{gx_service.code_key()}.sock"
+    gx_service.stop(sock)
+
+
 def llm_calls_summary(env: dict[str, str]) -> tuple[int, int]:
     import duckdb
 
@@ -227,9 +255,11 @@ def main() -> None:
             setup(env, [alone, *together])
             server.reset_stats()
             started, server_cpu = time.perf_counter(), postgres_cpu_s(postgres)
+            gx_cpu = gx_service_cpu_s(env)  # 0: the one-alone run starts the service
             one = finish(run_python(env, CHILD, alone, ",".join(LLM_STAGES), profile=args.profile))
             one_s = time.perf_counter() - started
             one_server_cpu = postgres_cpu_s(postgres) - server_cpu
+            one_gx_cpu = gx_service_cpu_s(env) - gx_cpu
             if args.profile is not None:
                 print(json.dumps({"one_s": round(one_s, 2), "one_run": one}))
                 return
@@ -240,6 +270,7 @@ def main() -> None:
             runs = [finish(p) for p in processes]
             together_s = time.perf_counter() - started
             together_server_cpu = postgres_cpu_s(postgres) - server_cpu
+            together_gx_cpu = gx_service_cpu_s(env) - gx_cpu - one_gx_cpu
             peak, requests = server.stats.max_in_flight, server.stats.by_path[CHAT_PATH]
         sent, distinct = llm_calls_summary(env)
         held = [
@@ -282,10 +313,14 @@ def main() -> None:
             },
             "failed_steps": failed,
             "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
+            "peak_rss_mb_per_run": [run["rss_mb"] for run in [one, *runs]],
             # PostgreSQL's own CPU (its backends included), one alone and the N together.
             "postgres_cpu_s": [round(one_server_cpu, 2), round(together_server_cpu, 2)]
             if postgres
             else None,
+            # The GX service's CPU (its start and every validation), one alone and N together;
+            # 0 with MKAILIN_GX_SERVICE=off, where each run imports GX itself.
+            "gx_service_cpu_s": [round(one_gx_cpu, 2), round(together_gx_cpu, 2)],
             "one_run": one,
             # Every run's stages: how long, and the writer's phases (held, waited).
             "runs": {
@@ -299,6 +334,8 @@ def main() -> None:
         }
         print(json.dumps(result))
     finally:
+        if "env" in locals():
+            stop_gx_service(env)
         if postgres is not None:
             stop_env = {**os.environ, "DAGSTER_PG_DATA": str(workdir / "pgdata")}
             subprocess.run(["bash", str(SCRIPT), "stop"], env=stop_env, capture_output=True)

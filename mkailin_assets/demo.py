@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mkailin_assets import preflight, settings
+from mkailin_assets.checks import gx_runner
 from mkailin_assets.db import snapshot_path
 from mkailin_assets.sql_files import analysis_sql
 
@@ -308,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     calls_before = llm_call_count(db_path)
     started = time.perf_counter()
+    # One process materializes everything: GX imported here once beats a request to the GX
+    # service per check, and the demo leaves no service behind.
+    gx_runner.validate_in_this_process()
     run_pipeline()
     new_calls = llm_call_count(db_path) - calls_before
     print(

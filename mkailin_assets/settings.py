@@ -231,6 +231,17 @@ class Settings(BaseSettings):
         "refreshes are requested even while files keep arriving; at least "
         "MKAILIN_REFRESH_QUIET_S",
     )
+    gx_service: Literal["auto", "off"] = Field(
+        default="auto",
+        description="`auto` validates the checks' rows in one GX process per machine and user "
+        "(started by the first run that needs it), so run processes never import GX; `off` "
+        "imports GX in every run process",
+    )
+    gx_service_idle_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="the GX service exits after this many seconds without a request",
+    )
     read_snapshot: bool = Field(
         default=True,
         description="copy the DuckDB file to `<name>.read.duckdb` for readers while runs write; "

@@ -59,6 +59,8 @@ stop_platform() {
   kill -KILL -- "-$DAGSTER_PID" 2>/dev/null || true
   wait "$DAGSTER_PID" 2>/dev/null || true
   "$VENV/bin/python" -m mkailin_assets.automation.dead_runs --stopped || true
+  # The GX service the runs started (its own session, so not in the group above).
+  "$VENV/bin/python" -m mkailin_assets.checks.gx_service --stop || true
   exit 0
 }
 trap stop_platform INT TERM

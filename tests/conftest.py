@@ -10,6 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from mkailin_assets.checks import gx_runner
+
 # A PostgreSQL server the tests start themselves (one per session), and a database per test.
 from tests.postgres_server import (  # noqa: F401
     fresh_database,
@@ -25,6 +27,9 @@ PUBMEDQA_DIR = SHARED_DATA / "benchmarks" / "pubmedqa"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+# The test session materializes assets in its own process, many times: GX imported once here
+# beats a request per check to the GX service; the run processes tests start use the service.
+gx_runner.validate_in_this_process()
 
 
 def require_shared(path: Path) -> Path:
@@ -87,3 +92,13 @@ def project_instance(
 
 # The local OpenAI-compatible server, for every test that speaks to an LLM endpoint.
 from tests.fakes.openai_server import fake_openai  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_gx_service_at_the_end() -> Iterator[None]:
+    """Run processes the tests start may start the GX service (checks/gx_service.py); it would
+    exit by itself when idle, the session stops it at once."""
+    yield
+    from mkailin_assets.checks import gx_service
+
+    gx_service.stop()

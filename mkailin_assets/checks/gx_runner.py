@@ -2,7 +2,8 @@
 
 GX cannot validate DuckDB through SQL (docs/stack-notes.md), so checks read the partition into a
 pandas frame and validate it with an ephemeral context. GX is imported lazily: it takes
-seconds to import and the code location must load fast.
+seconds to import and the code location must load fast; by default a run process does not
+import it at all, the GX service validates for it (checks/gx_service.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ ExpectationSpec = tuple[str, dict[str, Any]]
 _GX_IMPORT_LOCK = threading.Lock()
 _gx_imported = False
 _gx_import_thread: threading.Thread | None = None
+_in_process_only = False  # validate_in_this_process()
+IMPORT_THREAD, SERVICE_THREAD = "mkailin-gx-import", "mkailin-gx-service"
 BACKGROUND_NICENESS = 10  # of the background import's thread
 GX_IMPORT_WAIT_S = 120.0  # the longest a phase waits for that import before claiming the writer
 
@@ -59,14 +62,19 @@ def _import_gx() -> None:
 
 
 def import_gx_in_background() -> threading.Thread | None:
-    """Start importing GX in a thread, for an LLM stage whose model phase is about to wait on
-    the server: the import's seconds of CPU then overlap the wait, instead of coming after the
-    write phase, before the checks. None when GX is imported or being imported already."""
+    """Get the checks' GX ready in a thread, for an LLM stage whose model phase is about to
+    wait on the server: the work overlaps the wait instead of coming after the write phase,
+    before the checks. With the GX service (checks/gx_service.py) that is starting it if none
+    runs; without, importing GX here. None when ready or being made ready already."""
     global _gx_import_thread
     running = _gx_import_thread is not None and _gx_import_thread.is_alive()
     if _gx_imported or running or _GX_IMPORT_LOCK.locked():
         return None
-    thread = threading.Thread(target=_import_gx_politely, name="mkailin-gx-import", daemon=True)
+    if _service_enabled():
+        target, name = _start_gx_service, SERVICE_THREAD
+    else:
+        target, name = _import_gx_politely, IMPORT_THREAD
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     _gx_import_thread = thread
     return thread
@@ -77,7 +85,8 @@ def finish_background_gx_import() -> None:
     so a held phase never shares the interpreter with the import (nor waits on the lower
     priority thread for the GIL)."""
     thread = _gx_import_thread
-    if thread is not None and thread.is_alive():
+    # A thread starting the GX service only waits on another process: nothing to wait for.
+    if thread is not None and thread.is_alive() and thread.name == IMPORT_THREAD:
         # Bounded: a phase never waits for ever on an import (the checks would still wait).
         thread.join(timeout=GX_IMPORT_WAIT_S)
 
@@ -89,6 +98,34 @@ def _import_gx_politely() -> None:
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICENESS)
     _import_gx()
+
+
+def validate_in_this_process() -> None:
+    """For a process that runs many checks itself (the demo's one process, a test session):
+    GX imported once here is cheaper than a request to the GX service per check."""
+    global _in_process_only
+    _in_process_only = True
+
+
+def _service_enabled() -> bool:
+    from mkailin_assets.settings import get_settings
+
+    return not _in_process_only and get_settings().gx_service == "auto"
+
+
+def _start_gx_service() -> None:
+    from mkailin_assets.settings import get_settings
+
+    with contextlib.suppress(OSError, ImportError):  # unavailable: the checks validate here
+        from mkailin_assets.checks import gx_service
+
+        gx_service.ensure_running(get_settings().gx_service_idle_s)
+
+
+def warm_up_gx() -> None:
+    """Import GX and what its first validation imports (the GX service, before it forks)."""
+    _import_gx()
+    _ephemeral_context()
 
 
 def _ephemeral_context() -> Any:
@@ -105,7 +142,33 @@ def _ephemeral_context() -> Any:
 def validate_frame(
     suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]
 ) -> dict[str, Any]:
-    """Validate a pandas (or Polars) frame; returns GX's describe_dict()."""
+    """Validate a pandas (or Polars) frame; returns GX's describe_dict(). By the GX service
+    when it is on and answers (this process then never imports GX), else here."""
+    if hasattr(frame, "to_pandas"):
+        frame = frame.to_pandas()
+    if _service_enabled() and not _gx_imported:
+        described = _validate_by_service(suite_name, frame, expectations)
+        if described is not None:
+            return described
+    return validate_in_process(suite_name, frame, expectations)
+
+
+def _validate_by_service(
+    suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]
+) -> dict[str, Any] | None:
+    from mkailin_assets.settings import get_settings
+
+    try:
+        from mkailin_assets.checks import gx_service
+    except ImportError:  # no fcntl or Unix sockets (not Linux or macOS): validate here
+        return None
+    return gx_service.validate(suite_name, frame, expectations, get_settings().gx_service_idle_s)
+
+
+def validate_in_process(
+    suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]
+) -> dict[str, Any]:
+    """validate_frame with GX imported into this process (the GX service's children run it)."""
     _import_gx()  # first: it defers modules the imports below would otherwise load
     import great_expectations as gx
     import great_expectations.expectations as gxe

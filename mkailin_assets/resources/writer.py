@@ -23,8 +23,6 @@ that hold the whole pool (they ring no bell).
 
 from __future__ import annotations
 
-import functools
-import gc
 import importlib
 import os
 import time
@@ -34,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+
+from mkailin_assets.collector import freeze_start_up
 
 WRITER_POOL = "duckdb"
 _POLL_S = 0.25
@@ -236,15 +236,7 @@ def import_before_holding(*modules: str) -> None:
     as pandas frames; half a second or more under load, better spent with the writer free."""
     for module in modules:
         importlib.import_module(module)
-    _freeze_start_up()
-
-
-@functools.cache
-def _freeze_start_up() -> None:
-    """Once per process, before its first LLM stage: what exists now is start-up's (modules,
-    classes, Dagster's definitions), alive until the process ends. Frozen, it is no longer walked
-    by the cyclic collector's full collections during the stages (0.8 CPU-s of them per run)."""
-    gc.freeze()
+    freeze_start_up()
 
 
 def _pool_limited(storage: Any) -> bool:

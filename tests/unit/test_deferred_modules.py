@@ -4,6 +4,7 @@ that does use them still gets the real module."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -43,9 +44,11 @@ PROBE = textwrap.dedent(
 
 
 def run_probe(code: str) -> dict:
-    """`code` in a fresh interpreter (nothing imported yet); its last line of output, as JSON."""
+    """`code` in a fresh interpreter (nothing imported yet); its last line of output, as JSON.
+    GX in that process, as without the GX service (tests/unit/test_gx_service.py has it)."""
     out = subprocess.run(
         [sys.executable, "-c", code],
+        env={**os.environ, "MKAILIN_GX_SERVICE": "off"},
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
