@@ -10,10 +10,12 @@ database.
 from __future__ import annotations
 
 import atexit
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,6 +82,21 @@ def subprocess_env(env: Env) -> dict[str, str]:
 
 
 # ---- Dagster instances -------------------------------------------------------------------------
+
+
+def python_json(code: str, env: dict[str, str] | None = None) -> Any:
+    """`code` in a fresh interpreter (nothing imported yet) in the repository; its last line of
+    output, as JSON."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=settings.REPO_ROOT,
+        timeout=300,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def ephemeral_instance(files: Sequence[str] = ()) -> dg.DagsterInstance:

@@ -20,6 +20,7 @@ import pytest
 
 from mkailin_assets.checks import gx_runner, gx_service
 from tests.conftest import REPO_ROOT
+from tests.harness import python_json
 
 FRAME = pd.DataFrame(
     {
@@ -71,19 +72,6 @@ def service_pids(sock: Path) -> list[int]:
     return [pid for pid, parent in parents.items() if parent not in parents]
 
 
-def run_client(code: str, env: dict[str, str]) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 CLIENT = """
     import json, sys
     import pandas as pd
@@ -112,12 +100,12 @@ def test_the_service_answers_as_the_run_process_would(service_tmp: Path) -> None
 
 def test_a_run_process_validates_without_importing_gx(service_tmp: Path) -> None:
     env = {**os.environ, "TMPDIR": str(service_tmp), "MKAILIN_GX_SERVICE": "auto"}
-    first = run_client(CLIENT, env)  # starts the service
-    second = run_client(CLIENT, env)  # finds it warm
+    first = python_json(CLIENT, env)  # starts the service
+    second = python_json(CLIENT, env)  # finds it warm
     expected = {"success": False, "unexpected": 1, "gx_imported_here": False}
     assert first == expected and second == expected
     assert len(service_pids(gx_service.socket_path())) == 1
-    off = run_client(CLIENT, {**env, "MKAILIN_GX_SERVICE": "off"})
+    off = python_json(CLIENT, {**env, "MKAILIN_GX_SERVICE": "off"})
     assert off == {**expected, "gx_imported_here": True}
 
 
@@ -230,3 +218,31 @@ def test_the_stop_command_stops_the_service(service_tmp: Path) -> None:
     out = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
     assert "stopped" in out.stdout
     assert service_pids(gx_service.socket_path()) == []
+
+
+BACKGROUND = """
+    import json, sys, time
+    from mkailin_assets.checks import gx_runner, gx_service
+    thread = gx_runner.import_gx_in_background()  # as a read phase does when it lets go
+    started = time.monotonic()
+    gx_runner.finish_background_gx_import()  # as the next phase does before it claims
+    waited = time.monotonic() - started
+    alive_then = thread.is_alive()
+    thread.join(120)
+    sock = gx_service.socket_path()
+    print(json.dumps({
+        "thread": thread.name, "waited_s": waited, "starting_then": alive_then,
+        "serving": sock.exists() and gx_service.service_alive(sock),
+        "gx_imported_here": "great_expectations" in sys.modules,
+    }))
+"""
+
+
+def test_a_read_phase_starts_the_service_and_the_next_phase_does_not_wait_for_it(
+    service_tmp: Path,
+) -> None:
+    env = {**os.environ, "TMPDIR": str(service_tmp), "MKAILIN_GX_SERVICE": "auto"}
+    probe = python_json(BACKGROUND, env)
+    assert probe["thread"] == "mkailin-gx-service"
+    assert probe["starting_then"] and probe["waited_s"] < 0.5  # another process's import
+    assert probe["serving"] and not probe["gx_imported_here"]

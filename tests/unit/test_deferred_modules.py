@@ -3,13 +3,10 @@ that does use them still gets the real module."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
-from tests.conftest import REPO_ROOT
+from tests.harness import python_json
 
 PROBE = textwrap.dedent(
     """
@@ -44,18 +41,9 @@ PROBE = textwrap.dedent(
 
 
 def run_probe(code: str) -> dict:
-    """`code` in a fresh interpreter (nothing imported yet); its last line of output, as JSON.
-    GX in that process, as without the GX service (tests/unit/test_gx_service.py has it)."""
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**os.environ, "MKAILIN_GX_SERVICE": "off"},
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=300,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """`code` in a fresh interpreter, with GX in that process, as without the GX service
+    (tests/integration/test_gx_service.py has it)."""
+    return python_json(code, {**os.environ, "MKAILIN_GX_SERVICE": "off"})
 
 
 def test_gx_validates_without_altair_and_scipy_stats_which_still_work_when_used():
