@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -18,47 +17,17 @@ from typing import Any
 
 import dagster as dg
 
-from mkailin_assets.checks.deferred_modules import defer
+from mkailin_assets.checks import gx_validation
+from mkailin_assets.checks.gx_validation import ExpectationSpec, validate_in_process
+from mkailin_assets.checks.gx_validation import import_gx as _import_gx
 
-# Imported by GX at import time, never used by our checks (charts for Data Docs, one
-# distributional expectation): deferred until first read (checks/deferred_modules.py).
-GX_DEFERRED_MODULES = ("altair", "scipy.stats")
+__all__ = ["ExpectationSpec", "validate_frame", "validate_in_process"]
 
-# A suite is described as (expectation class name, kwargs) pairs so that callers need not
-# import great_expectations themselves.
-ExpectationSpec = tuple[str, dict[str, Any]]
-
-
-_GX_IMPORT_LOCK = threading.Lock()
-_gx_imported = False
 _gx_import_thread: threading.Thread | None = None
 _in_process_only = False  # validate_in_this_process()
 IMPORT_THREAD, SERVICE_THREAD = "mkailin-gx-import", "mkailin-gx-service"
 BACKGROUND_NICENESS = 10  # of the background import's thread
 GX_IMPORT_WAIT_S = 120.0  # the longest a phase waits for that import before claiming the writer
-
-
-def _import_gx() -> None:
-    """Import GX (about 3 CPU-seconds, 2 with altair and scipy.stats deferred: the largest part
-    of an LLM run's own CPU) without the cyclic collector: it would walk the ~400k objects the
-    import makes, all of which live as long as the process, over and over while they are made
-    (0.6 s). Frozen afterwards, they and everything older are not walked by later full
-    collections either. Once per process; a second caller waits for the first."""
-    global _gx_imported
-    with _GX_IMPORT_LOCK:
-        if _gx_imported:
-            return
-        defer(GX_DEFERRED_MODULES)
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            import great_expectations  # noqa: F401
-            import great_expectations.expectations  # noqa: F401 - the part the checks use
-        finally:
-            gc.freeze()
-            if enabled:
-                gc.enable()
-        _gx_imported = True
 
 
 def import_gx_in_background() -> threading.Thread | None:
@@ -68,7 +37,7 @@ def import_gx_in_background() -> threading.Thread | None:
     runs; without, importing GX here. None when ready or being made ready already."""
     global _gx_import_thread
     running = _gx_import_thread is not None and _gx_import_thread.is_alive()
-    if _gx_imported or running or _GX_IMPORT_LOCK.locked():
+    if gx_validation.gx_imported() or running or gx_validation.import_in_progress():
         return None
     if _service_enabled():
         target, name = _start_gx_service, SERVICE_THREAD
@@ -122,23 +91,6 @@ def _start_gx_service() -> None:
         gx_service.ensure_running(get_settings().gx_service_idle_s)
 
 
-def warm_up_gx() -> None:
-    """Import GX and what its first validation imports (the GX service, before it forks)."""
-    _import_gx()
-    _ephemeral_context()
-
-
-def _ephemeral_context() -> Any:
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    _import_gx()
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    return context
-
-
 def validate_frame(
     suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]
 ) -> dict[str, Any]:
@@ -146,7 +98,7 @@ def validate_frame(
     when it is on and answers (this process then never imports GX), else here."""
     if hasattr(frame, "to_pandas"):
         frame = frame.to_pandas()
-    if _service_enabled() and not _gx_imported:
+    if _service_enabled() and not gx_validation.gx_imported():
         described = _validate_by_service(suite_name, frame, expectations)
         if described is not None:
             return described
@@ -163,31 +115,6 @@ def _validate_by_service(
     except ImportError:  # no fcntl or Unix sockets (not Linux or macOS): validate here
         return None
     return gx_service.validate(suite_name, frame, expectations, get_settings().gx_service_idle_s)
-
-
-def validate_in_process(
-    suite_name: str, frame: Any, expectations: Sequence[ExpectationSpec]
-) -> dict[str, Any]:
-    """validate_frame with GX imported into this process (the GX service's children run it)."""
-    _import_gx()  # first: it defers modules the imports below would otherwise load
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-
-    if hasattr(frame, "to_pandas"):
-        frame = frame.to_pandas()
-    context = _ephemeral_context()
-    batch = (
-        context.data_sources.add_pandas(f"{suite_name}_source")
-        .add_dataframe_asset(f"{suite_name}_frame")
-        .add_batch_definition_whole_dataframe(f"{suite_name}_batch")
-    )
-    suite = context.suites.add(gx.ExpectationSuite(name=suite_name))
-    for class_name, kwargs in expectations:
-        suite.add_expectation(getattr(gxe, class_name)(**kwargs))
-    validation = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{suite_name}_validation", data=batch, suite=suite)
-    )
-    return validation.run(batch_parameters={"dataframe": frame}).describe_dict()
 
 
 def _summarise(expectation: dict[str, Any]) -> str:

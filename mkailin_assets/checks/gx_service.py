@@ -6,7 +6,7 @@ spends; a validation costs under 0.1. With many category runs on a few cores, th
 paid as many times as there are runs, and it is what keeps runs side by side from finishing in
 the time of one. Here GX is imported once, by a service process that forks a child per request:
 the child validates the frame with an ephemeral context exactly as a run process would
-(`gx_runner.validate_in_process`) and answers; the service stays as it was after the import.
+(`gx_validation.validate_in_process`) and answers; the service stays as it was after the import.
 
 - **Where.** A Unix socket in a directory only the user can enter (`<temp dir>/mkailin-gx-<uid>`),
   named by a digest of the Python executable, GX's version and the sources of the modules that
@@ -52,7 +52,7 @@ _LENGTH = struct.Struct("!Q")
 START_WAIT_S = 90.0  # a service's start is GX's import: seconds, longer on a loaded machine
 ANSWER_WAIT_S = 600.0  # a validation of a large partition
 _RESPAWN_AFTER_S = 10.0  # a started service that has not taken its lock by then is started again
-_SOURCES = ("gx_runner.py", "gx_service.py", "deferred_modules.py")
+_SOURCES = ("gx_validation.py", "gx_service.py", "deferred_modules.py")
 _SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL", re.IGNORECASE)
 
 
@@ -241,7 +241,7 @@ def stop(sock: Path | None = None, wait_s: float = 10.0) -> bool:
 # ---- the service ----------------------------------------------------------------------------
 class _ValidationHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:  # in a child forked for this request
-        from mkailin_assets.checks.gx_runner import validate_in_process
+        from mkailin_assets.checks.gx_validation import validate_in_process
 
         # The child lives for one validation: a collection would only touch (and so copy) the
         # service's pages.
@@ -277,7 +277,7 @@ def serve(sock: Path, idle_exit_s: float) -> int:
     os.ftruncate(lock, 0)
     os.write(lock, str(os.getpid()).encode())
 
-    from mkailin_assets.checks.gx_runner import warm_up_gx
+    from mkailin_assets.checks.gx_validation import warm_up_gx
 
     warm_up_gx()  # before the socket exists: a client that connects is answered at once
     gc.freeze()  # what the children share is never walked by their collector (copy on write)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mkailin_assets.checks import gx_runner, gx_service
+from mkailin_assets.checks import gx_runner, gx_service, gx_validation
 from tests.conftest import REPO_ROOT
 from tests.harness import python_json
 
@@ -171,7 +171,7 @@ def test_a_service_that_cannot_start_leaves_the_run_validating_itself(
         return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
 
     monkeypatch.setattr(gx_service, "start_service", broken)
-    monkeypatch.setattr(gx_runner, "_gx_imported", False)
+    monkeypatch.setattr(gx_validation, "_gx_imported", False)
     started = time.monotonic()
     described = gx_runner.validate_frame("fallback", FRAME, EXPECTATIONS)
     assert time.monotonic() - started < 60  # it does not wait the whole start timeout
@@ -187,7 +187,7 @@ def test_a_request_the_service_cannot_validate_fails_in_the_run_as_without_it(
     bad = [("ExpectNoSuchThing", {"column": "pmid"})]
     assert gx_service.validate("bad", FRAME, bad, idle_s=60) is None
     assert "could not validate 'bad': AttributeError" in caplog.text
-    monkeypatch.setattr(gx_runner, "_gx_imported", False)
+    monkeypatch.setattr(gx_validation, "_gx_imported", False)
     with pytest.raises(AttributeError, match="ExpectNoSuchThing"):
         gx_runner.validate_frame("bad", FRAME, bad)  # the run's own error, not the service's
 
@@ -222,7 +222,7 @@ def test_the_stop_command_stops_the_service(service_tmp: Path) -> None:
 
 BACKGROUND = """
     import json, sys, time
-    from mkailin_assets.checks import gx_runner, gx_service
+    from mkailin_assets.checks import gx_runner, gx_service, gx_validation
     thread = gx_runner.import_gx_in_background()  # as a read phase does when it lets go
     started = time.monotonic()
     gx_runner.finish_background_gx_import()  # as the next phase does before it claims

@@ -59,7 +59,7 @@ BACKGROUND_PROBE = textwrap.dedent(
     """
     import json, sys
     import polars as pl
-    from mkailin_assets.checks import gx_runner
+    from mkailin_assets.checks import gx_runner, gx_validation
 
     import os, threading
     niceness = []
@@ -79,7 +79,7 @@ BACKGROUND_PROBE = textwrap.dedent(
     print(json.dumps({
         "started": thread is not None, "again": again is None,
         "thread_name": thread.name, "alive": thread.is_alive(),
-        "imported": "great_expectations" in sys.modules and gx_runner._gx_imported,
+        "imported": "great_expectations" in sys.modules and gx_validation.gx_imported(),
         "success": result["success"],
         "after": gx_runner.import_gx_in_background() is None,
         "thread_niceness": niceness[0] - os.getpriority(os.PRIO_PROCESS, 0),
