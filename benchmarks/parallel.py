@@ -193,13 +193,17 @@ def postgres_cpu_s(postgres: dict[str, str] | None) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def gx_service_cpu_s(env: dict[str, str]) -> float:
-    """CPU seconds of the runs' GX service so far: its own and its finished request children."""
+def runs_gx_socket(env: dict[str, str]) -> Path:
+    """The socket of the GX service the runs of `env` start (in their temporary directory)."""
     from mkailin_assets.checks import gx_service
 
-    sock = Path(env["TMPDIR"]) / f"mkailin-gx-{os.getuid()}" / f"{gx_service.code_key()}.sock"
+    return Path(env["TMPDIR"]) / f"mkailin-gx-{os.getuid()}" / f"{gx_service.code_key()}.sock"
+
+
+def gx_service_cpu_s(env: dict[str, str]) -> float:
+    """CPU seconds of the runs' GX service so far: its own and its finished request children."""
     try:
-        pid = int(sock.with_suffix(".lock").read_text().strip())
+        pid = int(runs_gx_socket(env).with_suffix(".lock").read_text().strip())
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, ValueError):
         return 0.0
@@ -209,8 +213,7 @@ def gx_service_cpu_s(env: dict[str, str]) -> float:
 def stop_gx_service(env: dict[str, str]) -> None:
     from mkailin_assets.checks import gx_service
 
-    sock = Path(env["TMPDIR"]) / f"mkailin-gx-{os.getuid()}" / f"{gx_service.code_key()}.sock"
-    gx_service.stop(sock)
+    gx_service.stop(runs_gx_socket(env))
 
 
 def llm_calls_summary(env: dict[str, str]) -> tuple[int, int]:
