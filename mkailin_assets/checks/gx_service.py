@@ -46,6 +46,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mkailin_assets.file_locks import lock_state
+
 log = logging.getLogger(__name__)
 
 _LENGTH = struct.Struct("!Q")
@@ -115,17 +117,7 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes:
 # ---- the client (run processes) -------------------------------------------------------------
 def service_alive(sock: Path) -> bool:
     """Whether a service holds the lock of `sock` (starting, or serving)."""
-    try:
-        fd = os.open(_lock_path(sock), os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return lock_state(_lock_path(sock)) == "held"
 
 
 def start_service(sock: Path, idle_s: float) -> subprocess.Popen:

@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mkailin_assets.file_locks import lock_state
 from mkailin_assets.llm.types import PreparedCall
 
 JOB_VERSION = 1
@@ -117,19 +118,7 @@ def call_from_json(values: dict[str, Any]) -> PreparedCall:
 
 def job_state(path: Path) -> str:
     """`gone` (no file), `taken` (a worker holds its lock) or `waiting`."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return "gone"
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return "taken"
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return "waiting"
-    finally:
-        os.close(fd)
+    return {"gone": "gone", "held": "taken", "free": "waiting"}[lock_state(path)]
 
 
 @dataclass
