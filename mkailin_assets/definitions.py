@@ -6,6 +6,7 @@ from mkailin_assets.assets.catalog import ASSETS
 from mkailin_assets.automation.benchmark_sensor import benchmark_models_sensor
 from mkailin_assets.automation.jobs import JOBS
 from mkailin_assets.automation.registry import automation_definitions
+from mkailin_assets.automation.run_start import start_runs_warm
 from mkailin_assets.resources.catalog import build_resources
 
 __all__ = ["ASSETS", "JOBS", "build_resources", "defs"]
@@ -25,3 +26,6 @@ defs = dg.Definitions(
     # machine). Runs still run side by side, each in its own process; pools still apply.
     executor=dg.in_process_executor,
 )
+
+# In a code server, launched runs start from a warm forkserver (automation/run_start.py).
+start_runs_warm()

@@ -242,6 +242,12 @@ class Settings(BaseSettings):
         gt=0,
         description="the GX service exits after this many seconds without a request",
     )
+    run_start: Literal["forkserver", "spawn"] = Field(
+        default="forkserver",
+        description="how the code server starts a run's process: `forkserver` forks it from one "
+        "process that imported Dagster, the definitions and openai once; `spawn` (Dagster's "
+        "own) starts a fresh interpreter per run",
+    )
     read_snapshot: bool = Field(
         default=True,
         description="copy the DuckDB file to `<name>.read.duckdb` for readers while runs write; "
@@ -414,7 +420,9 @@ class Settings(BaseSettings):
             return "off" if value in _SCANNER_OFF else value
         return value
 
-    @field_validator("automation", "release_check", "retrieval", "llm_backend", mode="before")
+    @field_validator(
+        "automation", "release_check", "retrieval", "llm_backend", "run_start", mode="before"
+    )
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value

@@ -20,8 +20,9 @@ PACKAGE = "mkailin_assets"
 PACKAGE_DIR = Path(mkailin_assets.__file__).parent
 CODE_LOCATION = f"{PACKAGE}.definitions"
 # Entry points above the code location: they run it as deployed, so they may import it.
-# demo.py materializes every asset with the code location's own resources (`defs.resources`).
-ENTRY_POINTS = frozenset({f"{PACKAGE}.demo"})
+# demo.py materializes every asset with the code location's own resources (`defs.resources`);
+# run_preload.py loads it into the forkserver launched runs are forked from.
+ENTRY_POINTS = frozenset({f"{PACKAGE}.demo", f"{PACKAGE}.run_preload"})
 
 
 def module_names(root: Path, package: str) -> dict[str, Path]:
