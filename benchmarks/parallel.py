@@ -25,6 +25,7 @@ of every run process. `MKAILIN_GX_SERVICE=off` in the environment measures runs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -227,21 +229,94 @@ def llm_calls_summary(env: dict[str, str]) -> tuple[int, int]:
     return int(sent), int(distinct)
 
 
+class InterpreterRuns:
+    """Each run a fresh interpreter materializing the stages (`--launch interpreter`)."""
+
+    def __init__(self, env: dict[str, str], profile: Path | None = None) -> None:
+        self.env, self.profile = env, profile
+
+    def run(self, categories: list[str]) -> list[dict[str, Any]]:
+        stages = ",".join(LLM_STAGES)
+        processes = [
+            run_python(self.env, CHILD, category, stages, profile=self.profile)
+            for category in categories
+        ]
+        return [finish(process) for process in processes]
+
+
+class LaunchedRuns:
+    """Each run launched through the instance's run launcher into the project's code server,
+    which starts its process (`--launch code-server`, tests/launched_runs.py)."""
+
+    def __init__(self, env: dict[str, str], stack: contextlib.ExitStack) -> None:
+        import dagster as dg
+
+        from tests.launched_runs import code_server
+
+        os.environ.update(env)  # the code server and the run processes inherit it
+        self.instance = stack.enter_context(dg.DagsterInstance.get())
+        self.workspace = stack.enter_context(
+            code_server(self.instance, str(REPO_ROOT / "workspace.yaml"))
+        )
+        # The code server's first run starts what later runs start from (the forkserver): a
+        # run of an asset already built, so the measured runs find it as a running server does.
+        self.run(["C"], ["mesh_tree"])
+
+    def run(self, categories: list[str], assets: list[str] = LLM_STAGES) -> list[dict[str, Any]]:
+        from tests.launched_runs import RunProcessMeter, launch_run, step_figures, wait_for_runs
+
+        # Launched at once, as the daemon's threaded dequeue (dagster.yaml) launches queued runs:
+        # each launch returns once the code server has started the run's process.
+        with ThreadPoolExecutor(len(categories)) as pool:
+            run_ids = list(
+                pool.map(lambda c: launch_run(self.instance, self.workspace, assets, c), categories)
+            )
+        meter = RunProcessMeter(self.instance, run_ids)
+        try:
+            wait_for_runs(self.instance, run_ids)
+        finally:
+            meter.stop()
+        out = []
+        for run_id in run_ids:
+            steps = step_figures(self.instance, run_id)
+            out.append(
+                {
+                    **{asset: steps.get(asset, {"ok": False, "s": 0.0}) for asset in assets},
+                    "cpu_s": meter.cpu_s.get(run_id),
+                    "rss_mb": meter.rss_mb.get(run_id),
+                    "started_by": meter.started_by.get(run_id),
+                }
+            )
+        return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--categories", type=int, default=8)
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--sources", type=int, default=20)
     parser.add_argument("--instance", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument(
+        "--launch",
+        choices=["code-server", "interpreter"],
+        default="code-server",
+        help="how runs start: launched into the code server, as the UI and sensors launch them "
+        "(default), or each a fresh interpreter materializing the stages",
+    )
     parser.add_argument("--corpus", type=Path, help="a PubMed release file (default: the sample)")
     parser.add_argument("--mesh", type=Path, help="a MeSH descriptor file (with --corpus)")
     parser.add_argument(
         "--profile",
         type=Path,
-        help="sample the one-alone run with py-spy into this file (collapsed stacks) and stop",
+        help="sample the one-alone run with py-spy into this file (collapsed stacks) and stop "
+        "(with --launch interpreter)",
     )
     args = parser.parse_args()
     sys.path.insert(0, str(REPO_ROOT))
+    # The JSON line is the last on stdout: the code server and the runs it starts write their
+    # logs to stdout (and go on writing while they shut down), so they get stderr instead.
+    result_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer
 
     alone, together = CATEGORIES[0], list(CATEGORIES[1 : 1 + args.categories])
@@ -253,24 +328,31 @@ def main() -> None:
         os.chmod(workdir, 0o711)  # the server's user reaches its data directory through it
         postgres = start_server(workdir / "pgdata")
     try:
-        with FakeOpenAIServer(latency_s=args.latency, seed=7) as server:
+        with (
+            FakeOpenAIServer(latency_s=args.latency, seed=7) as server,
+            contextlib.ExitStack() as stack,
+        ):
             env = project_env(workdir, server.url, args.sources, postgres, args.corpus, args.mesh)
             setup(env, [alone, *together])
+            runner: InterpreterRuns | LaunchedRuns = (
+                LaunchedRuns(env, stack)
+                if args.launch == "code-server" and args.profile is None
+                else InterpreterRuns(env, args.profile)
+            )
             server.reset_stats()
             started, server_cpu = time.perf_counter(), postgres_cpu_s(postgres)
-            gx_cpu = gx_service_cpu_s(env)  # 0: the one-alone run starts the service
-            one = finish(run_python(env, CHILD, alone, ",".join(LLM_STAGES), profile=args.profile))
+            gx_cpu = gx_service_cpu_s(env)
+            [one] = runner.run([alone])
             one_s = time.perf_counter() - started
             one_server_cpu = postgres_cpu_s(postgres) - server_cpu
             one_gx_cpu = gx_service_cpu_s(env) - gx_cpu
             if args.profile is not None:
-                print(json.dumps({"one_s": round(one_s, 2), "one_run": one}))
+                print(json.dumps({"one_s": round(one_s, 2), "one_run": one}), file=result_out)
                 return
             one_peak = server.stats.max_in_flight
             server.reset_stats()
             started, server_cpu = time.perf_counter(), postgres_cpu_s(postgres)
-            processes = [run_python(env, CHILD, c, ",".join(LLM_STAGES)) for c in together]
-            runs = [finish(p) for p in processes]
+            runs = runner.run(together)
             together_s = time.perf_counter() - started
             together_server_cpu = postgres_cpu_s(postgres) - server_cpu
             together_gx_cpu = gx_service_cpu_s(env) - gx_cpu - one_gx_cpu
@@ -294,6 +376,8 @@ def main() -> None:
         ]
         result = {
             "instance": args.instance,
+            "launch": args.launch,
+            "run_start": os.environ.get("MKAILIN_RUN_START", "forkserver"),
             "corpus": args.corpus.name if args.corpus else "sample",
             "categories": args.categories,
             "latency_s": args.latency,
@@ -317,6 +401,7 @@ def main() -> None:
             "failed_steps": failed,
             "cpu_s_per_run": [run["cpu_s"] for run in [one, *runs]],
             "peak_rss_mb_per_run": [run["rss_mb"] for run in [one, *runs]],
+            "run_process_started_by": sorted({str(run.get("started_by")) for run in [one, *runs]}),
             # PostgreSQL's own CPU (its backends included), one alone and the N together.
             "postgres_cpu_s": [round(one_server_cpu, 2), round(together_server_cpu, 2)]
             if postgres
@@ -335,7 +420,7 @@ def main() -> None:
                 for category, run in zip([alone, *together], [one, *runs], strict=True)
             },
         }
-        print(json.dumps(result))
+        print(json.dumps(result), file=result_out, flush=True)
     finally:
         if "env" in locals():
             stop_gx_service(env)
