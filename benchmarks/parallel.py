@@ -112,6 +112,8 @@ def project_env(
         "MKAILIN_LLM_STRUCTURED_OUTPUT": "json_schema",
         "GX_ANALYTICS_ENABLED": "false",
         "DAGSTER_DISABLE_TELEMETRY": "1",
+        # The code server's threads, as scripts/_env.sh sets them for `dagster dev`.
+        "DAGSTER_GRPC_MAX_WORKERS": os.environ.get("DAGSTER_GRPC_MAX_WORKERS", "16"),
     }
 
 

@@ -44,3 +44,7 @@ ensure_dagster_home() {
 
 export GX_ANALYTICS_ENABLED=false
 export DAGSTER_DISABLE_TELEMETRY=1
+# Threads of the code server `dagster dev` starts (Dagster's default: cores + 4, 6 on two). Each
+# run launch holds one until the run's process has started, so a backfill launching 8 runs at
+# once waited for threads and started its runs seconds apart (docs/scale-out.md §8).
+export DAGSTER_GRPC_MAX_WORKERS="${DAGSTER_GRPC_MAX_WORKERS:-16}"

@@ -4,12 +4,16 @@ the real code server is tests/integration/test_run_start.py's."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
 import sys
 from multiprocessing import forkserver
 
 import pytest
+import yaml
 
 from mkailin_assets.automation import run_start
+from mkailin_assets.settings import REPO_ROOT
 
 
 class StandInServer:
@@ -51,3 +55,25 @@ def test_an_unknown_start_method_names_the_setting(monkeypatch):
     monkeypatch.setenv("MKAILIN_RUN_START", "fork")
     with pytest.raises(ValueError, match="MKAILIN_RUN_START"):
         get_settings()
+
+
+def test_the_dev_code_server_has_a_thread_for_every_launch_at_once():
+    """Each launch holds one of the code server's threads until the run's process has started:
+    the threads scripts/_env.sh gives `dagster dev`'s code server cover the daemon's launches at
+    once in both instance files, with threads to spare for the UI and the sensors."""
+    env = {name: value for name, value in os.environ.items() if name != "DAGSTER_GRPC_MAX_WORKERS"}
+    out = subprocess.run(
+        ["bash", "-c", 'source scripts/_env.sh && echo "$DAGSTER_GRPC_MAX_WORKERS"'],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    threads = int(out.stdout.strip())
+    for instance_yaml in ("dagster.yaml", "deploy/dagster-postgres.yaml"):
+        config = yaml.safe_load((REPO_ROOT / instance_yaml).read_text())["run_coordinator"][
+            "config"
+        ]
+        assert config["dequeue_use_threads"] is True, instance_yaml
+        assert threads >= config["dequeue_num_workers"] + 4, instance_yaml
