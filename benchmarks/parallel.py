@@ -1,7 +1,8 @@
 """Category runs side by side: do their model phases overlap, and is each request paid once?
 
     .venv/bin/python benchmarks/parallel.py --categories 8 --latency 2 [--sources 20]
-        [--instance postgres] [--corpus ../shared/data/pubmed/pubmed20n0014.xml.gz
+        [--instance postgres] [--launch interpreter]
+        [--corpus ../shared/data/pubmed/pubmed20n0014.xml.gz
          --mesh ../shared/data/mesh/mesh2024-trees.xml.gz]
 
 Loads the bundled sample (or `--corpus`) into a fresh DuckDB file and Dagster instance (SQLite,
@@ -11,7 +12,10 @@ live store there) with the corpus-wide assets a refresh builds first (retrieval_
 starts a local OpenAI-compatible server answering every request after `--latency` seconds, then
 runs candidate_qa and evaluated_qa (the LLM stages, after raw_abstracts) for one category alone,
 then for N other categories launched together as
-separate run processes. Ends with one JSON line: one_s, together_s, ratio, peak_in_flight,
+separate run processes: by default each launched through the instance's run launcher into the
+project's code server (workspace.yaml), from threads at once, as the daemon launches queued runs
+(`MKAILIN_RUN_START=spawn` measures Dagster's own start of their processes); `--launch
+interpreter` runs each in a fresh interpreter instead. Ends with one JSON line: one_s, together_s, ratio, peak_in_flight,
 requests, repeated_requests (requests sent for a call already sent), writer_held_share_run (the
 share of a run's LLM-bound time, its LLM stages together, during which it held the DuckDB file:
 the issue's measure, the largest over the runs) and writer_held_share (the same per stage, the
@@ -262,7 +266,7 @@ class LaunchedRuns:
         )
         # The code server's first run starts what later runs start from (the forkserver): a
         # run of an asset already built, so the measured runs find it as a running server does.
-        self.run(["C"], ["mesh_tree"])
+        self.run([CATEGORIES[0]], ["mesh_tree"])
 
     def run(self, categories: list[str], assets: list[str] = LLM_STAGES) -> list[dict[str, Any]]:
         from tests.launched_runs import RunProcessMeter, launch_run, step_figures, wait_for_runs
