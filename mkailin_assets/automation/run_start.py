@@ -2,9 +2,9 @@
 
 Dagster's code server (`dagster dev`, `dagster code-server start`, `dagster api grpc`) starts each
 launched run's process with multiprocessing's "spawn": a fresh interpreter that imports Dagster,
-the project's definitions and openai again before the run's first step, about 4 CPU-s and most
-of a second of wall time per run, and all of it at once when a backfill launches many category
-runs together on a few cores. With "forkserver" the code server's first run starts one helper
+the project's definitions and openai again before the run's first step: about 3 CPU-s per run
+(docs/scale-out.md §8), all at once when a backfill launches many category runs together on a
+few cores. With "forkserver" the code server's first run starts one helper
 process that imports them once (`run_preload`); every run's process is then forked from it and
 starts with them already imported. Python's own mechanism: the run's arguments still travel
 pickled, as with spawn, and the process is still Dagster's (its pid, its termination event, its

@@ -77,3 +77,19 @@ def test_the_dev_code_server_has_a_thread_for_every_launch_at_once():
         ]
         assert config["dequeue_use_threads"] is True, instance_yaml
         assert threads >= config["dequeue_num_workers"] + 4, instance_yaml
+
+
+def test_a_preload_that_fails_leaves_the_forkserver_up():
+    """The definitions failing to import in the forkserver: it says so and goes on, so each run
+    loads the code itself and reports the error where the user sees it."""
+    code = (
+        "import sys; sys.modules['mkailin_assets.definitions'] = None\n"
+        "import mkailin_assets.run_preload\n"
+        "print('still serving')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "still serving"
+    assert "could not preload the definitions" in out.stderr
