@@ -7,6 +7,7 @@ from mkailin_assets.automation.benchmark_sensor import benchmark_models_sensor
 from mkailin_assets.automation.jobs import JOBS
 from mkailin_assets.automation.registry import automation_definitions
 from mkailin_assets.automation.run_start import start_runs_warm
+from mkailin_assets.automation.slot_claims import guard_slot_claims
 from mkailin_assets.resources.catalog import build_resources
 
 __all__ = ["ASSETS", "JOBS", "build_resources", "defs"]
@@ -27,5 +28,7 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
 )
 
+# A pool slot has one holder, also when two runs claim it at once (automation/slot_claims.py).
+guard_slot_claims()
 # In a code server, launched runs start from a warm forkserver (automation/run_start.py).
 start_runs_warm()

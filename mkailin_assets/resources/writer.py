@@ -102,6 +102,9 @@ class WriterGate:
         run granularity leave the order to DuckDB's file lock."""
         if self.context is None:
             return None
+        from mkailin_assets.automation.slot_claims import guard_slot_claims
+
+        guard_slot_claims()  # done by the definitions already; here for steps built without them
         storage = self.context.instance.event_log_storage
         if not storage.supports_global_concurrency_limits:
             return None
@@ -133,7 +136,7 @@ class WriterGate:
                 # Dagster queues a claim that finds no free slot and hands queued claims a slot
                 # only when one is freed: a slot freed between that check and the queueing is
                 # never handed on, and every claim waits for ever. Hand it on (to the queue's
-                # head; the slot rows still admit one holder at a time).
+                # head; the slot rows still admit one holder at a time: automation/slot_claims).
                 storage.assign_pending_steps([WRITER_POOL])
                 continue
             now = time.monotonic()
