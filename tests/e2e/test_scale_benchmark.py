@@ -24,7 +24,7 @@ def run_scale(copies: int, tmp_path: Path) -> dict:
         [sys.executable, "benchmarks/scale.py", "--copies", str(copies), "--perturb",
          "--baseline", str(SAMPLE / "pubmed" / "baseline" / BASELINE_FILES[0]),
          "--mesh", str(SAMPLE / "mesh" / "desc_sample.xml"), "--category", "H",
-         "--sample", "3", "--queries", "20", "--workdir", str(tmp_path)],
+         "--sample", "3", "--queries", "20", "--workdir", str(tmp_path), "--keep"],
         cwd=REPO, capture_output=True, text=True, timeout=900, check=True,
     )  # fmt: skip
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -48,3 +48,13 @@ def test_scale_benchmark_runs_every_stage_and_prints_its_figures(tmp_path: Path)
     )
     copies = sorted(p.name for p in (tmp_path / "corpus-perturbed").glob("*.xml.gz"))
     assert copies == ["pubmed99n0001.xml.gz", "pubmed99n0002.xml.gz"]
+
+    # The IC digest benchmark reads the database the run kept.
+    database = tmp_path / "project-2-perturbed" / "mkailin.duckdb"
+    completed = subprocess.run(
+        [sys.executable, "benchmarks/ic_digest.py", str(database), "--repeat", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    (digest,) = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert digest["citations"] > 0 and digest["headings"] > 0
+    assert digest["digest_s"] > 0 and digest["full_scan_s"] > 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mkailin_assets.agents.mesh_similarity import snapshot_inputs
 from mkailin_assets.db import apply_schema, open_connection
 from mkailin_assets.ingest.errors import ChecksumMismatchError, PubMedFormatError
 from mkailin_assets.ingest.pubmed_loader import load_pubmed_file
@@ -115,6 +116,30 @@ def test_a_later_file_brings_a_deleted_pmid_back(con, tmp_path):
     assert 1004 in report.changed_pmids
     assert con.execute("SELECT count(*) FROM citations WHERE pmid = 1004").fetchone()[0] == 1
     assert con.execute("SELECT pmid FROM deleted_citations").fetchall() == [(9999,)]
+
+
+def test_every_load_that_changes_the_corpus_changes_the_ic_snapshot_inputs(con, tmp_path):
+    """The IC snapshot's digest reads the loads and the row counts, not the corpus: every load
+    that changes citations or headings must change it, a skipped reload must not."""
+    digests = [snapshot_inputs(con).digest]
+    for release in (BASELINE, UPDATE):
+        load_pubmed_file(con, release)
+        digests.append(snapshot_inputs(con).digest)
+    assert load_pubmed_file(con, UPDATE).skipped_as_already_loaded
+    digests.append(snapshot_inputs(con).digest)
+    assert len(set(digests)) == 3 and digests[-1] == digests[-2]
+
+    # A corrected update under the same name: one heading swapped, every row count the same.
+    mesh_before = con.execute("SELECT count(*) FROM citation_mesh").fetchone()[0]
+    corrected = tmp_path / UPDATE.name
+    corrected.write_text(
+        UPDATE.read_text().replace('UI="D000818" MajorTopicYN="Y"', 'UI="D009369" MajorTopicYN="Y"')
+    )
+    report = load_pubmed_file(con, corrected, kind="update")
+    assert not report.skipped_as_already_loaded
+    assert con.execute("SELECT count(*) FROM citation_mesh").fetchone()[0] == mesh_before
+    assert ("D009369",) in con.execute("SELECT descriptor_ui FROM citation_mesh").fetchall()
+    assert snapshot_inputs(con).digest not in digests
 
 
 @pytest.mark.parametrize("bad", ["truncated", "malformed"])
