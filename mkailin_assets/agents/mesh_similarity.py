@@ -85,8 +85,8 @@ _IC_COUNTS_SQL = f"""
 # tree, and the corpus's state. Only the release loader changes citations and their headings, and
 # it does so in the transaction that rewrites the file's pubmed_files row (its loaded_at): the load
 # times with the tables' row counts identify the corpus, at a cost that does not grow with it. An
-# aggregate over citation_mesh (the digest before) took 0.3 s at 950k citations, about 12 s at
-# NLM's 37M, in every evaluated_qa run while it held the writer.
+# aggregate over citation_mesh (the digest before) took 0.3-0.8 s at 1.9M citations, about 15 s
+# at NLM's 37M, in every evaluated_qa run while it held the writer (benchmarks/ic_digest.py).
 _SNAPSHOT_INPUTS_SQL = """
 SELECT (SELECT string_agg(DISTINCT source_sha256, ',') FROM mesh_descriptors) AS mesh_sha256,
        (SELECT max(mesh_year) FROM mesh_descriptors) AS mesh_year,
